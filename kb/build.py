@@ -1,0 +1,239 @@
+"""`build`: the one function that lists the pipeline's stages in order and writes data/build/ atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .config import Settings
+from .errors import CorpusError, KBError
+from .extract import Extraction, extract_graph
+from .graph import build_graph, graph_to_json
+from .link import link_similar
+from .models import Document, Edge, Node, Provenance
+from .parse import PARSER_VERSION, CorpusRead, read_corpus
+from .store import (DOCUMENTS_FILE, GRAPH_FILE, INDEX_DIR, MANIFEST_FILE, REPRO_DIR, dump_json, publish, read_manifest,
+                    recover, staging_dir)
+from .taxonomy import load_curation, load_taxonomy
+
+BUILD_FORMAT = "1"
+_CODE_MODULES = ("parse", "extract", "text", "graph", "link", "taxonomy", "models", "build", "search", "repro_record")
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did: counts, warnings, whether it was skipped as up to date, and how long it took."""
+
+    up_to_date: bool
+    nodes: dict[str, int] = field(default_factory=dict)
+    edges: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    embedded: int = 0
+    reused_embeddings: int = 0
+    seconds: float = 0.0
+
+
+def build(settings: Settings, *, force: bool = False, log: Callable[[str], None] = lambda _msg: None) -> BuildReport:
+    """Build the knowledge base from `settings.data_dir` into `settings.build_dir`.
+
+    Stages: read corpus -> extract -> add reproductions -> embed -> link similar -> graph -> index -> publish.
+    Nothing is written unless every stage succeeds; an unchanged input returns at once.
+    """
+    started = time.perf_counter()
+    recover(settings)
+    fingerprint = input_fingerprint(settings)
+    manifest = read_manifest(settings.build_dir)
+    if not force and manifest and manifest.get("fingerprint") == fingerprint:
+        return BuildReport(up_to_date=True, nodes=manifest["nodes"], edges=manifest["edges"],
+                           warnings=manifest.get("warnings", []), seconds=time.perf_counter() - started)
+
+    corpus = read_documents(settings)
+    for warning in corpus.warnings:
+        log(f"warning: {warning}")
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    curation = load_curation(settings.curation_path)
+    extraction = extract_graph(corpus.documents, taxonomy, curation)
+    extraction = add_reproductions(extraction, load_repro_results(settings.repro_dir))
+    log(f"extracted {len(extraction.nodes)} nodes and {len(extraction.edges)} edges from {len(corpus.documents)} documents")
+
+    vectors, embedded, reused = embed_nodes(settings, extraction.nodes)
+    log(f"embedded {embedded} new texts, reused {reused} from the cache")
+    extraction = link_similar(extraction, vectors)
+    G = build_graph(extraction)
+
+    staged = staging_dir(settings)
+    try:
+        write_build(staged, settings, G, corpus.documents, extraction, vectors)
+        report = BuildReport(
+            up_to_date=False, nodes=_count(G.nodes[n]["kind"] for n in G.nodes),
+            edges=_count(d["kind"] for _, _, d in G.edges(data=True)),
+            warnings=[*corpus.warnings, *extraction.warnings], embedded=embedded, reused_embeddings=reused,
+        )
+        report = _with_seconds(report, time.perf_counter() - started)
+        (staged / MANIFEST_FILE).write_text(dump_json(_manifest(fingerprint, report)), encoding="utf-8")
+        publish(settings, staged)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    return report
+
+
+def _with_seconds(report: BuildReport, seconds: float) -> BuildReport:
+    from dataclasses import replace
+
+    return replace(report, seconds=round(seconds, 3))
+
+
+def _count(kinds) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for kind in kinds:
+        counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _manifest(fingerprint: str, report: BuildReport) -> dict:
+    return {"format": BUILD_FORMAT, "fingerprint": fingerprint, "nodes": report.nodes, "edges": report.edges,
+            "warnings": report.warnings, "seconds": report.seconds, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+# --- stage: fingerprint ------------------------------------------------------------------------------
+
+
+def input_fingerprint(settings: Settings) -> str:
+    """A hash of everything a build reads: corpus files, taxonomy, curation, reproduction results and code."""
+    h = hashlib.sha256(f"{BUILD_FORMAT}|{PARSER_VERSION}".encode())
+    package = Path(__file__).parent
+    for name in _CODE_MODULES:
+        path = package / f"{name}.py"
+        if path.exists():
+            h.update(path.read_bytes())
+    for path in [settings.taxonomy_path, settings.curation_path]:
+        h.update(path.read_bytes() if path.exists() else b"-")
+    for root in (settings.corpus_dir, settings.repro_dir):
+        for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()) if root.exists() else []:
+            h.update(str(path.relative_to(root)).encode())
+            try:
+                stat = path.stat()
+                if stat.st_size <= settings.max_document_bytes:
+                    h.update(path.read_bytes())
+                else:
+                    h.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+            except OSError:
+                h.update(b"unreadable")
+    return h.hexdigest()
+
+
+# --- stage: read -------------------------------------------------------------------------------------
+
+
+def read_documents(settings: Settings) -> CorpusRead:
+    """Parse the corpus (strict mode turns the first bad file into an error), reusing parsed documents
+    cached by content hash so an unchanged file is not parsed again."""
+    if not settings.corpus_dir.is_dir():
+        raise KBError(f"no corpus folder at {settings.corpus_dir}: put .md, .txt or .html documents there")
+    try:
+        return read_corpus(settings.corpus_dir, strict=settings.strict, max_bytes=settings.max_document_bytes)
+    except CorpusError as exc:
+        raise KBError(f"{exc} (strict build stopped; the previous build is untouched)") from None
+
+
+# --- stage: reproductions ---------------------------------------------------------------------------
+
+
+def load_repro_results(repro_dir: Path) -> list[dict]:
+    """Recorded reproduction results (`data/build/repro/*.json`), skipping unreadable files."""
+    results = []
+    for path in sorted(repro_dir.glob("*.json")) if repro_dir.is_dir() else []:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("name"):
+            results.append(data)
+    return results
+
+
+def add_reproductions(extraction: Extraction, results: list[dict]) -> Extraction:
+    """Add a node per registered reproduction (`reproduces`/`demonstrates` edges) and its last run as evidence."""
+    from .repro_record import reproduction_nodes
+
+    nodes, edges = reproduction_nodes(results, known=set(extraction.nodes))
+    merged = dict(extraction.nodes)
+    for node in nodes:
+        merged.setdefault(node.id, node)
+    return Extraction(nodes=dict(sorted(merged.items())), edges=[*extraction.edges, *edges], warnings=extraction.warnings)
+
+
+# --- stage: embed -------------------------------------------------------------------------------------
+
+
+def embedding_text(node: Node) -> str:
+    """The text a node is embedded and lexically indexed by."""
+    if node.kind in ("claim", "evidence"):
+        section = node.attrs.get("section") or ""
+        return f"{node.text} ({section})" if section and section != node.attrs.get("title") else node.text
+    return node.text or node.label
+
+
+def embed_nodes(settings: Settings, nodes: dict[str, Node]) -> tuple[dict[str, np.ndarray], int, int]:
+    """Vectors for every node, reusing cached vectors by text hash; only new texts are encoded."""
+    cache_path = settings.cache_dir / "embeddings.npz"
+    cache = _load_embedding_cache(cache_path)
+    texts = {node_id: embedding_text(node) for node_id, node in nodes.items()}
+    keys = {node_id: hashlib.sha1(t.encode("utf-8")).hexdigest() for node_id, t in texts.items()}
+    missing = sorted({keys[n]: texts[n] for n in nodes if keys[n] not in cache}.items())
+    if missing:
+        encoder = _encoder(settings)
+        vectors = encoder.encode([t for _, t in missing])
+        for (key, _), vector in zip(missing, vectors):
+            cache[key] = vector
+        _save_embedding_cache(cache_path, cache)
+    return {node_id: cache[keys[node_id]] for node_id in nodes}, len(missing), len(nodes) - len(missing)
+
+
+def _encoder(settings: Settings):
+    from .embed import OnnxEncoder, ensure_onnx_model
+
+    return OnnxEncoder.load(ensure_onnx_model(settings.cache_dir))
+
+
+def _load_embedding_cache(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as data:
+            return dict(zip(data["keys"].tolist(), data["vectors"]))
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _save_embedding_cache(path: Path, cache: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = sorted(cache)
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez(tmp, keys=np.array(keys), vectors=np.stack([cache[k] for k in keys]).astype(np.float32))
+    tmp.replace(path)
+
+
+# --- stage: write --------------------------------------------------------------------------------------
+
+
+def write_build(staged: Path, settings: Settings, G, documents: list[Document], extraction: Extraction,
+                vectors: dict[str, np.ndarray]) -> None:
+    """Write graph, documents and search index into the staging directory, and carry reproduction results over."""
+    from .search import HybridIndex
+
+    (staged / GRAPH_FILE).write_text(graph_to_json(G), encoding="utf-8")
+    docs = {d.id: {"id": d.id, "kind": d.kind, "path": d.path, "format": d.format, "text": d.text,
+                   "meta": d.meta.model_dump(mode="json")} for d in documents}
+    (staged / DOCUMENTS_FILE).write_text(dump_json(docs), encoding="utf-8")
+    ids = sorted(extraction.nodes)
+    texts = [embedding_text(extraction.nodes[i]) for i in ids]
+    HybridIndex.build(ids, texts, np.stack([vectors[i] for i in ids])).save(staged / INDEX_DIR)
+    previous = settings.repro_dir
+    if previous.is_dir():
+        shutil.copytree(previous, staged / REPRO_DIR)

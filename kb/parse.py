@@ -1,0 +1,540 @@
+"""Read the corpus: turn Markdown, plain-text and saved-HTML files into `Document` values with spanned blocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal, NamedTuple
+
+import yaml
+
+from .config import MAX_DOCUMENT_BYTES
+from .errors import CorpusError
+from .models import Block, DocMeta, Document
+
+PARSER_VERSION = "1"
+
+FORMATS: dict[str, Literal["md", "txt", "html"]] = {
+    ".md": "md",
+    ".markdown": "md",
+    ".txt": "txt",
+    ".html": "html",
+    ".htm": "html",
+}
+DOC_KINDS = ("post", "episode", "topic", "concept", "bibliography")
+RELIABILITIES = ("primary", "secondary", "opinion")
+DEFAULT_RELIABILITY = {
+    "episode": "secondary",
+    "topic": "secondary",
+    "concept": "secondary",
+    "bibliography": "primary",
+    "post": "opinion",
+}
+BINARY_SNIFF_BYTES = 8192
+TOPIC_MIN_EPISODES = 3
+
+_EPISODE_IN_TEXT = re.compile(r"\bE\d{3}\b")
+_EPISODE_IN_NAME = re.compile(r"(?<![A-Za-z0-9])[Ee](\d{3})(?!\d)")
+_FRONT_MATTER_FENCE = re.compile(r"^---[ \t]*$")
+_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
+_BULLET = re.compile(r"^[ \t]*(?:[•·]\s*|[-*]\s+|\d{1,3}[.)]\s+)(?=\S)")
+_SENTENCE_END = re.compile(r"[.:;?!][\"'”’)\]]*$")
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE_LINE = re.compile(
+    rf"^(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{4}}"
+    r"|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4})$",
+    re.IGNORECASE,
+)
+_MAX_HEADING_WORDS = 8
+
+
+@dataclass(frozen=True)
+class CorpusRead:
+    """The documents read from a corpus directory and one-line "PATH: reason" warnings for skipped files."""
+
+    documents: list[Document]
+    warnings: list[str]
+
+
+class _RawBlock(NamedTuple):
+    kind: str
+    text: str
+    start: int
+    end: int
+    level: int = 0
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader that keeps numbers as written, so ids like `001` and arXiv ids like `2501.12340` survive."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith((":int", ":float"))]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+# ----------------------------------------------------------------------------------------------- corpus walk
+
+
+def read_corpus(corpus_dir: Path, *, strict: bool = False, max_bytes: int = MAX_DOCUMENT_BYTES) -> CorpusRead:
+    """Parse every supported file under `corpus_dir` in sorted order; bad files become warnings (or raise if strict)."""
+    root = Path(corpus_dir)
+    if not root.is_dir():
+        raise CorpusError(str(root), "corpus directory not found; create it or point kb at another data directory")
+    documents: list[Document] = []
+    warnings: list[str] = []
+    owner_of_id: dict[str, str] = {}
+
+    def skip(rel: str, reason: str) -> None:
+        if strict:
+            raise CorpusError(rel, reason)
+        warnings.append(f"{rel}: {reason}")
+
+    for path, problem in _walk(root):
+        rel = _relative(path, root)
+        if problem:
+            skip(rel, problem)
+            continue
+        try:
+            doc = parse_document(path, root, max_bytes=max_bytes)
+        except CorpusError as error:
+            skip(error.path, error.reason)
+            continue
+        if doc.id in owner_of_id:
+            skip(doc.path, f"duplicate id '{doc.id}' (already used by {owner_of_id[doc.id]}); rename one id")
+            continue
+        owner_of_id[doc.id] = doc.path
+        documents.append(doc)
+    return CorpusRead(documents=documents, warnings=warnings)
+
+
+def _walk(root: Path):
+    """Yield (path, problem) for supported files in sorted order, never entering a directory twice."""
+    root_stat = root.stat()
+    visited = {(root_stat.st_dev, root_stat.st_ino)}
+    yield from _walk_dir(root, ancestors=[(root_stat.st_dev, root_stat.st_ino)], visited=visited)
+
+
+def _walk_dir(directory: Path, ancestors: list[tuple[int, int]], visited: set[tuple[int, int]]):
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except OSError as error:
+        yield directory, f"cannot list directory ({error.strerror})"
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        supported = path.suffix.lower() in FORMATS
+        try:
+            info = os.stat(entry.path)
+        except OSError as error:
+            if supported or error.errno == errno.ELOOP:
+                yield path, _stat_problem(error)
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            key = (info.st_dev, info.st_ino)
+            if key in ancestors:
+                yield path, "symlink loop (links to a directory above it); skipped"
+            elif key in visited:
+                yield path, "directory already read through another path; skipped"
+            else:
+                visited.add(key)
+                yield from _walk_dir(path, ancestors + [key], visited)
+        elif stat.S_ISREG(info.st_mode) and supported:
+            yield path, None
+
+
+def _stat_problem(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "symlink loop; skipped"
+    if isinstance(error, FileNotFoundError):
+        return "broken symlink (its target does not exist); skipped"
+    return f"cannot read ({error.strerror})"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return PurePosixPath(Path(path).relative_to(root)).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+# ----------------------------------------------------------------------------------------------- one document
+
+
+def parse_document(path: Path, root: Path, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
+    """Read and parse one corpus file; raise CorpusError with a one-line reason when it cannot be used."""
+    path = Path(path)
+    rel = _relative(path, Path(root))
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise CorpusError(rel, f"unsupported file type '{path.suffix}'; use one of {', '.join(FORMATS)}")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise CorpusError(rel, f"file too large ({_mb(size)}; limit {_mb(max_bytes)})")
+        raw = path.read_bytes()
+    except OSError as error:
+        raise CorpusError(rel, _stat_problem(error)) from None
+    return _parse(_decode(raw, rel), raw, rel=rel, fmt=fmt)
+
+
+def parse_text(raw: str, *, path: str, fmt: Literal["md", "txt", "html"]) -> Document:
+    """Parse an in-memory document as if it were the file at corpus-relative `path`."""
+    if "\x00" in raw[:BINARY_SNIFF_BYTES]:
+        raise CorpusError(path, "binary file, not text")
+    text = _normalize_newlines(raw.removeprefix("\ufeff"))
+    if not text.strip():
+        raise CorpusError(path, "empty file")
+    return _parse(text, raw.encode("utf-8"), rel=path, fmt=fmt)
+
+
+def _mb(n_bytes: int) -> str:
+    return f"{n_bytes / (1024 * 1024):.1f} MB"
+
+
+def _decode(raw: bytes, rel: str) -> str:
+    if b"\x00" in raw[:BINARY_SNIFF_BYTES]:
+        raise CorpusError(rel, "binary file, not text")
+    bom = b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b""
+    try:
+        text = raw[len(bom) :].decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CorpusError(rel, f"not valid UTF-8 (byte {error.start + len(bom)}); save it as UTF-8") from None
+    if not text.strip():
+        raise CorpusError(rel, "empty file")
+    return _normalize_newlines(text)
+
+
+def _normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _parse(text: str, raw: bytes, *, rel: str, fmt: Literal["md", "txt", "html"]) -> Document:
+    if fmt == "html":
+        body, page_meta = _extract_html(text, rel)
+        front: dict[str, Any] = {}
+    else:
+        front, body = _split_front_matter(text, rel)
+        page_meta = {}
+    if not body.strip() and front.get("kind") != "bibliography":
+        raise CorpusError(rel, "no text after the front matter")
+    raw_blocks = _txt_blocks(body) if fmt == "txt" else _md_blocks(body)
+    stem = PurePosixPath(rel).stem
+    title = _as_text(front.get("title")) or page_meta.get("title") or _first_title(raw_blocks, fmt) or stem
+    blocks = _with_sections(_drop_repeats(raw_blocks), title)
+    kind = front.get("kind") or _infer_kind(episode_in_name=_episode_in_name(PurePosixPath(rel).name), body=body)
+    return Document(
+        id=_as_text(front.get("id")) or _slug(stem),
+        kind=kind,
+        path=rel,
+        format=fmt,
+        meta=_meta(front, page_meta, title=title, kind=kind, rel=rel),
+        text=body,
+        blocks=blocks,
+        content_hash=hashlib.sha256(PARSER_VERSION.encode() + b"\0" + rel.encode() + b"\0" + raw).hexdigest(),
+    )
+
+
+def _first_title(blocks: list[_RawBlock], fmt: str) -> str | None:
+    if fmt == "txt":
+        return blocks[0].text if blocks else None
+    return next((b.text for b in blocks if b.kind == "heading"), None)
+
+
+def _slug(stem: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "document"
+
+
+# ----------------------------------------------------------------------------------------------- front matter
+
+
+def _split_front_matter(text: str, rel: str) -> tuple[dict[str, Any], str]:
+    lines = text.split("\n")
+    if not _FRONT_MATTER_FENCE.match(lines[0]):
+        return {}, text
+    end = next((i for i in range(1, len(lines)) if _FRONT_MATTER_END.match(lines[i])), None)
+    if end is None:
+        raise CorpusError(rel, "malformed front matter: no closing '---' line")
+    try:
+        data = yaml.load("\n".join(lines[1:end]), Loader=_YamlLoader)
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 2}" if where is not None else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise CorpusError(rel, f"malformed front matter: {problem}{line}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise CorpusError(rel, f"malformed front matter: expected key: value pairs, got a {type(data).__name__}")
+    _check_front_matter(data, rel)
+    body_start = sum(len(line) + 1 for line in lines[: end + 1])
+    return data, text[body_start:]
+
+
+def _check_front_matter(data: dict[str, Any], rel: str) -> None:
+    for key, allowed in (("kind", DOC_KINDS), ("reliability", RELIABILITIES)):
+        if key in data and data[key] not in allowed:
+            raise CorpusError(rel, f"malformed front matter: {key} '{data[key]}' is not one of {', '.join(allowed)}")
+    if data.get("kind") == "bibliography" and not isinstance(data.get("papers"), list):
+        raise CorpusError(rel, "malformed front matter: kind bibliography needs a 'papers' list")
+
+
+_KNOWN_FIELDS = {
+    "id",
+    "kind",
+    "title",
+    "authors",
+    "author",
+    "date",
+    "url",
+    "episode",
+    "paper",
+    "reliability",
+    "failure_modes",
+}
+
+
+def _meta(front: dict[str, Any], page: dict[str, Any], *, title: str, kind: str, rel: str) -> DocMeta:
+    episode = _as_text(front.get("episode")) or _episode_in_name(PurePosixPath(rel).name)
+    extra = {str(key): _json_safe(value) for key, value in front.items() if key not in _KNOWN_FIELDS}
+    return DocMeta(
+        title=title,
+        authors=_as_list(front.get("authors", front.get("author"))) or _as_list(page.get("authors")),
+        date=_as_text(front.get("date")) or page.get("date"),
+        url=_as_text(front.get("url")) or page.get("url"),
+        episode=episode,
+        paper=_as_text(front.get("paper")),
+        reliability=front.get("reliability") or DEFAULT_RELIABILITY[kind],
+        failure_modes=_as_list(front.get("failure_modes")),
+        extra=extra,
+    )
+
+
+def _episode_in_name(name: str) -> str | None:
+    found = _EPISODE_IN_NAME.search(name)
+    return f"E{found.group(1)}" if found else None
+
+
+def _infer_kind(*, episode_in_name: str | None, body: str) -> str:
+    if episode_in_name:
+        return "episode"
+    if len(set(_EPISODE_IN_TEXT.findall(body))) >= TOPIC_MIN_EPISODES:
+        return "topic"
+    return "post"
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(_json_safe(value)).strip()
+    return text or None
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [text for text in (_as_text(item) for item in items) if text]
+
+
+# ----------------------------------------------------------------------------------------------- blocks
+
+
+def _md_blocks(body: str) -> list[_RawBlock]:
+    """Headings, paragraphs, list items and table rows of a Markdown body, spanned by its token line maps."""
+    from markdown_it import MarkdownIt
+
+    line_starts = _line_starts(body)
+    tokens = MarkdownIt("commonmark").enable("table").parse(body)
+    blocks: list[_RawBlock] = []
+    in_item = 0
+    for index, token in enumerate(tokens):
+        if token.type == "list_item_open":
+            in_item += 1
+        elif token.type == "list_item_close":
+            in_item -= 1
+        elif token.type == "tr_open" and token.map:
+            start, end = _strip_range(body, line_starts[token.map[0]], line_starts[token.map[1]])
+            blocks.append(_RawBlock("paragraph", body[start:end], start, end))
+        elif token.type == "inline" and token.map and index > 0:
+            opener = tokens[index - 1]
+            if opener.type not in ("heading_open", "paragraph_open") or not token.content.strip():
+                continue
+            kind = "heading" if opener.type == "heading_open" else ("item" if in_item else "paragraph")
+            level = int(opener.tag[1]) if kind == "heading" else 0
+            seg_start, seg_end = line_starts[token.map[0]], line_starts[token.map[1]]
+            blocks.append(_locate(body, token.content, seg_start, seg_end, kind, level))
+    return blocks
+
+
+def _line_starts(body: str) -> list[int]:
+    starts = [0]
+    for match in re.finditer("\n", body):
+        starts.append(match.end())
+    starts.append(len(body))  # one past the last line, so map ends always index safely
+    return starts
+
+
+def _strip_range(body: str, start: int, end: int) -> tuple[int, int]:
+    segment = body[start:end]
+    left = len(segment) - len(segment.lstrip())
+    right = len(segment.rstrip())
+    return start + left, start + max(left, right)
+
+
+def _locate(body: str, content: str, seg_start: int, seg_end: int, kind: str, level: int) -> _RawBlock:
+    """Find the inline content's lines, in order, inside its source lines; fall back to the raw source lines."""
+    lines = content.strip().split("\n")
+    position, first, last_end = seg_start, None, None
+    for line in lines:
+        line = line.strip()
+        found = body.find(line, position, seg_end)
+        if found < 0:
+            start, end = _strip_range(body, seg_start, seg_end)
+            return _RawBlock(kind, body[start:end], start, end, level)
+        first = found if first is None else first
+        position = last_end = found + len(line)
+    text = "\n".join(line.strip() for line in lines)
+    return _RawBlock(kind, text, first, last_end, level)
+
+
+def _txt_blocks(body: str) -> list[_RawBlock]:
+    """One block per non-empty line: bulleted lines are items, short title-like lines are headings."""
+    lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]*", body) if m.group().strip()]
+    blocks: list[_RawBlock] = []
+    for index, (offset, line) in enumerate(lines):
+        bullet = _BULLET.match(line)
+        if bullet:
+            start, end = _strip_range(body, offset + bullet.end(), offset + len(line))
+            blocks.append(_RawBlock("item", body[start:end], start, end))
+            continue
+        start, end = _strip_range(body, offset, offset + len(line))
+        text = body[start:end]
+        following = lines[index + 1][1].strip() if index + 1 < len(lines) else None
+        if _is_txt_heading(text, following, first=index == 0):
+            blocks.append(_RawBlock("heading", text, start, end, 1 if index == 0 else 2))
+        else:
+            blocks.append(_RawBlock("paragraph", text, start, end))
+    return blocks
+
+
+def _heading_shaped(line: str) -> bool:
+    return (
+        len(line.split()) <= _MAX_HEADING_WORDS
+        and not _SENTENCE_END.search(line)
+        and (line[0].isupper() or line[0].isdigit())
+        and not _BULLET.match(line)
+        and not _DATE_LINE.match(line)
+    )
+
+
+def _is_txt_heading(line: str, following: str | None, *, first: bool) -> bool:
+    """A short title-like line that opens the file or introduces a longer line of running text."""
+    if not _heading_shaped(line):
+        return False
+    if first:
+        return True
+    # A short or dated next line means a byline run ("Tahmid" / "Tahmid AI Researcher" / "May 30, 2025").
+    return (
+        following is not None
+        and len(following) > len(line)
+        and not _heading_shaped(following)
+        and not _DATE_LINE.match(following)
+    )
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _drop_repeats(blocks: list[_RawBlock]) -> list[_RawBlock]:
+    """Drop paragraphs/items seen earlier in the document, and repeated headings that introduce dropped text."""
+    seen_text: set[str] = set()
+    seen_headings: set[str] = set()
+    repeat = [False] * len(blocks)
+    for index, block in enumerate(blocks):
+        if block.kind != "heading":
+            key = _normalized(block.text)
+            repeat[index] = key in seen_text
+            seen_text.add(key)
+    kept = []
+    for index, block in enumerate(blocks):
+        if block.kind == "heading":
+            key = _normalized(block.text)
+            next_dropped = index + 1 < len(blocks) and blocks[index + 1].kind != "heading" and repeat[index + 1]
+            seen_before = key in seen_headings
+            seen_headings.add(key)
+            if seen_before and next_dropped:
+                continue
+        elif repeat[index]:
+            continue
+        kept.append(block)
+    return kept
+
+
+def _with_sections(blocks: list[_RawBlock], title: str) -> list[Block]:
+    section = title
+    out = []
+    for block in blocks:
+        if block.kind == "heading":
+            section = block.text
+        out.append(
+            Block(
+                kind=block.kind,
+                text=block.text,
+                section=section,
+                start=block.start,
+                end=block.end,
+                level=block.level,
+            )
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- html
+
+
+def _extract_html(html: str, rel: str) -> tuple[str, dict[str, Any]]:
+    """Main text of a saved page as Markdown (scripts, styles and attributes never survive) plus its metadata."""
+    import trafilatura
+
+    body = trafilatura.extract(
+        html,
+        output_format="markdown",
+        include_comments=False,
+        include_tables=True,
+        include_links=False,
+        include_images=False,
+        favor_recall=True,
+    )
+    if not body or not body.strip():
+        raise CorpusError(rel, "no readable text in HTML page")
+    found = trafilatura.extract_metadata(html)
+    page: dict[str, Any] = {}
+    if found is not None:
+        page["title"] = (found.title or "").strip() or None
+        page["authors"] = [name.strip() for name in (found.author or "").split(";") if name.strip()]
+        page["date"] = found.date or None
+        page["url"] = found.url or None
+    return _normalize_newlines(body.strip()) + "\n", page

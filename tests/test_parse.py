@@ -1,0 +1,459 @@
+"""Tests for kb.parse: corpus walk, front matter, Markdown/text/HTML blocks, spans, repeats and bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from kb.errors import CorpusError
+from kb.models import Document
+from kb.parse import PARSER_VERSION, parse_document, parse_text, read_corpus
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+if not SEEDS.is_dir():
+    SEEDS = Path("/work/shared/seeds")
+
+
+def assert_spans(doc: Document) -> None:
+    """Every block's span indexes its text inside Document.text (exactly for single-line blocks)."""
+    for block in doc.blocks:
+        raw = doc.text[block.start : block.end]
+        if "\n" not in block.text:
+            assert raw == block.text, block
+            continue
+        lines = block.text.split("\n")
+        assert raw.startswith(lines[0]) and raw.endswith(lines[-1]), block
+        position = 0
+        for line in lines:
+            position = raw.index(line, position) + len(line)
+
+
+def outline(doc: Document) -> list[tuple[str, str, str, int]]:
+    return [(b.kind, b.text, b.section, b.level) for b in doc.blocks]
+
+
+def write(root: Path, rel: str, content: str | bytes) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- markdown
+
+MARKDOWN_DOC = """---
+id: gao-overopt
+kind: episode
+title: Scaling laws for reward model overoptimization
+author: Leo Gao
+date: 2022-10-19
+paper: "2210.10760"
+failure_modes: [reward_hacking]
+tags: [rlhf, goodhart]
+published: 2022-10-19
+year: 2022
+---
+# Overoptimization
+
+Proxy reward keeps rising
+while gold reward peaks.
+
+## Findings
+
+- Gold reward falls with **KL** distance.
+- Larger reward models
+  delay the peak.
+
+> A quoted paragraph.
+
+| n | gold |
+|---|------|
+| 1 | 0.3  |
+"""
+
+
+def test_markdown_with_front_matter_whole_output():
+    doc = parse_text(MARKDOWN_DOC, path="episodes/gao.md", fmt="md")
+
+    assert (doc.id, doc.kind, doc.path, doc.format) == ("gao-overopt", "episode", "episodes/gao.md", "md")
+    assert doc.meta.model_dump() == {
+        "title": "Scaling laws for reward model overoptimization",
+        "authors": ["Leo Gao"],
+        "date": "2022-10-19",
+        "url": None,
+        "episode": None,
+        "paper": "2210.10760",
+        "reliability": "secondary",
+        "failure_modes": ["reward_hacking"],
+        "extra": {"tags": ["rlhf", "goodhart"], "published": "2022-10-19", "year": "2022"},
+    }
+    json.dumps(doc.meta.extra)
+    assert doc.text.startswith("# Overoptimization\n")
+    assert outline(doc) == [
+        ("heading", "Overoptimization", "Overoptimization", 1),
+        ("paragraph", "Proxy reward keeps rising\nwhile gold reward peaks.", "Overoptimization", 0),
+        ("heading", "Findings", "Findings", 2),
+        ("item", "Gold reward falls with **KL** distance.", "Findings", 0),
+        ("item", "Larger reward models\ndelay the peak.", "Findings", 0),
+        ("paragraph", "A quoted paragraph.", "Findings", 0),
+        ("paragraph", "| n | gold |", "Findings", 0),
+        ("paragraph", "| 1 | 0.3  |", "Findings", 0),
+    ]
+    assert_spans(doc)
+
+
+def test_markdown_without_front_matter_infers_title_id_kind_and_section_before_first_heading():
+    doc = parse_text("Intro line before any heading.\n\n## The Real Title\n\nBody.\n", path="My Notes_v2.md", fmt="md")
+
+    assert (doc.id, doc.kind, doc.meta.title, doc.meta.reliability) == (
+        "my-notes-v2",
+        "post",
+        "The Real Title",
+        "opinion",
+    )
+    assert outline(doc)[0] == ("paragraph", "Intro line before any heading.", "The Real Title", 0)
+    assert_spans(doc)
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "expected"),
+    [
+        ("E026-deep-dive.md", "# Tokens\n\nBody.\n", ("episode", "E026", "secondary")),
+        ("review.md", "Cites E001, E002 and E003 and E001 again.\n", ("topic", None, "secondary")),
+        ("review2.md", "Cites E001 and E002 only.\n", ("post", None, "opinion")),
+        ("notes.md", "---\nkind: concept\nepisode: E099\n---\nA glossary entry.\n", ("concept", "E099", "secondary")),
+    ],
+)
+def test_kind_episode_and_reliability_inference(name, body, expected):
+    doc = parse_text(body, path=name, fmt="md")
+    assert (doc.kind, doc.meta.episode, doc.meta.reliability) == expected
+
+
+def test_bibliography_keeps_papers_in_extra_and_may_have_no_body():
+    text = "---\nkind: bibliography\ntitle: Papers\npapers:\n  - {key: gao2022, arxiv: 2210.10760, year: 2022}\n---\n"
+    doc = parse_text(text, path="papers.md", fmt="md")
+
+    assert (doc.kind, doc.meta.reliability, doc.blocks) == ("bibliography", "primary", [])
+    assert doc.meta.extra == {"papers": [{"key": "gao2022", "arxiv": "2210.10760", "year": "2022"}]}
+
+
+def test_repeated_body_parses_once():
+    copy = (
+        "# Reward hacking\n\nThe model games the grader.\n\n- Symptom one.\n- Symptom two.\n\n## Fixes\n\nUse KL.\n\n"
+    )
+    once = parse_text(copy, path="once.md", fmt="md")
+    thrice = parse_text(copy * 3, path="thrice.md", fmt="md")
+
+    assert outline(thrice) == outline(once)
+    assert [(b.start, b.end) for b in thrice.blocks] == [(b.start, b.end) for b in once.blocks]
+    assert_spans(thrice)
+
+
+def test_repeated_heading_is_kept_when_its_text_is_new():
+    doc = parse_text("# Notes\n\nFirst.\n\n# Notes\n\nSecond.\n", path="n.md", fmt="md")
+    assert [b.text for b in doc.blocks] == ["Notes", "First.", "Notes", "Second."]
+
+
+def test_content_hash_covers_version_path_and_bytes():
+    doc = parse_text("Body.\n", path="a.md", fmt="md")
+    expected = hashlib.sha256(PARSER_VERSION.encode() + b"\0a.md\0Body.\n").hexdigest()
+
+    assert doc.content_hash == expected
+    assert parse_text("Body.\n", path="b.md", fmt="md").content_hash != expected
+    assert parse_text("Body!\n", path="a.md", fmt="md").content_hash != expected
+
+
+# ----------------------------------------------------------------------------------------------- plain text
+
+
+def test_txt_headings_items_and_sections():
+    text = (
+        "Why RL stalls\n"
+        "Jane Doe\n"
+        "May 30, 2025\n"
+        "\n"
+        "Sparse rewards\n"
+        "If nothing ever succeeds, there is nothing to reinforce.\n"
+        "  •  Pass rate near zero\n"
+        "- Flat reward curves\n"
+        "2) Entropy collapses\n"
+        "A short line.\n"
+        "Here is a list:\n"
+        "Collapse\n"
+        "Entropy falls to zero and every rollout looks the same.\n"
+        "A revisionist consensus has formed about RL on . At the level, RL agrees.\n"
+    )
+    doc = parse_text(text, path="stall.txt", fmt="txt")
+
+    assert doc.meta.title == "Why RL stalls"
+    assert outline(doc) == [
+        ("heading", "Why RL stalls", "Why RL stalls", 1),
+        ("paragraph", "Jane Doe", "Why RL stalls", 0),
+        ("paragraph", "May 30, 2025", "Why RL stalls", 0),
+        ("heading", "Sparse rewards", "Sparse rewards", 2),
+        ("paragraph", "If nothing ever succeeds, there is nothing to reinforce.", "Sparse rewards", 0),
+        ("item", "Pass rate near zero", "Sparse rewards", 0),
+        ("item", "Flat reward curves", "Sparse rewards", 0),
+        ("item", "Entropy collapses", "Sparse rewards", 0),
+        ("paragraph", "A short line.", "Sparse rewards", 0),
+        ("paragraph", "Here is a list:", "Sparse rewards", 0),
+        ("heading", "Collapse", "Collapse", 2),
+        ("paragraph", "Entropy falls to zero and every rollout looks the same.", "Collapse", 0),
+        ("paragraph", "A revisionist consensus has formed about RL on . At the level, RL agrees.", "Collapse", 0),
+    ]
+    assert_spans(doc)
+
+
+def test_txt_front_matter_crlf_and_bom():
+    raw = "\ufeff---\r\nid: x1\r\ntitle: Given\r\n---\r\nShort Head\r\nA longer line of body text follows here.\r\n"
+    doc = parse_text(raw, path="x.txt", fmt="txt")
+
+    assert (doc.id, doc.meta.title, doc.text) == (
+        "x1",
+        "Given",
+        "Short Head\nA longer line of body text follows here.\n",
+    )
+    assert outline(doc)[0] == ("heading", "Short Head", "Short Head", 1)
+    assert_spans(doc)
+
+
+# ----------------------------------------------------------------------------------------------- real seeds
+
+
+@pytest.fixture(scope="module")
+def seeds() -> dict[str, Document]:
+    read = read_corpus(SEEDS)
+    assert read.warnings == []
+    return {doc.path[:3]: doc for doc in read.documents}
+
+
+def headings(doc: Document) -> list[str]:
+    return [b.text for b in doc.blocks if b.kind == "heading"]
+
+
+def test_seed_000(seeds):
+    doc = seeds["000"]
+    assert (doc.meta.title, doc.kind, doc.meta.reliability) == ("Obvious ways RL can fail", "post", "opinion")
+    assert headings(doc) == ["Obvious ways RL can fail", "Reward is always zero", "Reward hacking", "Overfitting"]
+
+
+def test_seed_001_repeated_body_is_parsed_once(seeds):
+    doc = seeds["001"]
+    assert doc.meta.title == "Introduction: The Real Issue isn’t RL"
+    assert {"How we evaluate shapes what we see", "The Myth of Emergence"} <= set(headings(doc))
+    assert "Tahmid" not in headings(doc) and "May 30, 2025" not in headings(doc)
+    assert sum(b.text.startswith("There’s been a lot of chatter") for b in doc.blocks) == 1
+    assert len(headings(doc)) == len(set(headings(doc)))
+    assert len({b.text for b in doc.blocks}) == len(doc.blocks)
+
+
+def test_seed_002_is_a_topic_and_keeps_lost_terms(seeds):
+    doc = seeds["002"]
+    assert (doc.kind, doc.meta.title) == ("topic", "Literature review · 6 episode(s)")
+    assert "What RL actually does to a model" in headings(doc)
+    assert any(b.text.startswith("A revisionist consensus has formed about RL on . At the level,") for b in doc.blocks)
+
+
+def test_seed_spans(seeds):
+    for doc in seeds.values():
+        assert doc.blocks
+        assert_spans(doc)
+
+
+# ----------------------------------------------------------------------------------------------- html
+
+ARTICLE = """<html><head><title>Saved page</title><meta name="author" content="Ann Lee">
+<style>body {{ color: red }}</style></head><body>
+<nav><a href="/">Home</a> | <a href="/about">About</a></nav>
+<article><h1>Reward hacking in practice</h1>
+<p>The policy found a loophole in the grader and exploited it for thousands of steps.</p>
+<ul><li>Proxy reward climbs.</li><li>Gold reward falls.</li></ul>
+{extra}
+<p>KL penalties and better graders are the usual mitigations.</p></article>
+<footer>Copyright 2025</footer></body></html>"""
+
+
+def test_html_main_text_and_metadata():
+    doc = parse_text(ARTICLE.format(extra=""), path="web/page.html", fmt="html")
+
+    assert (doc.format, doc.id, doc.meta.title, doc.meta.authors) == (
+        "html",
+        "page",
+        "Reward hacking in practice",
+        ["Ann Lee"],
+    )
+    assert outline(doc) == [
+        ("heading", "Reward hacking in practice", "Reward hacking in practice", 1),
+        (
+            "paragraph",
+            "The policy found a loophole in the grader and exploited it for thousands of steps.",
+            "Reward hacking in practice",
+            0,
+        ),
+        ("item", "Proxy reward climbs.", "Reward hacking in practice", 0),
+        ("item", "Gold reward falls.", "Reward hacking in practice", 0),
+        ("paragraph", "KL penalties and better graders are the usual mitigations.", "Reward hacking in practice", 0),
+    ]
+    assert "Copyright" not in doc.text and "color" not in doc.text
+    assert_spans(doc)
+
+
+def test_hostile_html_leaves_no_script_or_handlers(tmp_path):
+    hostile = (
+        "<script>alert(1)</script>"
+        '<p>Click <a href="javascript:alert(2)">this link</a> then look. <img src="x" onerror="alert(3)"> after.</p>'
+        '<p onclick="alert(4)">A paragraph with a handler on it.</p>'
+        "<script>document.write('evil')</script>"
+    )
+    path = write(tmp_path, "hostile.htm", ARTICLE.format(extra=hostile))
+    doc = parse_document(path, tmp_path)
+
+    for bad in ("alert", "<script", "javascript:", "onerror", "onclick", "document.write", "evil"):
+        assert bad not in doc.text
+    assert "A paragraph with a handler on it." in [b.text for b in doc.blocks]
+    assert_spans(doc)
+
+
+# ----------------------------------------------------------------------------------------------- bad input
+
+
+def _sparse(path: Path, size: int) -> None:
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+
+
+BAD_INPUTS = [
+    ("empty.md", b"", "empty file"),
+    ("blank.txt", b"  \n\t\n  ", "empty file"),
+    ("blob.md", b"# Title\n\x00\x01\x02 binary", "binary file, not text"),
+    ("latin.txt", "caf\u00e9 au lait".encode("latin-1"), "not valid UTF-8 (byte 3); save it as UTF-8"),
+    ("fm_yaml.md", b"---\ntitle: [unclosed\n---\nBody.\n", "malformed front matter: "),
+    ("fm_list.md", b"---\n- a\n- b\n---\nBody.\n", "malformed front matter: expected key: value pairs, got a list"),
+    ("fm_open.md", b"---\ntitle: x\nBody.\n", "malformed front matter: no closing '---' line"),
+    (
+        "fm_kind.md",
+        b"---\nkind: essay\n---\nBody.\n",
+        "malformed front matter: kind 'essay' is not one of post, episode, topic, concept, bibliography",
+    ),
+    (
+        "fm_rel.txt",
+        b"---\nreliability: gospel\n---\nBody.\n",
+        "malformed front matter: reliability 'gospel' is not one of primary, secondary, opinion",
+    ),
+    (
+        "nothing.html",
+        b"<html><head><title>x</title><script>a()</script></head><body><div></div></body></html>",
+        "no readable text in HTML page",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
+def test_bad_input_warns_and_strict_raises(tmp_path, name, content, reason):
+    write(tmp_path, name, content)
+    write(tmp_path, "zz_good.md", "# Good\n\nFine.\n")
+
+    read = read_corpus(tmp_path)
+    assert [doc.path for doc in read.documents] == ["zz_good.md"]
+    assert len(read.warnings) == 1
+    assert read.warnings[0].startswith(f"{name}: {reason}")
+    assert "\n" not in read.warnings[0]
+    with pytest.raises(CorpusError) as raised:
+        read_corpus(tmp_path, strict=True)
+    assert str(raised.value) == read.warnings[0]
+
+
+def test_yaml_error_reason_is_specific(tmp_path):
+    write(tmp_path, "fm.md", "---\ntitle: [unclosed\n---\nBody.\n")
+    with pytest.raises(CorpusError) as raised:
+        parse_document(tmp_path / "fm.md", tmp_path)
+    assert raised.value.reason.startswith("malformed front matter: ")
+    assert raised.value.reason != "malformed front matter: "
+
+
+def test_too_large_is_refused_before_reading(tmp_path):
+    _sparse(tmp_path / "huge.md", 20 * 1024 * 1024)
+    write(tmp_path, "ok.txt", "Fine text here.\n")
+
+    read = read_corpus(tmp_path)
+    assert read.warnings == ["huge.md: file too large (20.0 MB; limit 5.0 MB)"]
+    assert [doc.path for doc in read.documents] == ["ok.txt"]
+    with pytest.raises(CorpusError, match=r"^huge.md: file too large"):
+        read_corpus(tmp_path, strict=True)
+    assert read_corpus(tmp_path, max_bytes=10).warnings[-1] == "ok.txt: file too large (0.0 MB; limit 0.0 MB)"
+
+
+def test_bom_is_stripped_and_invalid_byte_offset_counts_it(tmp_path):
+    write(tmp_path, "bom.md", b"\xef\xbb\xbf# Title\n\nBody.\n")
+    write(tmp_path, "bad.md", b"\xef\xbb\xbfok \xff")
+    read = read_corpus(tmp_path)
+
+    assert read.documents[0].text == "# Title\n\nBody.\n"
+    assert read.warnings == ["bad.md: not valid UTF-8 (byte 6); save it as UTF-8"]
+
+
+# ----------------------------------------------------------------------------------------------- corpus walk
+
+
+def test_walk_order_skips_hidden_and_other_files_and_uses_posix_paths(tmp_path):
+    write(tmp_path, "b/z.markdown", "# Z\n\nz.\n")
+    write(tmp_path, "a.txt", "A line.\n")
+    write(tmp_path, "b/bee.md", "# Bee\n\nb.\n")
+    write(tmp_path, ".hidden/x.md", "# X\n\nx.\n")
+    write(tmp_path, ".secret.md", "# S\n\ns.\n")
+    write(tmp_path, "notes.pdf", b"%PDF")
+    write(tmp_path, "data.json", "{}")
+
+    read = read_corpus(tmp_path)
+    assert read.warnings == []
+    assert [(doc.path, doc.id, doc.format) for doc in read.documents] == [
+        ("a.txt", "a", "txt"),
+        ("b/bee.md", "bee", "md"),
+        ("b/z.markdown", "z", "md"),
+    ]
+
+
+def test_duplicate_ids_keep_the_first_in_path_order(tmp_path):
+    write(tmp_path, "a/notes.md", "# First\n\none.\n")
+    write(tmp_path, "b/notes.txt", "Second\nA body line that is long.\n")
+    write(tmp_path, "c.md", "---\nid: notes\n---\nThird.\n")
+
+    read = read_corpus(tmp_path)
+    assert [doc.path for doc in read.documents] == ["a/notes.md"]
+    assert read.warnings == [
+        "b/notes.txt: duplicate id 'notes' (already used by a/notes.md); rename one id",
+        "c.md: duplicate id 'notes' (already used by a/notes.md); rename one id",
+    ]
+    with pytest.raises(CorpusError, match=r"^b/notes.txt: duplicate id 'notes'"):
+        read_corpus(tmp_path, strict=True)
+
+
+@pytest.mark.timeout(30)
+def test_symlink_loops_are_skipped_with_warnings(tmp_path):
+    write(tmp_path, "sub/doc.md", "# Doc\n\nText.\n")
+    write(tmp_path, "target.md", "# Target\n\nLinked text.\n")
+    os.symlink("..", tmp_path / "sub" / "up")
+    os.symlink("self.md", tmp_path / "self.md")
+    os.symlink("target.md", tmp_path / "alias.md")
+    os.symlink("sub", tmp_path / "sub2")
+
+    read = read_corpus(tmp_path)
+    assert [(doc.path, doc.id) for doc in read.documents] == [
+        ("alias.md", "alias"),
+        ("sub/doc.md", "doc"),
+        ("target.md", "target"),
+    ]
+    assert read.warnings == [
+        "self.md: symlink loop; skipped",
+        "sub/up: symlink loop (links to a directory above it); skipped",
+        "sub2: directory already read through another path; skipped",
+    ]
+    with pytest.raises(CorpusError, match=r"^self.md: symlink loop"):
+        read_corpus(tmp_path, strict=True)
