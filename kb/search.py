@@ -182,7 +182,8 @@ class HybridIndex:
         lexical_rank = {r: i for i, r in enumerate(lexical_rows, 1)}
         return [
             ScoredId(self.ids[r], s, dense_rank.get(r), lexical_rank.get(r))
-            for r, s in rrf_fuse(dense_rows, lexical_rows)[:k]
+            for r, s in rrf_fuse(dense_rows, lexical_rows, rrf_k=RRF_K, dense_weight=DENSE_WEIGHT,
+                                 lexical_weight=LEXICAL_WEIGHT)[:k]
         ]
 
     def _check_allowed(self, allowed: np.ndarray | None) -> np.ndarray | None:

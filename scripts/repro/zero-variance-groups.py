@@ -1,7 +1,7 @@
 """Zero-variance groups: in group-relative PG, a group whose rewards are all equal has zero advantage.
 
-64 prompts with K=8 candidate answers each and a tabular softmax policy per prompt. A quarter of the prompts are
-easy (correct-answer logit +4), half medium (+1), a quarter near-impossible (-3). GRPO samples B=8 prompts and
+64 prompts with K=8 candidate answers each and a tabular softmax policy per prompt. An eighth of the prompts are
+easy (correct-answer logit +4), three quarters medium (+2, about 50% success), an eighth near-impossible (-3). GRPO samples B=8 prompts and
 G=4 answers each. Easy prompts soon give all-correct groups and hard ones all-wrong groups: their advantage is 0,
 so they add nothing but still count in the batch mean, shrinking the update. Their share grows as training
 solves more prompts.
@@ -29,8 +29,8 @@ import torch
 from kb.repro_io import arg, log, new_figure, parse_args, resolve_device, result, seed_everything, write_outputs
 
 NAME = "zero-variance-groups"
-RULE = ("plain GRPO: the mean fraction of all-equal-reward groups over the last 20% of steps is >= 0.1 above the "
-        "first 10% of steps; dynamic sampling: expected accuracy after the same number of gradient steps is >= 0.05 "
+RULE = ("plain GRPO: the expected fraction of all-equal-reward groups (mean over prompts of p^G + (1-p)^G) "
+        "averaged over the last 20% of steps is >= 0.1 above its average over the first 10%; dynamic sampling: expected accuracy after the same number of gradient steps is >= 0.05 "
         "higher (per-sample efficiency is reported, not required)")
 
 
@@ -44,17 +44,17 @@ class Args:
     out: str = arg("runs/repro", "directory for zero-variance-groups.json and zero-variance-groups.png")
     prompts: int = arg(64, "number of prompts")
     answers: int = arg(8, "candidate answers per prompt (K)")
-    steps: int = arg(150, "gradient steps per arm (quick: 80)")
+    steps: int = arg(200, "gradient steps per arm (quick: 100)")
     batch_prompts: int = arg(8, "groups per gradient step (B)")
     group_size: int = arg(4, "samples per group (G)")
-    lr: float = arg(1.0, "SGD learning rate")
+    lr: float = arg(2.0, "SGD learning rate")
     max_gen_batches: int = arg(8, "dynamic sampling: most generation batches drawn per gradient step")
 
 
 def init_logits(args: Args, device: torch.device) -> torch.Tensor:
-    """Logits per prompt: answer 0 is correct; its logit sets the difficulty (+4 easy, +1 medium, -3 hard)."""
-    q = args.prompts // 4
-    boost = torch.tensor([4.0] * q + [1.0] * (args.prompts - 2 * q) + [-3.0] * q)
+    """Logits per prompt: answer 0 is correct; its logit sets the difficulty (+4 easy, +2 medium, -3 hard)."""
+    q = args.prompts // 8
+    boost = torch.tensor([4.0] * q + [2.0] * (args.prompts - 2 * q) + [-3.0] * q)
     logits = torch.zeros(args.prompts, args.answers)
     logits[:, 0] = boost
     return logits.to(device)
@@ -72,7 +72,7 @@ def train_arm(arm: str, args: Args, device: torch.device, gen: torch.Generator) 
     """GRPO with or without dynamic sampling; returns per-step curves."""
     logits = init_logits(args, device).requires_grad_(True)
     opt = torch.optim.SGD([logits], lr=args.lr)
-    curve = {"accuracy": [], "frac_zero_std": [], "samples": [], "grad_norm": []}
+    curve = {"accuracy": [], "frac_zero_std": [], "expected_frac_zero_std": [], "samples": [], "grad_norm": []}
     generated = 0
     for step in range(args.steps):
         # ---- generation: one batch (plain) or batches until B informative groups are kept (dynamic)
@@ -98,7 +98,10 @@ def train_arm(arm: str, args: Args, device: torch.device, gen: torch.Generator) 
         curve["grad_norm"].append(float(logits.grad.norm()))
         opt.step()
         with torch.no_grad():
-            curve["accuracy"].append(float(torch.softmax(logits, -1)[:, 0].mean()))
+            p = torch.softmax(logits, -1)[:, 0]
+            curve["accuracy"].append(float(p.mean()))
+            # probability that a fresh group of G is all-correct or all-wrong, averaged over prompts
+            curve["expected_frac_zero_std"].append(float((p ** args.group_size + (1 - p) ** args.group_size).mean()))
         curve["frac_zero_std"].append(float(torch.cat(zero_flags).float().mean()))
         curve["samples"].append(generated)
         if (step + 1) % max(1, args.steps // 5) == 0:
@@ -112,15 +115,15 @@ def run(args: Args) -> dict:
     seed_everything(args.seed)
     device = resolve_device(args.device)
     if args.quick:
-        args.steps = min(args.steps, 80)
+        args.steps = min(args.steps, 100)
     gen = torch.Generator().manual_seed(args.seed)
     start_acc = float(torch.softmax(init_logits(args, device), -1)[:, 0].mean())
     plain = train_arm("grpo", args, device, gen)
     dyn = train_arm("dynamic", args, device, gen)
     n = args.steps
     head, tail = max(1, n // 10), max(1, n // 5)
-    zero_first = float(np.mean(plain["frac_zero_std"][:head]))
-    zero_last = float(np.mean(plain["frac_zero_std"][-tail:]))
+    zero_first = float(np.mean(plain["expected_frac_zero_std"][:head]))
+    zero_last = float(np.mean(plain["expected_frac_zero_std"][-tail:]))
     # ---- per-sample comparison: dynamic sampling's accuracy once it had generated as many samples as plain GRPO
     budget = plain["samples"][-1]
     at_budget = int(np.searchsorted(dyn["samples"], budget, side="right")) - 1
@@ -141,6 +144,8 @@ def run(args: Args) -> dict:
     series = {"step": list(range(1, n + 1)),
               "accuracy_grpo": plain["accuracy"], "accuracy_dynamic": dyn["accuracy"],
               "frac_zero_std_grpo": plain["frac_zero_std"], "frac_zero_std_dynamic": dyn["frac_zero_std"],
+              "expected_frac_zero_std_grpo": plain["expected_frac_zero_std"],
+              "expected_frac_zero_std_dynamic": dyn["expected_frac_zero_std"],
               "samples_grpo": plain["samples"], "samples_dynamic": dyn["samples"]}
     log(f"per-step gain {per_step_gain:+.3f}, per-sample gain {per_sample_gain:+.3f}, "
         f"sample cost x{metrics['sample_cost_ratio']:.2f}")
@@ -151,7 +156,10 @@ def plot(payload: dict):
     """Zero-variance fraction, and accuracy per step and per generated sample."""
     fig, (ax1, ax2, ax3) = new_figure("Zero-variance groups and dynamic sampling", ncols=3)
     s = payload["series"]
-    ax1.plot(s["step"], s["frac_zero_std_grpo"], label="plain GRPO", alpha=0.8)
+    ax1.plot(s["step"], s["frac_zero_std_grpo"], color="C0", alpha=0.3, label="plain GRPO, sampled")
+    ax1.plot(s["step"], s["expected_frac_zero_std_grpo"], color="C0", label="plain GRPO, expected")
+    ax1.plot(s["step"], s["expected_frac_zero_std_dynamic"], color="C1", label="dynamic, expected (before filter)")
+    ax1.legend(fontsize=6)
     ax1.set(xlabel="gradient step", ylabel="fraction of all-equal groups", title="groups with zero advantage")
     ax2.plot(s["step"], s["accuracy_grpo"], label="plain GRPO")
     ax2.plot(s["step"], s["accuracy_dynamic"], label="dynamic sampling")

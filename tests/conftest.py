@@ -1,0 +1,48 @@
+"""Shared fixtures: a knowledge base built once per session from the shipped data/, through the real model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"
+
+
+def copy_data_dir(dest: Path, *, with_build: Path | None = None) -> Path:
+    """Copy the shipped corpus, taxonomy and curation (and the embedding cache, if any) into `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(DATA / "corpus", dest / "corpus")
+    for name in ("taxonomy.yaml", "curation.yaml"):
+        shutil.copy(DATA / name, dest / name)
+    if with_build is not None:
+        shutil.copytree(with_build / ".cache", dest / ".cache")
+        shutil.copytree(with_build / "build", dest / "build")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def built_data_dir(tmp_path_factory) -> Path:
+    """A data dir holding a full build of the shipped corpus (built once; treat it as read-only)."""
+    from kb.build import build
+    from kb.config import load_settings
+
+    data_dir = copy_data_dir(tmp_path_factory.mktemp("kb") / "data")
+    build(load_settings(data_dir))
+    return data_dir
+
+
+@pytest.fixture()
+def data_copy(built_data_dir, tmp_path) -> Path:
+    """A private, writable copy of the built data dir."""
+    return copy_data_dir(tmp_path / "data", with_build=built_data_dir)
+
+
+@pytest.fixture(scope="session")
+def kb(built_data_dir):
+    """The KnowledgeBase of the session build."""
+    from kb.api import KnowledgeBase
+
+    return KnowledgeBase.load(built_data_dir)

@@ -1,0 +1,213 @@
+"""The Streamlit explorer through streamlit.testing.v1.AppTest, against a knowledge base built from data/."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kb.api import KnowledgeBase
+from kb.app_views import graph_elements, highlighted_source_html, md_escape, provenance
+from kb.build import build
+from kb.config import load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+SEED_QUOTE_A = "I believe there is no real way around this problem, except to design environments that are more difficult to hack."
+SEED_QUOTE_B = "So no, RL isn’t broken, but our ability to evaluate it has a long way to go."
+
+
+def make_built_data(root: Path) -> Path:
+    """A copy of the repo's inputs (and embedding cache, for speed) under `root`, built; returns the data dir."""
+    data = root / "data"
+    data.mkdir(parents=True)
+    for name in ("corpus", "taxonomy.yaml", "curation.yaml", ".cache"):
+        src = REPO / "data" / name
+        if src.is_dir():
+            shutil.copytree(src, data / name)
+        elif src.is_file():
+            shutil.copy2(src, data / name)
+    build(load_settings(data))
+    return data
+
+
+def plain(value: str) -> str:
+    """Markdown as a person reads it: backslash escapes removed."""
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def shown(at: AppTest) -> str:
+    """All markdown, captions, titles and alerts of a run, unescaped, in one string."""
+    parts = [*at.markdown, *at.caption, *at.title, *at.header, *at.subheader, *at.info, *at.error]
+    return "\n".join(plain(str(p.value)) for p in parts)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return make_built_data(tmp_path_factory.mktemp("kb"))
+
+
+@pytest.fixture(scope="module")
+def kb(data_dir) -> KnowledgeBase:
+    return KnowledgeBase.load(data_dir)
+
+
+@pytest.fixture
+def app(data_dir, monkeypatch):
+    monkeypatch.setenv("KB_DATA_DIR", str(data_dir))
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def test_home_lists_every_failure_mode_with_its_scorecard(app, kb):
+    app.run()
+    assert not app.exception
+    text = shown(app)
+    for fm in kb.nodes("failure_mode"):
+        sc = kb.failure_mode_card(fm["id"])["scorecard"]
+        assert f"### {fm['label']}" in text
+        assert f"{sc['sources']} sources · {sc['papers']} papers · {sc['evidence']} evidence" in text
+
+
+def test_search_returns_hits_that_open_their_node(app, kb):
+    app.run()
+    app.sidebar.radio(key="view").set_value("Search").run()
+    app.text_input(key="search-q").input("all rollouts get zero reward").run()
+    assert not app.exception
+    expected = kb.search("all rollouts get zero reward", k=10)
+    hit_lines = [plain(m.value) for m in app.markdown if "score " in m.value]
+    assert len(hit_lines) == len(expected) == 10
+    assert "No foothold (reward is always zero)" in hit_lines[0]
+    app.button(key="hit-0").click().run()
+    assert app.query_params["node"] == expected[0].id
+    assert app.title[0].value == kb.node(expected[0].id)["label"]
+
+
+def test_search_kind_filter_keeps_only_that_kind(app):
+    app.run()
+    app.sidebar.radio(key="view").set_value("Search").run()
+    app.multiselect(key="search-kinds").set_value(["paper"]).run()
+    app.text_input(key="search-q").input("pass@k at large sampling budgets").run()
+    hit_lines = [m.value for m in app.markdown if "score " in m.value]
+    assert hit_lines and all(line.startswith(":blue-badge[paper]") for line in hit_lines)
+
+
+def test_failure_mode_page_shows_definition_quotes_papers_and_bibtex(app, kb):
+    fm = "fm:capability-narrowing"
+    card = kb.failure_mode_card(fm)
+    app.query_params["node"] = fm
+    app.run()
+    assert not app.exception
+    text = shown(app)
+    assert app.title[0].value == card["node"]["label"]
+    assert card["node"]["description"] in text
+    quotes = [line[2:] for line in text.splitlines() if line.startswith("> ")]
+    assert quotes[: len(card["statements"])] == [s["quote"] for s in card["statements"]]
+    for p in card["papers"]:
+        assert f"[{p['label']}](https://arxiv.org/abs/{p['arxiv']})" in text
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Papers"] == str(card["scorecard"]["papers"])
+    assert metrics["Evidence"] == str(card["scorecard"]["evidence"])
+    bib = app.get("download_button")[0]
+    assert "Download BibTeX" in str(bib.proto)
+    for m in card["mitigations"]:
+        assert f"**{m['node']['label']}**" in text
+
+
+def test_inferred_links_never_look_curated(app, kb):
+    app.query_params["node"] = "fm:no-foothold"
+    app.run()
+    badges = [m.value for m in app.markdown if "link :" in m.value]
+    card = kb.failure_mode_card("fm:no-foothold")
+    assert len(badges) == len(card["statements"])
+    for line, s in zip(badges, card["statements"]):
+        who = s["link"]["asserted_by"]
+        if who == "curated":
+            assert line.endswith("link :green-badge[curated]")
+        else:
+            assert "link :green-badge" not in line and f"inferred: rule {who.split(':', 1)[1]}" in line
+
+
+def test_claim_opens_its_source_with_the_passage_highlighted(app, kb):
+    fm = "fm:no-foothold"
+    first = kb.failure_mode_card(fm)["statements"][0]
+    app.query_params["node"] = fm
+    app.run()
+    app.button(key="st-0-passage").click().run()
+    assert app.query_params["node"] == f"src:{first['source_id']}"
+    assert app.query_params["claim"] == first["id"]
+    assert not app.exception
+    page = "\n".join(h.proto.body for h in app.get("html"))
+    assert '<mark id="kb-selected"' in page
+    selected = page.split('<mark id="kb-selected"', 1)[1].split(">", 1)[1].split("</mark>", 1)[0]
+    assert selected == html.escape(first["quote"])
+    assert f"“{first['quote']}”" in shown(app)
+
+
+def test_disagreements_show_both_quotes_side_by_side(app, kb):
+    app.run()
+    app.sidebar.radio(key="view").set_value("Disagreements").run()
+    assert not app.exception
+    text = shown(app)
+    assert f"> {SEED_QUOTE_A}" in text and f"> {SEED_QUOTE_B}" in text
+    items = kb.disagreements()
+    assert f"{len(items)} disagreements" in text
+    for d in items:
+        assert f"> {d['u']['quote']}" in text and f"> {d['v']['quote']}" in text
+        if d["edge"].get("note"):
+            assert f"**Note:** {d['edge']['note']}" in text
+
+
+def test_graph_view_renders_the_default_subgraph(app, kb):
+    app.run()
+    app.sidebar.radio(key="view").set_value("Graph").run()
+    assert not app.exception
+    nodes, edges = graph_elements(kb.G, ("failure_mode", "mitigation", "paper", "reproduction"), ("mitigates",))
+    assert {n["kind"] for n in nodes} <= {"failure_mode", "mitigation", "paper", "reproduction"}
+    assert f"{len(nodes)} nodes" in shown(app)
+
+
+def test_graph_elements_mark_inferred_edges_and_derive_paper_links(kb):
+    nodes, edges = graph_elements(kb.G, ("failure_mode", "mitigation", "paper"), ("mitigates",))
+    ids = {n["id"] for n in nodes}
+    assert all(e["source"] in ids and e["target"] in ids for e in edges)
+    mitigates = [e for e in edges if e["label"] == "mitigates"]
+    assert mitigates and all(e["dashes"] == (not e["title"].startswith("mitigates — curated")) for e in mitigates)
+    derived = {(e["source"], e["target"]) for e in edges if e["label"] == "cited about"}
+    card = kb.failure_mode_card("fm:capability-narrowing")
+    assert {p["id"] for p in card["papers"]} >= {p for p, t in derived if t == "fm:capability-narrowing"}
+
+
+def test_source_text_is_escaped_not_rendered_as_html():
+    text = "intro <script>alert(1)</script> claim & more"
+    out = highlighted_source_html(text, [{"id": "c1", "kind": "claim", "start": 6, "end": 31}], selected="c1")
+    assert "<script>" not in out
+    assert '<mark id="kb-selected"' in out and "&lt;script&gt;alert(1)&lt;/script&gt;</mark>" in out
+    assert md_escape("$25 *bold* :red[x]") == r"\$25 \*bold\* \:red\[x\]"
+
+
+def test_provenance_categories_are_distinct():
+    looks = {provenance(w)[1:] for w in ("curated", "rule:alias", "similarity:0.81", "reproduction:run1")}
+    assert len(looks) == 4
+    assert provenance("similarity:0.81")[2] == "inferred: similarity 0.81"
+
+
+def test_missing_build_says_which_command_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "run `kb build --data-dir" in at.error[0].value
+
+
+def test_broken_build_says_to_rebuild(tmp_path, monkeypatch):
+    build_dir = tmp_path / "build"
+    build_dir.mkdir()
+    (build_dir / "graph.json").write_text("{not json")
+    (build_dir / "manifest.json").write_text("{}")
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "is unreadable" in at.error[0].value and "kb build --data-dir" in at.error[0].value

@@ -1,0 +1,128 @@
+"""The build stage end to end through the real embedding model: atomic, deterministic, incremental, robust."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+
+from kb.api import KnowledgeBase
+from kb.build import build
+from kb.config import load_settings
+from kb.errors import KBError
+from kb.store import GRAPH_FILE
+
+
+def test_session_build_has_every_kind(kb):
+    stats = kb.stats()
+    assert set(stats["nodes"]) >= {"source", "paper", "claim", "evidence", "failure_mode", "mitigation", "reproduction"}
+    assert set(stats["edges"]) >= {"states", "cites", "about", "supports", "contradicts", "qualifies", "mitigates", "reproduces", "demonstrates"}
+    assert stats["nodes"]["source"] == len(list((kb.settings.corpus_dir).rglob("*.*")))
+
+
+def test_unchanged_rebuild_is_skipped_and_forced_rebuild_is_byte_identical(data_copy):
+    settings = load_settings(data_copy)
+    graph = settings.build_dir / GRAPH_FILE
+    before = graph.read_bytes()
+    report = build(settings)
+    assert report.up_to_date and report.seconds < 1.0
+    forced = build(settings, force=True)
+    assert not forced.up_to_date and forced.embedded == 0
+    assert graph.read_bytes() == before
+
+
+def test_new_document_is_incremental(data_copy):
+    settings = load_settings(data_copy)
+    (settings.corpus_dir / "posts" / "new.md").write_text(
+        "---\nid: new-post\nkind: post\ntitle: New post\n---\n# New post\n\n"
+        "Reward hacking shows up when the checker can be fooled by printing the expected output.\n",
+        encoding="utf-8",
+    )
+    report = build(settings)
+    assert not report.up_to_date
+    assert 1 <= report.embedded <= 3, report
+    kb = KnowledgeBase.load(data_copy)
+    assert "src:new-post" in kb.G
+    hits = kb.search("checker fooled by printing the expected output", k=3, kinds=["claim"])
+    assert hits[0].source_id == "new-post" and "fm:reward-hacking" in hits[0].failure_modes
+
+
+def test_failed_build_leaves_previous_build(data_copy, monkeypatch):
+    settings = load_settings(data_copy)
+    before = (settings.build_dir / GRAPH_FILE).read_bytes()
+    (settings.corpus_dir / "posts" / "another.md").write_text("# Another\n\nSome new text about overfitting here.\n", encoding="utf-8")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("kb.build.write_build", boom)
+    with pytest.raises(RuntimeError):
+        build(settings)
+    assert (settings.build_dir / GRAPH_FILE).read_bytes() == before
+    assert not list(data_copy.glob(".build-staging-*"))
+    KnowledgeBase.load(data_copy)
+
+
+def test_killed_build_leaves_a_usable_build(data_copy):
+    settings = load_settings(data_copy)
+    (settings.corpus_dir / "posts" / "third.md").write_text("# Third\n\nA post about memorization of tasks.\n", encoding="utf-8")
+    before = (settings.build_dir / GRAPH_FILE).read_bytes()
+    for delay in (0.3, 0.8, 1.5):
+        proc = subprocess.Popen([sys.executable, "-m", "kb", "--data-dir", str(data_copy), "build", "--force"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kb = KnowledgeBase.load(data_copy)
+        graph = (settings.build_dir / GRAPH_FILE).read_bytes()
+        assert graph == before or "src:third" in kb.G
+
+
+def test_bad_inputs_are_skipped_with_warnings_and_strict_fails_without_touching_build(data_copy):
+    settings = load_settings(data_copy)
+    corpus = settings.corpus_dir / "zz-bad"
+    corpus.mkdir()
+    (corpus / "empty.md").write_text("", encoding="utf-8")
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02binary")
+    (corpus / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (corpus / "front.md").write_text("---\nkind: [unclosed\n---\n# Title\n\nBody text here.\n", encoding="utf-8")
+    with open(corpus / "huge.md", "wb") as f:
+        f.truncate(20 * 1024 * 1024)
+    (corpus / "dupe.md").write_text("---\nid: obvious-ways-rl-can-fail\n---\n# Dupe\n\nSame id as a seed.\n", encoding="utf-8")
+    os.symlink(corpus, corpus / "loop")
+    before = (settings.build_dir / GRAPH_FILE).read_bytes()
+
+    with pytest.raises(KBError) as err:
+        build(replace(settings, strict=True))
+    assert "\n" not in str(err.value) and "zz-bad/" in str(err.value)
+    assert (settings.build_dir / GRAPH_FILE).read_bytes() == before
+
+    report = build(settings)
+    warned = "\n".join(report.warnings)
+    for name in ("empty.md", "binary.txt", "latin1.txt", "front.md", "huge.md", "dupe.md", "loop"):
+        assert name in warned, name
+    assert all("\n" not in w for w in report.warnings)
+    kb = KnowledgeBase.load(data_copy)
+    assert "src:obvious-ways-rl-can-fail" in kb.G
+    assert kb.G.nodes["src:obvious-ways-rl-can-fail"]["path"] == "posts/obvious-ways-rl-can-fail.txt"
+
+
+def test_graph_json_schema(kb, tmp_path):
+    from kb.graph import graph_to_json
+
+    data = json.loads(graph_to_json(kb.G))
+    assert "edges" in data and "links" not in data
+    for node in data["nodes"]:
+        assert node["id"] and node["kind"] and node["label"], node
+        if node["kind"] in ("failure_mode", "mitigation"):
+            assert node["description"]
+        if node["kind"] == "paper" and node.get("episode"):
+            assert node["arxiv"]
+    for edge in data["edges"]:
+        assert edge["kind"] and edge["quote"] and edge["source_id"] and edge["asserted_by"], edge

@@ -1,0 +1,189 @@
+"""Extraction: typed nodes and edges with provenance, from tiny corpora built in fixtures and from the seeds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kb.extract import extract_graph
+from kb.parse import read_corpus
+from kb.taxonomy import Curation, load_curation, load_taxonomy
+
+REPO = Path(__file__).resolve().parents[1]
+TAXONOMY = load_taxonomy(REPO / "data" / "taxonomy.yaml")
+CURATION = load_curation(REPO / "data" / "curation.yaml")
+
+
+def _extract(corpus: Path, curation: Curation = Curation()):
+    read = read_corpus(corpus)
+    assert read.warnings == []
+    return read.documents, extract_graph(read.documents, TAXONOMY, curation)
+
+
+def _write(root: Path, name: str, text: str) -> None:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+POST = """---
+id: tiny-post
+kind: post
+title: A tiny post
+---
+# A tiny post
+
+Intro paragraph about training language models with reinforcement learning.
+
+## Reward hacking
+
+The policy found a loophole in the unit tests and passed them without fixing the code.
+To avoid this, design environments that are harder to hack with hidden tests.
+"""
+
+EPISODE = """---
+id: e900
+kind: episode
+title: A fictional episode
+episode: E900
+paper: "2699.00001"
+---
+# A fictional episode
+
+## About
+
+This fictional study measures that 40% of rollouts in a group get the same reward on hard prompts.
+"""
+
+
+def test_tiny_corpus_gives_typed_nodes_and_edges_with_exact_quotes(tmp_path):
+    _write(tmp_path, "post.md", POST)
+    _write(tmp_path, "episodes/E900.md", EPISODE)
+    docs, x = _extract(tmp_path)
+    texts = {d.id: d.text for d in docs}
+
+    kinds = {n.kind for n in x.nodes.values()}
+    assert {"source", "claim", "evidence", "failure_mode", "mitigation", "paper"} <= kinds
+    loophole = next(n for n in x.nodes.values() if n.kind == "claim" and "loophole" in n.text)
+    about = {(e.v, e.provenance.asserted_by) for e in x.edges if e.u == loophole.id and e.kind == "about"}
+    assert ("fm:reward-hacking", "rule:alias") in about
+
+    fix = [e for e in x.edges if e.kind == "mitigates" and e.u == "mit:hard-to-hack-environments" and e.provenance.source_id == "tiny-post"]
+    assert len(fix) == 1 and fix[0].v == "fm:reward-hacking"
+    assert fix[0].provenance.quote == "To avoid this, design environments that are harder to hack with hidden tests."
+
+    measured = next(n for n in x.nodes.values() if n.kind == "evidence")
+    assert measured.attrs["source_id"] == "e900" and "40%" in measured.text
+    assert ("src:e900", "paper:e900", "cites") in {(e.u, e.v, e.kind) for e in x.edges}
+    assert x.nodes["paper:e900"].attrs["arxiv"] == "2699.00001"
+
+    for edge in x.edges:
+        p = edge.provenance
+        assert p.asserted_by and p.quote
+        if p.start is not None and p.source_id in texts:
+            assert texts[p.source_id][p.start:p.end] == p.quote, edge
+
+
+def test_unseen_post_yields_new_failure_modes_and_mitigations(tmp_path):
+    shutil.copytree(REPO / "tests" / "fixtures" / "unseen", tmp_path / "corpus")
+    _, x = _extract(tmp_path / "corpus")
+    new_fms = {n.id: n for n in x.nodes.values() if n.kind == "failure_mode" and n.provenance.asserted_by != "curated"}
+    assert {"fm:length-exploitation", "fm:judge-sycophancy", "fm:reward-model-drift"} <= set(new_fms)
+    assert new_fms["fm:length-exploitation"].provenance.asserted_by == "rule:section-heading"
+    remedies = {(e.u, e.v) for e in x.edges if e.kind == "mitigates" and e.provenance.asserted_by == "rule:remedy"}
+    fixed = {v for _, v in remedies}
+    assert {"fm:length-exploitation", "fm:judge-sycophancy"} <= fixed
+    length_fix = next(u for u, v in remedies if v == "fm:length-exploitation")
+    assert x.nodes[length_fix].kind == "mitigation" and "normalize the loss" in x.nodes[length_fix].label.lower()
+    cited = {(e.u, e.v) for e in x.edges if e.kind == "cites" and e.u == "src:length-exploitation-post"}
+    assert ("src:length-exploitation-post", "paper:e009") in cited
+    assert any(v.startswith("paper:") and "2503-20783" in v or v == "paper:liu-et-al-2025-dr-grpo" for _, v in cited)
+
+
+def test_seed_corpus_covers_failure_modes_mitigations_citations_and_disagreement():
+    docs, x = _extract(REPO / "data" / "corpus", CURATION)
+    texts = {d.id: d.text for d in docs}
+
+    def quoted_sources(fm):
+        return {e.provenance.source_id for e in x.edges if e.kind == "about" and e.v == fm}
+
+    for fm in ("fm:no-foothold", "fm:reward-hacking", "fm:overfitting"):
+        assert "obvious-ways-rl-can-fail" in quoted_sources(fm), fm
+    assert "the-real-issue-isnt-rl" in quoted_sources("fm:evaluation-blind-spots")
+    for fm in ("fm:reasoning-collapse", "fm:exploration-collapse", "fm:premature-confidence", "fm:exploration-hacking",
+               "fm:silent-library-bugs", "fm:capability-narrowing"):
+        assert "rl-and-reasoning" in quoted_sources(fm), fm
+
+    seed_mitigations = {
+        ("mit:partial-credit", "fm:no-foothold"), ("mit:hard-to-hack-environments", "fm:reward-hacking"),
+        ("mit:objective-specification", "fm:reward-hacking"), ("mit:task-distribution", "fm:overfitting"),
+        ("mit:curriculum", "fm:overfitting"), ("mit:reward-variance-filter", "fm:reasoning-collapse"),
+        ("mit:exploration-interleaving", "fm:exploration-collapse"),
+    }
+    mitigates = {(e.u, e.v) for e in x.edges if e.kind == "mitigates"}
+    assert seed_mitigations <= mitigates
+    corpus_backed = {(e.u, e.v) for e in x.edges if e.kind == "mitigates" and e.provenance.source_id != "taxonomy"}
+    assert ("mit:hard-to-hack-environments", "fm:reward-hacking") in corpus_backed
+
+    topic = next(d for d in docs if d.id == "rl-and-reasoning")
+    import re
+
+    cited_episodes = set(re.findall(r"\bE\d{3}\b", topic.text))
+    assert len(cited_episodes) == 15
+    for ep in cited_episodes:
+        paper = x.nodes[f"paper:{ep.lower()}"]
+        assert paper.attrs["episode"] == ep and re.fullmatch(r"\d{4}\.\d{5}", paper.attrs["arxiv"])
+        assert any(e.kind == "cites" and e.u == "src:rl-and-reasoning" and e.v == paper.id for e in x.edges)
+
+    debate = [e for e in x.edges if e.kind in ("contradicts", "qualifies")
+              and e.provenance.source_id != e.attrs.get("target_source_id")]
+    pairs = {(e.provenance.source_id, e.attrs["target_source_id"]) for e in debate}
+    assert ("rl-and-reasoning", "the-real-issue-isnt-rl") in pairs
+    for e in debate:
+        assert e.attrs["target_quote"] and e.provenance.quote
+        assert texts[e.attrs["target_source_id"]][e.attrs["target_start"]:e.attrs["target_end"]] == e.attrs["target_quote"]
+    auto = [e for e in debate if e.provenance.asserted_by.startswith("rule:debate")]
+    assert auto, "the stance rule should find disagreements without the curation file"
+
+
+def test_lost_terms_still_split_and_extract():
+    _, x = _extract(REPO / "data" / "corpus", CURATION)
+    lost = [n for n in x.nodes.values() if n.kind in ("claim", "evidence") and n.text.startswith("A revisionist consensus has formed about RL on .")]
+    assert len(lost) == 1
+    assert lost[0].text == "A revisionist consensus has formed about RL on ."
+
+
+def test_curation_adds_and_retracts(tmp_path):
+    _write(tmp_path, "post.md", POST)
+    curation = Curation.model_validate({
+        "edges": [{"kind": "supports", "u": {"source": "tiny-post", "quote": "found a loophole"},
+                   "v": {"source": "tiny-post", "quote": "harder to hack"}, "note": "same section"}],
+        "retract": [{"kind": "mitigates", "u": "mit:kl-penalty", "v": "fm:reward-hacking"}],
+    })
+    _, x = _extract(tmp_path, curation)
+    supports = [e for e in x.edges if e.kind == "supports" and e.provenance.asserted_by == "curated"]
+    assert len(supports) == 1 and supports[0].attrs["note"] == "same section"
+    assert not any(e.kind == "mitigates" and e.u == "mit:kl-penalty" and e.v == "fm:reward-hacking" for e in x.edges)
+    missing = Curation.model_validate({"edges": [{"kind": "supports", "u": "fm:nope", "v": "fm:reward-hacking"}]})
+    _, y = _extract(tmp_path, missing)
+    assert y.warnings == ["curation: cannot find fm:nope; edge skipped"]
+
+
+def test_extraction_is_deterministic():
+    docs = read_corpus(REPO / "data" / "corpus").documents
+    a = extract_graph(docs, TAXONOMY, CURATION)
+    b = extract_graph(list(docs), TAXONOMY, CURATION)
+    assert list(a.nodes) == list(b.nodes) and a.edges == b.edges
+
+
+@pytest.mark.parametrize("bad", ["failure_modes: 3", "failure_modes: [{id: fm:x}]"])
+def test_invalid_taxonomy_is_a_one_line_error(tmp_path, bad):
+    from kb.errors import KBError
+
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(bad + "\nmitigations: []\n", encoding="utf-8")
+    with pytest.raises(KBError) as err:
+        load_taxonomy(path)
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
