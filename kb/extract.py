@@ -399,8 +399,10 @@ def _extract_document(g: _Graph, doc: Document, m: _Matcher, papers: dict[str, N
     for block in doc.blocks:
         if block.kind == "heading":
             continue
+        if _is_reference_block(doc, block.text):
+            continue
         for sentence in split_sentences(block.text, block.start):
-            if word_count(sentence.text) < MIN_CLAIM_WORDS:
+            if word_count(sentence.text) < MIN_CLAIM_WORDS or _is_reference_line(sentence.text):
                 continue
             node_id = _add_sentence(g, doc, block.section, sentence, m, papers, sections.get(block.section))
             if first_claim and tagged:
@@ -408,6 +410,21 @@ def _extract_document(g: _Graph, doc: Document, m: _Matcher, papers: dict[str, N
                 for fm in tagged:
                     g.add_edge(node_id, fm, "about", prov)
                 first_claim = False
+
+
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_AUTHOR_YEAR = re.compile(r"\(\d{4}\)\.?\s*$")
+
+
+def _is_reference_block(doc: Document, text: str) -> bool:
+    """A bibliography byline (authors, venue, link) is metadata, not a claim."""
+    return doc.kind == "bibliography" and ("](http" in text or bool(_AUTHOR_YEAR.search(text.split(". ")[0] + ".")))
+
+
+def _is_reference_line(text: str) -> bool:
+    """A sentence that is only a citation: an author list with a year, or a bare link."""
+    plain = _MD_LINK.sub(r"\1", text).strip()
+    return bool(_AUTHOR_YEAR.search(plain)) and word_count(plain) < 14 or word_count(plain) < MIN_CLAIM_WORDS
 
 
 def _prov(doc: Document, sentence: Sentence, asserted_by: str) -> Provenance:

@@ -41,8 +41,12 @@ def arg(default: Any, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"help": help})
 
 
-def seed_everything(seed: int, *, torch_threads: int = 2) -> None:
-    """Seed random, numpy and (if imported) torch; make torch deterministic and single-box friendly."""
+def seed_everything(seed: int, *, torch_threads: int = 1) -> None:
+    """Seed random, numpy and (if imported) torch; make torch deterministic and single-box friendly.
+
+    One intra-op thread: the toys use tiny tensors, and on a busy 2-core box a second OpenMP thread spins
+    and makes each op several times slower.
+    """
     random.seed(seed)
     np.random.seed(seed)
     torch = sys.modules.get("torch")  # only scripts that already imported torch pay for it

@@ -109,6 +109,13 @@ def wait_text(driver, text: str, timeout: float = 60) -> None:
     WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: text in d.find_element("tag name", "body").text)
 
 
+def wait_css(driver, selector: str, timeout: float = 30):
+    """Wait for and return the first element matching a CSS selector."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: d.find_element("css selector", selector))
+
+
 def test_search_a_symptom_and_open_the_failure_mode(server, browser, data_dir):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -121,10 +128,10 @@ def test_search_a_symptom_and_open_the_failure_mode(server, browser, data_dir):
         wait_text(browser, fm["label"], timeout=10)
 
     browser.find_element(By.XPATH, "//section[@data-testid='stSidebar']//label[.//p[text()='Search']]").click()
-    box = browser.find_element(By.CSS_SELECTOR, "input[aria-label='Symptom or question']")
+    box = wait_css(browser, "input[aria-label='Symptom or question']")
     box.send_keys("all rollouts get zero reward", Keys.ENTER)
     wait_text(browser, "10 hits")
-    browser.find_element(By.CSS_SELECTOR, ".st-key-hit-0 button").click()
+    wait_css(browser, ".st-key-hit-0 button").click()
 
     wait_text(browser, card["statements"][0]["quote"])
     wait_idle(browser)
@@ -136,7 +143,7 @@ def test_search_a_symptom_and_open_the_failure_mode(server, browser, data_dir):
     browser.save_screenshot(str(ARTIFACTS / "app_failure_mode.png"))
 
     browser.find_element(By.CSS_SELECTOR, ".st-key-st-0-passage button").click()
+    mark = wait_css(browser, "#kb-selected")
     wait_idle(browser)
-    mark = browser.find_element(By.ID, "kb-selected")
     assert mark.text == card["statements"][0]["quote"]
     browser.save_screenshot(str(ARTIFACTS / "app_source_passage.png"))
