@@ -31,7 +31,7 @@ def corpus_sentences(n: int) -> list[str]:
         for path in sorted(directory.rglob("*")) if directory.is_dir() else []:
             if path.suffix in (".md", ".txt", ".html"):
                 text = path.read_text(encoding="utf-8", errors="replace")
-                sentences += [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n{2,}", text) if len(s.strip()) > 20]
+                sentences += [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n", text) if 20 < len(s.strip()) <= 600]
     if not sentences:
         raise SystemExit("no corpus text found to embed")
     return [f"{sentences[i % len(sentences)]} ({i // len(sentences)})" for i in range(n)]
@@ -69,7 +69,7 @@ def main() -> None:
         raw_tps = max(raw_tps, tps)
         tps, onnx_vectors = throughput(onnx.encode, texts, args.batch_size)
         onnx_tps = max(onnx_tps, tps)
-    tokens = [len(e.ids) for e in onnx.tokenizer.encode_batch(texts)]
+    tokens = [sum(e.attention_mask) for e in onnx.tokenizer.encode_batch(texts)]
     result = {
         "texts": len(texts),
         "mean_tokens": round(float(np.mean(tokens)), 1),

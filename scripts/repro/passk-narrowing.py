@@ -50,7 +50,7 @@ class Args:
     batch_prompts: int = arg(64, "prompts per GRPO step")
     group_size: int = arg(8, "samples per prompt (G)")
     lr: float = arg(0.05, "Adam learning rate")
-    beta_kl: float = arg(0.2, "KL-to-base coefficient of the mitigation arm")
+    beta_kl: float = arg(0.3, "KL-to-base coefficient of the mitigation arm")
     n_samples: int = arg(512, "samples per prompt for the pass@k estimator (quick: 256)")
 
 
