@@ -44,7 +44,8 @@ _REMEDY_CUE = re.compile(
 )
 _STRONG_REMEDY = re.compile(
     r"^(?:the (?:fix|cure|remedy|solution|mitigation)(?: for this)? is (?:to )?|to (?:fix|avoid|prevent|mitigate|counter)"
-    r" (?:this|it|that)[^,]*,\s*|(?:a|one) (?:cheap |simple )?(?:fix|remedy) is (?:to )?|we recommend (?:that )?)",
+    r" (?:this|it|that)[^,]*,\s*|(?:a|one) (?:cheap |simple )?(?:fix|remedy) is (?:to )?|we recommend (?:that )?|"
+    r"(?:so )?we need (?:to )?|(?:you|one) (?:should|must) |the answer is (?:to )?|it helps to )",
     re.IGNORECASE,
 )
 _HEDGE = re.compile(
@@ -502,6 +503,7 @@ def _add_mitigation_links(g: _Graph, doc: Document, sentence: Sentence, named: d
 
 def _discovered_mitigation(g: _Graph, doc: Document, sentence: Sentence) -> str:
     clause = _STRONG_REMEDY.sub("", sentence.text.strip(), count=1)
+    clause = re.sub(r"\s*\([^)]*\)", "", clause)
     clause = re.split(r"[,;:]|\s+(?:so that|because|rather than|not by|which)\s+", clause)[0].strip().rstrip(".")
     words = clause.split()
     label = " ".join(words[:9]) + ("..." if len(words) > 9 else "")

@@ -13,10 +13,7 @@ def reproduction_nodes(results: list[dict], known: set[str]) -> tuple[list[Node]
     Registry edges (`reproduces`, `demonstrates`) are curated; a run's outcome is an `evidence` node stated by
     the reproduction and asserted `reproduction:RUN_ID`, `about` the failure modes and mitigations it tests.
     """
-    try:  # TEMP until kb/repro.py lands
-        from .repro import list_reproductions
-    except ModuleNotFoundError:
-        return [], []
+    from .repro import list_reproductions
 
     nodes: list[Node] = []
     edges: list[Edge] = []

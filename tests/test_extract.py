@@ -90,11 +90,15 @@ def test_unseen_post_yields_new_failure_modes_and_mitigations(tmp_path):
     shutil.copytree(REPO / "tests" / "fixtures" / "unseen", tmp_path / "corpus")
     _, x = _extract(tmp_path / "corpus")
     new_fms = {n.id: n for n in x.nodes.values() if n.kind == "failure_mode" and n.provenance.asserted_by != "curated"}
-    assert {"fm:length-exploitation", "fm:judge-sycophancy", "fm:reward-model-drift"} <= set(new_fms)
+    assert {"fm:length-exploitation", "fm:judge-sycophancy", "fm:reward-model-drift", "fm:entropy-collapse",
+            "fm:verifier-false-positives"} <= set(new_fms)
     assert new_fms["fm:length-exploitation"].provenance.asserted_by == "rule:section-heading"
     remedies = {(e.u, e.v) for e in x.edges if e.kind == "mitigates" and e.provenance.asserted_by == "rule:remedy"}
     fixed = {v for _, v in remedies}
     assert {"fm:length-exploitation", "fm:judge-sycophancy"} <= fixed
+    assert ("mit:raise-the-upper-clip-range", "fm:entropy-collapse") in remedies
+    assert ("mit:stricter-answer-parsing-and-a-second", "fm:verifier-false-positives") in remedies
+    assert x.nodes["mit:raise-the-upper-clip-range"].label == "Raise the upper clip range"
     length_fix = next(u for u, v in remedies if v == "fm:length-exploitation")
     assert x.nodes[length_fix].kind == "mitigation" and "normalize the loss" in x.nodes[length_fix].label.lower()
     cited = {(e.u, e.v) for e in x.edges if e.kind == "cites" and e.u == "src:length-exploitation-post"}
