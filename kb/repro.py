@@ -8,6 +8,7 @@ final result (registry fields + script output + timing) atomically into the outp
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -17,9 +18,10 @@ import tempfile
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
+from types import ModuleType
 
 from pydantic import BaseModel, ConfigDict
 
@@ -147,7 +149,7 @@ _ALL = [
         reproduces=["fm:length-bias", "fm:silent-library-bugs"],
         mitigations=["mit:token-level-normalization", "mit:grad-accumulation-fix"],
         signature=("Per-sequence loss normalization (original GRPO) favours a long wrong strategy over an equally "
-                   "rewarded short one, so failing answers get longer; DAPO's token-level mean and Dr. GRPO's "
+                   "rewarded short one, so failing answers end up longer; DAPO's token-level mean and Dr. GRPO's "
                    "constant normalizer do not. Averaging the loss per micro-batch under gradient accumulation "
                    "gives the wrong gradient with uneven lengths; summing and dividing by the global token count "
                    "matches the full batch exactly."),
@@ -211,7 +213,7 @@ def run_reproduction(name: str, out_dir: Path, *, quick: bool = False, device: s
         raise ReproError(f"unknown device {device!r}: use cpu or cuda")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out_dir))
     try:
         cmd = [sys.executable, str(repro.script_path), "--out", str(work), "--seed", str(seed), "--device", device]
@@ -232,6 +234,23 @@ def run_reproduction(name: str, out_dir: Path, *, quick: bool = False, device: s
         return final
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def load_script_module(name: str) -> ModuleType:
+    """Import a reproduction script as a module (for in-process use: `mod.run(mod.Args(quick=True))`)."""
+    repro = get_reproduction(name)
+    module_name = "kb_repro_" + name.replace("-", "_")
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, repro.script_path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up here while the file executes
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
 
 
 def _run_streaming(cmd: list[str], name: str, timeout: float, on_line: Callable[[str], None] | None) -> None:

@@ -117,7 +117,7 @@ def new_figure(title: str, ncols: int = 1, nrows: int = 1):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(6.4, 4.6 * ncols), 3.8 * nrows), squeeze=False)
     fig.suptitle(title)
     return fig, list(axes.flat)
 

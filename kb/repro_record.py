@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .models import Edge, Node, Provenance
+from .text import slugify
 
 REGISTRY_SOURCE = "reproductions"
 
@@ -27,6 +28,9 @@ def reproduction_nodes(results: list[dict], known: set[str]) -> tuple[list[Node]
                           attrs={"name": repro.name, "script": repro.script, "rule": repro.rule, "anchor": anchor}))
         edges += [Edge(u=repro_id, v=fm, kind="reproduces", provenance=prov) for fm in repro.reproduces if fm in known]
         edges += [Edge(u=repro_id, v=m, kind="demonstrates", provenance=prov) for m in repro.mitigations if m in known]
+        anchor_paper = f"paper:{slugify(str(anchor.get('paper') or ''), max_words=12)}"
+        if anchor_paper in known:
+            edges.append(Edge(u=repro_id, v=anchor_paper, kind="cites", provenance=prov))
         result = by_name.get(repro.name)
         if result is not None:
             node, run_edges = _run_evidence(repro_id, result, known)

@@ -48,7 +48,7 @@ class Args:
     seed: int = arg(0, "random seed (random, numpy, torch)")
     device: str = arg("cpu", "cpu or cuda")
     quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("runs/repro", "directory for exploration-hacking.json and exploration-hacking.png")
+    out: str = arg("data/build/repro", "directory for exploration-hacking.json and exploration-hacking.png")
     features: int = arg(8, "prompt feature dimension")
     answers: int = arg(8, "answers per prompt (K)")
     hidden: int = arg(64, "hidden units of the policy MLP")
@@ -146,7 +146,7 @@ def grpo(policy: torch.nn.Module, rl_set, held_out, args: Args, gen: torch.Gener
     """
     x, y, trig = rl_set
     opt = torch.optim.Adam(policy.parameters(), lr=args.lr)
-    curve = {"trigger_acc": [accuracy(policy, *held_out)], "frac_zero_std_trigger": []}
+    curve = {"trigger_acc": [accuracy(policy, *held_out)], "frac_zero_std_trigger": [], "frac_all_wrong_trigger": []}
     for step in range(args.rl_steps):
         idx = torch.randint(len(y), (args.batch_prompts,), generator=gen).to(x.device)
         logits = policy(x[idx])
@@ -154,6 +154,7 @@ def grpo(policy: torch.nn.Module, rl_set, held_out, args: Args, gen: torch.Gener
                                   generator=gen).to(x.device)
         reward = (picks == y[idx][:, None]).float()
         std = reward.std(1, keepdim=True)  # before injection: the signal the policy itself provides
+        all_wrong = reward.sum(1) == 0
         if inject:
             none = reward.sum(1) == 0
             picks[none, 0] = y[idx][none]
@@ -166,6 +167,7 @@ def grpo(policy: torch.nn.Module, rl_set, held_out, args: Args, gen: torch.Gener
         t = trig[idx]
         if t.any():
             curve["frac_zero_std_trigger"].append(float((std.squeeze(1)[t] < 1e-6).float().mean()))
+            curve["frac_all_wrong_trigger"].append(float((all_wrong[t]).float().mean()))
         curve["trigger_acc"].append(accuracy(policy, *held_out))
         if (step + 1) % max(1, args.rl_steps // 4) == 0:
             log(f"step {step + 1}/{args.rl_steps} arm={arm} trigger_acc={curve['trigger_acc'][-1]:.3f} "
@@ -182,7 +184,7 @@ def run(args: Args) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     task = Task(args, gen, device)
     xa, ya = task.prompts(args.rl_prompts, trigger=True)
-    rl_set = (xa, ya, torch.ones(len(ya), dtype=torch.bool))
+    rl_set = (xa, ya, torch.ones(len(ya), dtype=torch.bool, device=device))
     held_out = task.prompts(args.eval_prompts, trigger=True)
     plain = task.prompts(args.eval_prompts, trigger=False)
     demos = task.prompts(args.demos, trigger=True)
@@ -212,7 +214,8 @@ def run(args: Args) -> dict:
 
     def arm_metrics(c):
         return {"trigger_acc_start": c["trigger_acc"][0], "trigger_acc_final": c["trigger_acc"][-1],
-                "frac_zero_std_trigger": float(np.mean(c["frac_zero_std_trigger"]))}
+                "frac_zero_std_trigger": float(np.mean(c["frac_zero_std_trigger"])),
+                "frac_all_wrong_trigger": float(np.mean(c["frac_all_wrong_trigger"]))}
 
     per_arm = {arm: arm_metrics(c) for arm, c in curves.items()}
     per_arm["elicitation"]["trigger_acc_after_sft"] = after_sft
@@ -223,11 +226,13 @@ def run(args: Args) -> dict:
            and min(capability["hacker_plain_acc"], capability["random_plain_acc"]) >= 0.8)
     metrics = {"failure": h, "control_random_failure": r, "mitigation": {"elicitation_sft": e, "injected_successes": i},
                "capability": capability, "hacker_final_trigger_acc": h["trigger_acc_final"],
-               "elicited_final_trigger_acc": e["trigger_acc_final"], "injected_final_trigger_acc": i["trigger_acc_final"]}
+               "elicited_final_trigger_acc": e["trigger_acc_final"],
+               "injected_final_trigger_acc": i["trigger_acc_final"]}
     series = {"step": list(range(args.rl_steps + 1))}
     for arm, c in curves.items():
         series[f"trigger_acc_{arm}"] = c["trigger_acc"]
         series[f"frac_zero_std_trigger_{arm}"] = c["frac_zero_std_trigger"]
+        series[f"frac_all_wrong_trigger_{arm}"] = c["frac_all_wrong_trigger"]
     return result(args=args, metrics=metrics, series=series, signature_met=met, signature_rule=RULE)
 
 
@@ -239,11 +244,11 @@ def plot(payload: dict):
               "elicitation": "hacker + 8 demos (SFT) then RL", "injected_successes": "hacker + injected successes"}
     for arm, label in labels.items():
         ax1.plot(s["step"], s[f"trigger_acc_{arm}"], label=label)
-        z = np.asarray(s[f"frac_zero_std_trigger_{arm}"])
+        z = np.asarray(s[f"frac_all_wrong_trigger_{arm}"])
         ax2.plot(np.convolve(z, np.ones(10) / 10, mode="valid"), label=label)
     ax1.set(xlabel="GRPO step", ylabel="held-out trigger accuracy", title="accuracy on trigger prompts")
-    ax2.set(xlabel="GRPO step (with trigger groups)", ylabel="fraction of zero-variance groups",
-            title="trigger groups with zero advantage")
+    ax2.set(xlabel="GRPO step", ylabel="fraction of all-wrong groups (before injection)",
+            title="trigger groups with no success (10-step mean)")
     ax1.legend(fontsize=7)
     return fig
 

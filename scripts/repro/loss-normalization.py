@@ -5,8 +5,9 @@ solve (length 4, correct with p=.6), guess (length 2, p=.1) or ramble (length 32
 come from a separate filler head. Reward = correctness only, so guess and ramble have the same expected reward
 and an unbiased update keeps the odds P(ramble)/P(guess) at 1. Original GRPO averages each sequence's token
 losses (1/|o_i|): a wrong 32-token ramble is pushed down 16x less per token than a wrong 2-token guess, so
-rambling gains ground and failing answers get longer. DAPO's token-level mean and Dr. GRPO's constant
-normalizer (plus no std scaling) do not. Plain SGD: Adam's per-parameter scaling would hide the bias here.
+rambling gains ground and failing answers end up longer than under the unbiased normalizations. DAPO's
+token-level mean and Dr. GRPO's constant normalizer (plus no std scaling) do not. Plain SGD: Adam's
+per-parameter scaling would hide the bias here.
 
 Part B, gradient accumulation (HF transformers fix, Oct 2024). Averaging the token loss inside each micro-batch
 and dividing by the number of accumulation steps weights a token by 1/(tokens in its micro-batch); with uneven
@@ -43,11 +44,11 @@ class Args:
     seed: int = arg(0, "random seed (random, numpy, torch)")
     device: str = arg("cpu", "cpu or cuda")
     quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("runs/repro", "directory for loss-normalization.json and loss-normalization.png")
+    out: str = arg("data/build/repro", "directory for loss-normalization.json and loss-normalization.png")
     steps: int = arg(300, "SGD steps per loss type (quick: 120)")
     groups: int = arg(16, "prompts (groups) per step (B)")
     group_size: int = arg(8, "samples per group (G)")
-    lr: float = arg(0.5, "SGD learning rate of GRPO; DAPO and Dr. GRPO get it scaled to a comparable step size")
+    lr: float = arg(0.5, "SGD learning rate of GRPO (quick: x2); DAPO and Dr. GRPO get it scaled to a comparable step")
     filler_vocab: int = arg(8, "vocabulary of the filler head")
     ga_steps: int = arg(4, "gradient-accumulation steps of part B")
 

@@ -37,7 +37,7 @@ class Args:
     seed: int = arg(0, "random seed (random, numpy, torch)")
     device: str = arg("cpu", "cpu or cuda")
     quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("runs/repro", "directory for no-foothold.json and no-foothold.png")
+    out: str = arg("data/build/repro", "directory for no-foothold.json and no-foothold.png")
     steps: int = arg(200, "policy-gradient steps per arm (quick: 70)")
     length: int = arg(8, "target length L of the hard task")
     vocab: int = arg(8, "vocabulary size V of the hard task")

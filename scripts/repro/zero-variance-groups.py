@@ -1,10 +1,10 @@
 """Zero-variance groups: in group-relative PG, a group whose rewards are all equal has zero advantage.
 
 64 prompts with K=8 candidate answers each and a tabular softmax policy per prompt. An eighth of the prompts are
-easy (correct-answer logit +4), three quarters medium (+2, about 50% success), an eighth near-impossible (-3). GRPO samples B=8 prompts and
-G=4 answers each. Easy prompts soon give all-correct groups and hard ones all-wrong groups: their advantage is 0,
-so they add nothing but still count in the batch mean, shrinking the update. Their share grows as training
-solves more prompts.
+easy (correct-answer logit +4), three quarters medium (+2, about 50% success), an eighth near-impossible (-3).
+GRPO samples B=8 prompts and G=4 answers each. Easy prompts give all-correct groups and hard ones all-wrong
+groups: their advantage is 0, so they add nothing but still count in the batch mean, shrinking the update. Their
+share grows as training solves the medium prompts.
 
 Arms
 - failure  `grpo`:    plain GRPO; log the fraction of all-equal-reward groups per step.
@@ -30,8 +30,9 @@ from kb.repro_io import arg, log, new_figure, parse_args, resolve_device, result
 
 NAME = "zero-variance-groups"
 RULE = ("plain GRPO: the expected fraction of all-equal-reward groups (mean over prompts of p^G + (1-p)^G) "
-        "averaged over the last 20% of steps is >= 0.1 above its average over the first 10%; dynamic sampling: expected accuracy after the same number of gradient steps is >= 0.05 "
-        "higher (per-sample efficiency is reported, not required)")
+        "averaged over the last 20% of steps is >= 0.1 above its average over the first 10%; dynamic sampling: "
+        "expected accuracy after the same number of gradient steps is >= 0.05 higher (per-sample efficiency is "
+        "reported, not required)")
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Args:
     seed: int = arg(0, "random seed (random, numpy, torch)")
     device: str = arg("cpu", "cpu or cuda")
     quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("runs/repro", "directory for zero-variance-groups.json and zero-variance-groups.png")
+    out: str = arg("data/build/repro", "directory for zero-variance-groups.json and zero-variance-groups.png")
     prompts: int = arg(64, "number of prompts")
     answers: int = arg(8, "candidate answers per prompt (K)")
     steps: int = arg(200, "gradient steps per arm (quick: 100)")
