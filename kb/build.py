@@ -181,6 +181,14 @@ def embedding_text(node: Node) -> str:
     return node.text or node.label
 
 
+def lexical_text(node: Node) -> str:
+    """The text a node is lexically indexed by: its embedding text plus, for concepts, their aliases."""
+    text = embedding_text(node)
+    if node.kind in ("failure_mode", "mitigation") and node.attrs.get("aliases"):
+        text += " Also called: " + ", ".join(a.rstrip("*") for a in node.attrs["aliases"]) + "."
+    return text
+
+
 def embed_nodes(settings: Settings, nodes: dict[str, Node]) -> tuple[dict[str, np.ndarray], int, int]:
     """Vectors for every node, reusing cached vectors by text hash; only new texts are encoded."""
     cache_path = settings.cache_dir / "embeddings.npz"
@@ -232,7 +240,7 @@ def write_build(staged: Path, settings: Settings, G, documents: list[Document], 
                    "meta": d.meta.model_dump(mode="json")} for d in documents}
     (staged / DOCUMENTS_FILE).write_text(dump_json(docs), encoding="utf-8")
     ids = sorted(extraction.nodes)
-    texts = [embedding_text(extraction.nodes[i]) for i in ids]
+    texts = [lexical_text(extraction.nodes[i]) for i in ids]
     HybridIndex.build(ids, texts, np.stack([vectors[i] for i in ids])).save(staged / INDEX_DIR)
     previous = settings.repro_dir
     if previous.is_dir():

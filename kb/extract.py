@@ -422,9 +422,15 @@ def _is_reference_block(doc: Document, text: str) -> bool:
     return doc.kind == "bibliography" and ("](http" in text or bool(_AUTHOR_YEAR.search(text.split(". ")[0] + ".")))
 
 
+_TIMESTAMP = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?\s")
+
+
 def _is_reference_line(text: str) -> bool:
-    """A sentence that is only a citation: an author list with a year, or a bare link."""
+    """Not a claim: a bare citation (author list with a year, or a link), a chapter timestamp, or a lead-in
+    that ends with a colon."""
     plain = _MD_LINK.sub(r"\1", text).strip()
+    if _TIMESTAMP.match(plain) or plain.endswith(":"):
+        return True
     return bool(_AUTHOR_YEAR.search(plain)) and word_count(plain) < 14 or word_count(plain) < MIN_CLAIM_WORDS
 
 
