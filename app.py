@@ -169,9 +169,10 @@ def show_scorecard(card: dict) -> None:
     sc = card["scorecard"]
     items = [("Sources", sc["sources"]), ("Papers", sc["papers"]), ("Evidence", sc["evidence"]),
              ("Claims", sc["claims"]), ("Mitigations", sc["mitigations"]), ("Reproductions", sc["reproductions"]),
-             ("Disagreements", sc["disagreements"]), ("Newest evidence", sc["newest_evidence"] or "—")]
+             ("Disagreements", sc["disagreements"])]
     for col, (label, value) in zip(st.columns(len(items)), items):
         col.metric(label, value)
+    st.caption(f"Newest evidence: {sc['newest_evidence'] or 'no dated evidence'}")
 
 
 # --- node pages ------------------------------------------------------------------------------------
@@ -342,7 +343,7 @@ def show_reproduction(kb, repro: dict, *, expanded: bool = False) -> None:
     """A reproduction: signature, last recorded result, and a Run panel (quick/full, CPU/GPU)."""
     name = repro["name"]
     with st.container(border=True):
-        st.markdown(f"**{md_escape(repro['label'])}** {kind_badge('reproduction')} `{md_escape(repro.get('script') or '')}`")
+        st.markdown(f"**{md_escape(repro['label'])}** {kind_badge('reproduction')} `{(repro.get('script') or '').replace('`', '')}`")
         st.markdown(f"Signature: {md_escape(repro.get('description'))}")
         cols = st.columns([2, 2, 1])
         budget = cols[0].radio("Budget", ["quick", "full"], horizontal=True, key=f"run-budget-{name}")
@@ -355,7 +356,7 @@ def show_reproduction(kb, repro: dict, *, expanded: bool = False) -> None:
         fresh = st.session_state.get(f"run-result-{name}")
         if fresh is not None:
             st.markdown("**This session's run**")
-            show_result(fresh, fresh.get("plot"))
+            show_result(fresh, plot_file(kb, fresh.get("plot")))
         elif repro.get("result"):
             st.markdown("**Last recorded result**")
             show_result(repro["result"], repro.get("plot_path"))
@@ -394,6 +395,14 @@ def run_reproduction_live(kb, name: str, quick: bool, device: str) -> None:
     st.session_state[f"run-result-{name}"] = result
 
 
+def plot_file(kb, plot: str | None) -> str | None:
+    """A run's plot path; runs name it relative to the build's repro directory."""
+    if not plot:
+        return None
+    path = Path(plot)
+    return str(path if path.is_absolute() else kb.settings.repro_dir / path)
+
+
 def show_result(result: dict, plot: str | None) -> None:
     """A run's verdict, metrics and plot."""
     met = result.get("signature_met")
@@ -423,7 +432,7 @@ def view_home(kb) -> None:
             cols = st.columns([5, 1])
             cols[0].markdown(f"### {md_escape(fm['label'])}")
             with cols[1]:
-                open_button("Open", fm["id"], key=f"home-{fm['id']}")
+                open_button("Open", fm["id"], key=f"home-{fm['id'].replace(':', '-')}")
             st.markdown(md_escape(fm.get("description")))
             st.caption(scorecard_line(card["scorecard"]))
 

@@ -211,3 +211,25 @@ def test_broken_build_says_to_rebuild(tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert len(at.error) == 1 and "is unreadable" in at.error[0].value and "kb build --data-dir" in at.error[0].value
+
+
+def test_run_button_runs_a_quick_reproduction_and_records_it(app, data_dir):
+    app.query_params["node"] = "fm:no-foothold"
+    app.run()
+    assert "No recorded run yet." in shown(app)
+    app.button(key="run-no-foothold").click().run()
+    assert not app.exception
+    result = app.session_state["run-result-no-foothold"]
+    assert result["quick"] is True and result["device"] == "cpu"
+    text = shown(app)
+    verdict = "signature shown" if result["signature_met"] else "signature not shown"
+    assert f"-badge[{verdict}] quick · seed 0 · cpu" in "\n".join(m.value for m in app.markdown)
+    assert len(app.get("image")) == 1
+    metrics = app.dataframe[0].value
+    assert list(metrics["metric"]) == list(result["metrics"])
+    after = KnowledgeBase.load(data_dir)
+    assert after.reproduction("repro:no-foothold")["result"]["run_id"] == result["run_id"]
+    run_node = after.node("ev:run:no-foothold")
+    assert run_node["asserted_by"] == f"reproduction:{result['run_id']}"
+    app.run()
+    assert "This session's run" in shown(app) and text
