@@ -18,9 +18,10 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -464,7 +465,8 @@ class SiteWriter:
         self.write_page("graph.html", "Graph",
                         '<h1>Graph</h1><p class="meta">Failure modes, mitigations, papers, sources and reproductions. '
                         'Solid edges are curated, dashed ones inferred; a source links to a failure mode when one of its '
-                        'statements is about it. Click a node to open its page.</p><div id="graph"></div>',
+                        'statements is about it. Click a node to open its page. Colours: red boxes failure modes, green mitigations, '
+                        'purple papers, grey sources, blue reproductions.</p><div id="graph"></div>',
                         scripts=("assets/vendor/vis-network.min.js", "graph-data.js", "assets/graph.js"))
 
     def bibtex_files(self) -> None:
