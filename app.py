@@ -7,7 +7,6 @@ page opens from `?node=<id>` (plus `&claim=<id>` to highlight a passage in a sou
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -16,8 +15,17 @@ from pathlib import Path
 import streamlit as st
 
 from kb.app_views import (
-    DEFAULT_GRAPH_KINDS, KIND_LABELS, NODE_COLOURS, arxiv_url, badge, graph_elements, highlighted_source_html,
-    kind_badge, md_escape, provenance_badge, scorecard_line,
+    DEFAULT_GRAPH_KINDS,
+    KIND_LABELS,
+    NODE_COLOURS,
+    arxiv_url,
+    badge,
+    graph_elements,
+    highlighted_source_html,
+    kind_badge,
+    md_escape,
+    provenance_badge,
+    scorecard_line,
 )
 from kb.config import load_settings
 from kb.errors import KBError

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -21,7 +22,7 @@ from .config import Settings, load_settings
 from .errors import NotFoundError, QueryError
 from .graph import edges_of, graph_from_json
 from .models import NODE_KINDS
-from .store import DOCUMENTS_FILE, GRAPH_FILE, INDEX_DIR, MANIFEST_FILE, read_manifest, require_build
+from .store import DOCUMENTS_FILE, GRAPH_FILE, INDEX_DIR, read_manifest, require_build
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 1000
@@ -66,7 +67,7 @@ class KnowledgeBase:
         self.manifest = manifest
 
     @classmethod
-    def load(cls, data_dir: str | Path | None = None, *, settings: Settings | None = None) -> "KnowledgeBase":
+    def load(cls, data_dir: str | Path | None = None, *, settings: Settings | None = None) -> KnowledgeBase:
         """Open the build under `data_dir` (default ./data or KB_DATA_DIR); BuildMissingError if there is none."""
         settings = settings or load_settings(data_dir)
         build = require_build(settings)

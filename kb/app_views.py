@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 NODE_COLOURS = {
     "failure_mode": "#d62728", "mitigation": "#2ca02c", "paper": "#1f77b4", "reproduction": "#9467bd",

@@ -6,9 +6,9 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -17,10 +17,20 @@ from .errors import CorpusError, KBError
 from .extract import Extraction, extract_graph
 from .graph import build_graph, graph_to_json
 from .link import link_similar
-from .models import Document, Edge, Node, Provenance
+from .models import Document, Node
 from .parse import PARSER_VERSION, CorpusRead, read_corpus
-from .store import (DOCUMENTS_FILE, GRAPH_FILE, INDEX_DIR, MANIFEST_FILE, REPRO_DIR, dump_json, publish, read_manifest,
-                    recover, staging_dir)
+from .store import (
+    DOCUMENTS_FILE,
+    GRAPH_FILE,
+    INDEX_DIR,
+    MANIFEST_FILE,
+    REPRO_DIR,
+    dump_json,
+    publish,
+    read_manifest,
+    recover,
+    staging_dir,
+)
 from .taxonomy import load_curation, load_taxonomy
 
 BUILD_FORMAT = "1"

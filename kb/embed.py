@@ -206,7 +206,7 @@ class OnnxEncoder:
         self._input_names = {i.name for i in session.get_inputs()}
 
     @classmethod
-    def load(cls, model_dir: Path) -> "OnnxEncoder":
+    def load(cls, model_dir: Path) -> OnnxEncoder:
         """Open an export written by `export_onnx`; raises KBError when it is missing or incomplete."""
         import onnxruntime as ort
         from tokenizers import Tokenizer

@@ -20,12 +20,23 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .models import Document, Edge, Node, Provenance
 from .taxonomy import Concept, Curation, QuoteRef, Taxonomy
-from .text import ARXIV_ID, EPISODE_ID, Sentence, normalize, phrase_pattern, short_hash, slugify, split_sentences, word_count
+from .text import (
+    ARXIV_ID,
+    EPISODE_ID,
+    Sentence,
+    normalize,
+    phrase_pattern,
+    short_hash,
+    slugify,
+    split_sentences,
+    word_count,
+)
 
 TAXONOMY_SOURCE = "taxonomy"
 CURATION_SOURCE = "curation"
@@ -177,7 +188,7 @@ def _add_concept(g: _Graph, concept: Concept, prov: Provenance | None = None) ->
             text=f"{concept.label}: {concept.description}",
             description=concept.description,
             provenance=prov,
-            attrs={"aliases": list(concept.aliases), "asserted_by": prov.asserted_by},
+            attrs={"aliases": [a.rstrip("*") for a in concept.aliases], "asserted_by": prov.asserted_by},
         )
     )
     for target in concept.mitigates:
@@ -497,7 +508,13 @@ def _add_mitigation_links(g: _Graph, doc: Document, sentence: Sentence, named: d
                           node_id: str) -> None:
     failure_modes = [c for c in named if c.startswith("fm:")] or ([section_fm] if section_fm else [])
     mitigations = [c for c in named if c.startswith("mit:")]
-    if not failure_modes or not _REMEDY_CUE.search(sentence.text):
+    if not failure_modes:
+        return
+    if not _REMEDY_CUE.search(sentence.text):
+        # Naming a fix inside a section about a failure still links them, under a weaker rule name.
+        if section_fm and mitigations and not any(c.startswith("fm:") for c in named):
+            for mit in mitigations:
+                g.add_edge(mit, section_fm, "mitigates", _prov(doc, sentence, "rule:section-mention"))
         return
     if not mitigations and section_fm and _STRONG_REMEDY.search(sentence.text.strip()):
         mitigations = [_discovered_mitigation(g, doc, sentence)]

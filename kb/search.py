@@ -115,7 +115,7 @@ class HybridIndex:
         return len(self.ids)
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str], vectors: np.ndarray) -> "HybridIndex":
+    def build(cls, ids: list[str], texts: list[str], vectors: np.ndarray) -> HybridIndex:
         """Index `texts` (lexical) and `vectors` (dense, L2-normalized rows), row i belonging to `ids[i]`."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if not (len(ids) == len(texts) == len(vectors)):
@@ -137,7 +137,7 @@ class HybridIndex:
         self.lexical.save(str(directory / LEXICAL_DIR), show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path) -> "HybridIndex":
+    def load(cls, directory: Path) -> HybridIndex:
         """Read an index written by `save`; raises BuildMissingError when it is missing or incomplete."""
         import bm25s
         import faiss

@@ -11,15 +11,17 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 
 
-def copy_data_dir(dest: Path, *, with_build: Path | None = None) -> Path:
-    """Copy the shipped corpus, taxonomy and curation (and the embedding cache, if any) into `dest`."""
+def copy_data_dir(dest: Path, *, with_build: Path | None = None, cache_only: bool = False) -> Path:
+    """Copy the shipped corpus, taxonomy and curation into `dest`; from `with_build` (a built data dir) also
+    copy its model/embedding cache and, unless `cache_only`, its build."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(DATA / "corpus", dest / "corpus")
     for name in ("taxonomy.yaml", "curation.yaml"):
         shutil.copy(DATA / name, dest / name)
     if with_build is not None:
         shutil.copytree(with_build / ".cache", dest / ".cache")
-        shutil.copytree(with_build / "build", dest / "build")
+        if not cache_only:
+            shutil.copytree(with_build / "build", dest / "build")
     return dest
 
 

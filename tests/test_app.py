@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import copy_data_dir
 from streamlit.testing.v1 import AppTest
 
 from kb.api import KnowledgeBase
 from kb.app_views import graph_elements, highlighted_source_html, md_escape, provenance
-from kb.build import build
-from kb.config import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
 SEED_QUOTE_A = "I believe there is no real way around this problem, except to design environments that are more difficult to hack."
 SEED_QUOTE_B = "So no, RL isn’t broken, but our ability to evaluate it has a long way to go."
-
-
-def make_built_data(root: Path) -> Path:
-    """A copy of the repo's inputs (and embedding cache, for speed) under `root`, built; returns the data dir."""
-    data = root / "data"
-    data.mkdir(parents=True)
-    for name in ("corpus", "taxonomy.yaml", "curation.yaml", ".cache"):
-        src = REPO / "data" / name
-        if src.is_dir():
-            shutil.copytree(src, data / name)
-        elif src.is_file():
-            shutil.copy2(src, data / name)
-    build(load_settings(data))
-    return data
 
 
 def plain(value: str) -> str:
@@ -47,8 +31,9 @@ def shown(at: AppTest) -> str:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    return make_built_data(tmp_path_factory.mktemp("kb"))
+def data_dir(built_data_dir, tmp_path_factory) -> Path:
+    """A private copy of the session build: the Run button test records a run into it."""
+    return copy_data_dir(tmp_path_factory.mktemp("kb") / "data", with_build=built_data_dir)
 
 
 @pytest.fixture(scope="module")

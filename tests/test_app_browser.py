@@ -59,10 +59,10 @@ def chrome(user_data_dir: Path):
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    from test_app import make_built_data
+def data_dir(built_data_dir, tmp_path_factory) -> Path:
+    from conftest import copy_data_dir
 
-    return make_built_data(tmp_path_factory.mktemp("kb-browser"))
+    return copy_data_dir(tmp_path_factory.mktemp("kb-browser") / "data", with_build=built_data_dir)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ TAXONOMY = load_taxonomy(REPO / "data" / "taxonomy.yaml")
 CURATION = load_curation(REPO / "data" / "curation.yaml")
 
 
-def _extract(corpus: Path, curation: Curation = Curation()):
+def _extract(corpus: Path, curation: Curation | None = None):
+    curation = curation or Curation()
     read = read_corpus(corpus)
     assert read.warnings == []
     return read.documents, extract_graph(read.documents, TAXONOMY, curation)

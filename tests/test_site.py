@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -14,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from conftest import copy_data_dir
 
 from kb.api import KnowledgeBase
 from kb.build import build
@@ -43,14 +43,10 @@ Click [x](javascript:alert(1)) to see how the policy exploits the reward loophol
 """
 
 
-def build_kb(root: Path, *, hostile: bool) -> KnowledgeBase:
-    """A KB built from a copy of the shipped corpus (plus the hostile post when asked)."""
-    data = root / "data"
-    shutil.copytree(REPO / "data" / "corpus", data / "corpus")
-    for name in ("taxonomy.yaml", "curation.yaml"):
-        shutil.copyfile(REPO / "data" / name, data / name)
-    if (REPO / "data" / ".cache").is_dir():
-        shutil.copytree(REPO / "data" / ".cache", data / ".cache")
+def build_kb(root: Path, built_data_dir: Path, *, hostile: bool) -> KnowledgeBase:
+    """A KB built from a copy of the shipped corpus (plus the hostile post when asked), reusing the session
+    build's model and embedding cache so only the new post is embedded."""
+    data = copy_data_dir(root / "data", with_build=built_data_dir, cache_only=True)
     if hostile:
         (data / "corpus" / "posts" / "hostile.md").write_text(HOSTILE, encoding="utf-8")
     settings = load_settings(data)
@@ -59,8 +55,8 @@ def build_kb(root: Path, *, hostile: bool) -> KnowledgeBase:
 
 
 @pytest.fixture(scope="session")
-def kb(tmp_path_factory) -> KnowledgeBase:
-    return build_kb(tmp_path_factory.mktemp("site-kb"), hostile=True)
+def kb(tmp_path_factory, built_data_dir) -> KnowledgeBase:
+    return build_kb(tmp_path_factory.mktemp("site-kb"), built_data_dir, hostile=True)
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +158,7 @@ def test_bibtex_per_failure_mode_has_one_entry_per_paper(kb, site):
         for (_key, body), paper in zip(entries, sorted(card["papers"], key=lambda p: p["id"])):
             assert re.search(r"^\s*title = \{.+\},?$", body, flags=re.MULTILINE)
             assert body.count("{") == body.count("}")
+            assert paper["label"].replace("{", "").replace("}", "") in body
     assert any(kb.failure_mode_card(fm["id"])["papers"] for fm in kb.nodes("failure_mode"))
 
 

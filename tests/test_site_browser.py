@@ -19,8 +19,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not i
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    kb = build_kb(tmp_path_factory.mktemp("browser-kb"), hostile=True)
+def exported(tmp_path_factory, built_data_dir):
+    kb = build_kb(tmp_path_factory.mktemp("browser-kb"), built_data_dir, hostile=True)
     out = tmp_path_factory.mktemp("browser-site") / "site"
     export_site(kb, out)
     return kb, out
