@@ -7,7 +7,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,7 @@ def build(settings: Settings, *, force: bool = False, log: Callable[[str], None]
                            warnings=manifest.get("warnings", []), seconds=time.perf_counter() - started)
 
     corpus = read_documents(settings)
+    _prune(settings.cache_dir / "parsed", keep={f"{d.content_hash}.json" for d in corpus.documents})
     for warning in corpus.warnings:
         log(f"warning: {warning}")
     taxonomy = load_taxonomy(settings.taxonomy_path)
@@ -95,8 +96,6 @@ def build(settings: Settings, *, force: bool = False, log: Callable[[str], None]
 
 
 def _with_seconds(report: BuildReport, seconds: float) -> BuildReport:
-    from dataclasses import replace
-
     return replace(report, seconds=round(seconds, 3))
 
 
@@ -148,9 +147,17 @@ def read_documents(settings: Settings) -> CorpusRead:
     if not settings.corpus_dir.is_dir():
         raise KBError(f"no corpus folder at {settings.corpus_dir}: put .md, .txt or .html documents there")
     try:
-        return read_corpus(settings.corpus_dir, strict=settings.strict, max_bytes=settings.max_document_bytes)
+        return read_corpus(settings.corpus_dir, strict=settings.strict, max_bytes=settings.max_document_bytes,
+                           cache_dir=settings.cache_dir / "parsed")
     except CorpusError as exc:
         raise KBError(f"{exc} (strict build stopped; the previous build is untouched)") from None
+
+
+def _prune(directory: Path, keep: set[str]) -> None:
+    """Remove cached parses of files that no longer exist or have changed."""
+    for path in directory.glob("*.json") if directory.is_dir() else []:
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
 
 
 # --- stage: reproductions ---------------------------------------------------------------------------
@@ -211,7 +218,9 @@ def embed_nodes(settings: Settings, nodes: dict[str, Node]) -> tuple[dict[str, n
         vectors = encoder.encode([t for _, t in missing])
         for (key, _), vector in zip(missing, vectors):
             cache[key] = vector
-        _save_embedding_cache(cache_path, cache)
+    current = set(keys.values())
+    if missing or set(cache) != current:
+        _save_embedding_cache(cache_path, {k: cache[k] for k in current})
     return {node_id: cache[keys[node_id]] for node_id in nodes}, len(missing), len(nodes) - len(missing)
 
 

@@ -83,8 +83,10 @@ _YamlLoader.yaml_implicit_resolvers = {
 # ----------------------------------------------------------------------------------------------- corpus walk
 
 
-def read_corpus(corpus_dir: Path, *, strict: bool = False, max_bytes: int = MAX_DOCUMENT_BYTES) -> CorpusRead:
-    """Parse every supported file under `corpus_dir` in sorted order; bad files become warnings (or raise if strict)."""
+def read_corpus(corpus_dir: Path, *, strict: bool = False, max_bytes: int = MAX_DOCUMENT_BYTES,
+                cache_dir: Path | None = None) -> CorpusRead:
+    """Parse every supported file under `corpus_dir` in sorted order; bad files become warnings (or raise if
+    strict). With `cache_dir`, unchanged files are loaded from their cached parse (see `parse_document`)."""
     root = Path(corpus_dir)
     if not root.is_dir():
         raise CorpusError(str(root), "corpus directory not found; create it or point kb at another data directory")
@@ -103,7 +105,7 @@ def read_corpus(corpus_dir: Path, *, strict: bool = False, max_bytes: int = MAX_
             skip(rel, problem)
             continue
         try:
-            doc = parse_document(path, root, max_bytes=max_bytes)
+            doc = parse_document(path, root, max_bytes=max_bytes, cache_dir=cache_dir)
         except CorpusError as error:
             skip(error.path, error.reason)
             continue
@@ -170,8 +172,15 @@ def _relative(path: Path, root: Path) -> str:
 # ----------------------------------------------------------------------------------------------- one document
 
 
-def parse_document(path: Path, root: Path, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
-    """Read and parse one corpus file; raise CorpusError with a one-line reason when it cannot be used."""
+def content_hash(rel: str, raw: bytes) -> str:
+    """Identity of one file's parse: parser version, corpus-relative path and bytes."""
+    return hashlib.sha256(PARSER_VERSION.encode() + b"\0" + rel.encode() + b"\0" + raw).hexdigest()
+
+
+def parse_document(path: Path, root: Path, *, max_bytes: int = MAX_DOCUMENT_BYTES, cache_dir: Path | None = None) -> Document:
+    """Read and parse one corpus file; raise CorpusError with a one-line reason when it cannot be used.
+
+    With `cache_dir`, a file whose bytes were parsed before is loaded from its cached parse instead."""
     path = Path(path)
     rel = _relative(path, Path(root))
     fmt = FORMATS.get(path.suffix.lower())
@@ -184,7 +193,19 @@ def parse_document(path: Path, root: Path, *, max_bytes: int = MAX_DOCUMENT_BYTE
         raw = path.read_bytes()
     except OSError as error:
         raise CorpusError(rel, _stat_problem(error)) from None
-    return _parse(_decode(raw, rel), raw, rel=rel, fmt=fmt)
+    cached = Path(cache_dir) / f"{content_hash(rel, raw)}.json" if cache_dir else None
+    if cached is not None and cached.is_file():
+        try:
+            return Document.model_validate_json(cached.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+    doc = _parse(_decode(raw, rel), raw, rel=rel, fmt=fmt)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        tmp.write_text(doc.model_dump_json(), encoding="utf-8")
+        os.replace(tmp, cached)
+    return doc
 
 
 def parse_text(raw: str, *, path: str, fmt: Literal["md", "txt", "html"]) -> Document:
@@ -240,7 +261,7 @@ def _parse(text: str, raw: bytes, *, rel: str, fmt: Literal["md", "txt", "html"]
         meta=_meta(front, page_meta, title=title, kind=kind, rel=rel),
         text=body,
         blocks=blocks,
-        content_hash=hashlib.sha256(PARSER_VERSION.encode() + b"\0" + rel.encode() + b"\0" + raw).hexdigest(),
+        content_hash=content_hash(rel, raw),
     )
 
 

@@ -37,7 +37,12 @@ def test_unchanged_rebuild_is_skipped_and_forced_rebuild_is_byte_identical(data_
     assert graph.read_bytes() == before
 
 
-def test_new_document_is_incremental(data_copy):
+def test_new_document_is_incremental(data_copy, monkeypatch):
+    import kb.parse
+
+    parsed = []
+    real_parse = kb.parse._parse
+    monkeypatch.setattr(kb.parse, "_parse", lambda text, raw, *, rel, fmt: parsed.append(rel) or real_parse(text, raw, rel=rel, fmt=fmt))
     settings = load_settings(data_copy)
     (settings.corpus_dir / "posts" / "new.md").write_text(
         "---\nid: new-post\nkind: post\ntitle: New post\n---\n# New post\n\n"
@@ -47,6 +52,7 @@ def test_new_document_is_incremental(data_copy):
     report = build(settings)
     assert not report.up_to_date
     assert 1 <= report.embedded <= 3, report
+    assert parsed == ["posts/new.md"]
     kb = KnowledgeBase.load(data_copy)
     assert "src:new-post" in kb.G
     hits = kb.search("checker fooled by printing the expected output", k=3, kinds=["claim"])
