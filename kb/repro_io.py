@@ -41,6 +41,27 @@ def arg(default: Any, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"help": help})
 
 
+@dataclasses.dataclass
+class CommonArgs:
+    """The flags every reproduction takes; each script's `Args` adds its own after these."""
+
+    seed: int = arg(0, "random seed (random, numpy, torch)")
+    device: str = arg("cpu", "cpu or cuda")
+    quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
+    out: str = arg("data/build/repro", "directory for NAME.json and NAME.png")
+
+
+def run_script(name: str, args_cls: type[T], run: Any, plot: Any, argv: list[str] | None = None) -> None:
+    """A script's `main`: parse flags, run both arms, write JSON + plot, log the verdict."""
+    import time
+
+    args = parse_args(args_cls, argv)
+    t0 = time.time()
+    payload = run(args)
+    write_outputs(args.out, name, payload, plot(payload))
+    log(f"done {name} signature_met={payload['signature_met']} in {time.time() - t0:.1f}s")
+
+
 def seed_everything(seed: int, *, torch_threads: int = 1) -> None:
     """Seed random, numpy and (if imported) torch; make torch deterministic and single-box friendly.
 

@@ -23,7 +23,6 @@ Accuracy is measured on held-out trigger prompts that were never demonstrated no
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 import torch
 
-from kb.repro_io import arg, log, new_figure, parse_args, resolve_device, result, seed_everything, write_outputs
+from kb.repro_io import (
+    CommonArgs,
+    arg,
+    log,
+    new_figure,
+    resolve_device,
+    result,
+    run_script,
+    seed_everything,
+)
 
 NAME = "exploration-hacking"
 RULE = ("hacker arm: held-out trigger accuracy after RL < 0.1 and >= 90% of its trigger groups have zero reward "
@@ -42,13 +50,9 @@ RULE = ("hacker arm: held-out trigger accuracy after RL < 0.1 and >= 90% of its 
 
 
 @dataclass
-class Args:
+class Args(CommonArgs):
     """Deterministic failure starves GRPO of signal; a few demonstrations restore it."""
 
-    seed: int = arg(0, "random seed (random, numpy, torch)")
-    device: str = arg("cpu", "cpu or cuda")
-    quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("data/build/repro", "directory for exploration-hacking.json and exploration-hacking.png")
     features: int = arg(8, "prompt feature dimension")
     answers: int = arg(8, "answers per prompt (K)")
     hidden: int = arg(64, "hidden units of the policy MLP")
@@ -254,11 +258,7 @@ def plot(payload: dict):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(Args, argv)
-    t0 = time.time()
-    payload = run(args)
-    write_outputs(args.out, NAME, payload, plot(payload))
-    log(f"done {NAME} signature_met={payload['signature_met']} in {time.time() - t0:.1f}s")
+    run_script(NAME, Args, run, plot, argv)
 
 
 if __name__ == "__main__":

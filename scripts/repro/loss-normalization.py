@@ -18,7 +18,6 @@ which reproduces the full-batch gradient exactly. Equal lengths hide the bug (co
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 import torch
 
-from kb.repro_io import arg, log, new_figure, parse_args, resolve_device, result, seed_everything, write_outputs
+from kb.repro_io import (
+    CommonArgs,
+    arg,
+    log,
+    new_figure,
+    resolve_device,
+    result,
+    run_script,
+    seed_everything,
+)
 
 NAME = "loss-normalization"
 STRATEGIES = ("solve", "guess", "ramble")
@@ -38,13 +46,9 @@ RULE = ("A: GRPO (per-sequence mean) ends with odds P(ramble)/P(guess) >= 2 whil
 
 
 @dataclass
-class Args:
+class Args(CommonArgs):
     """Per-sequence loss normalization lengthens wrong answers; micro-batch means under accumulation are wrong."""
 
-    seed: int = arg(0, "random seed (random, numpy, torch)")
-    device: str = arg("cpu", "cpu or cuda")
-    quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("data/build/repro", "directory for loss-normalization.json and loss-normalization.png")
     steps: int = arg(300, "SGD steps per loss type (quick: 120)")
     groups: int = arg(16, "prompts (groups) per step (B)")
     group_size: int = arg(8, "samples per group (G)")
@@ -220,11 +224,7 @@ def plot(payload: dict):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(Args, argv)
-    t0 = time.time()
-    payload = run(args)
-    write_outputs(args.out, NAME, payload, plot(payload))
-    log(f"done {NAME} signature_met={payload['signature_met']} in {time.time() - t0:.1f}s")
+    run_script(NAME, Args, run, plot, argv)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Arms (same number of updates and samples)
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch
 
-from kb.repro_io import arg, log, new_figure, parse_args, resolve_device, result, seed_everything, write_outputs
+from kb.repro_io import (
+    CommonArgs,
+    arg,
+    log,
+    new_figure,
+    resolve_device,
+    result,
+    run_script,
+    seed_everything,
+)
 
 NAME = "memorization"
 N_IDS, N_DIGITS, N_ANSWERS = 512, 10, 19
@@ -29,13 +37,9 @@ RULE = ("fixed arm: train accuracy >= 0.9 and held-out accuracy <= 0.3; fresh ar
 
 
 @dataclass
-class Args:
+class Args(CommonArgs):
     """A fixed set of 8 tasks is memorized; a stream of fresh tasks teaches the skill."""
 
-    seed: int = arg(0, "random seed (random, numpy, torch)")
-    device: str = arg("cpu", "cpu or cuda")
-    quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("data/build/repro", "directory for memorization.json and memorization.png")
     steps: int = arg(1000, "GRPO steps per arm (quick: 200)")
     fixed_tasks: int = arg(8, "size N of the fixed task set of the failure arm")
     prompts: int = arg(64, "tasks per step")
@@ -144,11 +148,7 @@ def plot(payload: dict):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(Args, argv)
-    t0 = time.time()
-    payload = run(args)
-    write_outputs(args.out, NAME, payload, plot(payload))
-    log(f"done {NAME} signature_met={payload['signature_met']} in {time.time() - t0:.1f}s")
+    run_script(NAME, Args, run, plot, argv)
 
 
 if __name__ == "__main__":

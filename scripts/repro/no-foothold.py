@@ -15,7 +15,6 @@ Arms
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch
 
-from kb.repro_io import arg, log, new_figure, parse_args, resolve_device, result, seed_everything, write_outputs
+from kb.repro_io import (
+    CommonArgs,
+    arg,
+    log,
+    new_figure,
+    resolve_device,
+    result,
+    run_script,
+    seed_everything,
+)
 
 NAME = "no-foothold"
 RULE = ("exact arm: final P(exact) < 0.01 and its gradient norm was 0 at every step; "
@@ -31,13 +39,9 @@ RULE = ("exact arm: final P(exact) < 0.01 and its gradient norm was 0 at every s
 
 
 @dataclass
-class Args:
+class Args(CommonArgs):
     """Exact-match reward without a foothold vs partial credit, a curriculum and a ~2%-success task."""
 
-    seed: int = arg(0, "random seed (random, numpy, torch)")
-    device: str = arg("cpu", "cpu or cuda")
-    quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("data/build/repro", "directory for no-foothold.json and no-foothold.png")
     steps: int = arg(200, "policy-gradient steps per arm (quick: 70)")
     length: int = arg(8, "target length L of the hard task")
     vocab: int = arg(8, "vocabulary size V of the hard task")
@@ -144,11 +148,7 @@ def plot(payload: dict):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(Args, argv)
-    t0 = time.time()
-    payload = run(args)
-    write_outputs(args.out, NAME, payload, plot(payload))
-    log(f"done {NAME} signature_met={payload['signature_met']} in {time.time() - t0:.1f}s")
+    run_script(NAME, Args, run, plot, argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 import torch
 
-from kb.repro_io import arg, log, new_figure, parse_args, resolve_device, result, seed_everything, write_outputs
+from kb.repro_io import (
+    CommonArgs,
+    arg,
+    log,
+    new_figure,
+    resolve_device,
+    result,
+    run_script,
+    seed_everything,
+)
 
 NAME = "overoptimization"
 RULE = ("for best-of-n and for RL without KL: the proxy gain at the largest KL is its maximum (within 2%) "
@@ -39,13 +47,9 @@ BASE_P = torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64)
 
 
 @dataclass
-class Args:
+class Args(CommonArgs):
     """Proxy reward keeps rising while gold rises then falls, for best-of-n and for RL."""
 
-    seed: int = arg(0, "random seed (random, numpy, torch)")
-    device: str = arg("cpu", "cpu or cuda")
-    quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("data/build/repro", "directory for overoptimization.json and overoptimization.png")
     tokens: int = arg(16, "tokens per response (T)")
     rm_pairs: int = arg(300, "comparison pairs from the base policy used to fit the proxy reward model")
     bon_max_log2: int = arg(12, "largest best-of-n is 2**bon_max_log2 (quick: 10)")
@@ -303,11 +307,7 @@ def plot(payload: dict):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(Args, argv)
-    t0 = time.time()
-    payload = run(args)
-    write_outputs(args.out, NAME, payload, plot(payload))
-    log(f"done {NAME} signature_met={payload['signature_met']} in {time.time() - t0:.1f}s")
+    run_script(NAME, Args, run, plot, argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ pass@k is estimated from n samples per prompt with the unbiased estimator of Che
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 import torch
 
-from kb.repro_io import arg, log, new_figure, parse_args, resolve_device, result, seed_everything, write_outputs
+from kb.repro_io import (
+    CommonArgs,
+    arg,
+    log,
+    new_figure,
+    resolve_device,
+    result,
+    run_script,
+    seed_everything,
+)
 
 NAME = "passk-narrowing"
 RULE = ("RL pass@1 exceeds base pass@1 by >= 0.1, base pass@kmax exceeds RL pass@kmax by >= 0.05 (so the curves "
@@ -35,13 +43,9 @@ RULE = ("RL pass@1 exceeds base pass@1 by >= 0.1, base pass@kmax exceeds RL pass
 
 
 @dataclass
-class Args:
+class Args(CommonArgs):
     """RL sharpens pass@1 and loses coverage at large k; a KL penalty to the base keeps coverage."""
 
-    seed: int = arg(0, "random seed (random, numpy, torch)")
-    device: str = arg("cpu", "cpu or cuda")
-    quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("data/build/repro", "directory for passk-narrowing.json and passk-narrowing.png")
     prompts: int = arg(200, "number of prompts")
     strategies: int = arg(20, "number of strategies (strategy 0 is the common one)")
     features: int = arg(8, "prompt feature dimension")
@@ -173,11 +177,7 @@ def plot(payload: dict):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(Args, argv)
-    t0 = time.time()
-    payload = run(args)
-    write_outputs(args.out, NAME, payload, plot(payload))
-    log(f"done {NAME} signature_met={payload['signature_met']} in {time.time() - t0:.1f}s")
+    run_script(NAME, Args, run, plot, argv)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ extra generation.
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 import torch
 
-from kb.repro_io import arg, log, new_figure, parse_args, resolve_device, result, seed_everything, write_outputs
+from kb.repro_io import (
+    CommonArgs,
+    arg,
+    log,
+    new_figure,
+    resolve_device,
+    result,
+    run_script,
+    seed_everything,
+)
 
 NAME = "zero-variance-groups"
 RULE = ("plain GRPO: the expected fraction of all-equal-reward groups (mean over prompts of p^G + (1-p)^G) "
@@ -36,13 +44,9 @@ RULE = ("plain GRPO: the expected fraction of all-equal-reward groups (mean over
 
 
 @dataclass
-class Args:
+class Args(CommonArgs):
     """All-equal-reward groups carry no gradient; dynamic sampling filters them and resamples."""
 
-    seed: int = arg(0, "random seed (random, numpy, torch)")
-    device: str = arg("cpu", "cpu or cuda")
-    quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
-    out: str = arg("data/build/repro", "directory for zero-variance-groups.json and zero-variance-groups.png")
     prompts: int = arg(64, "number of prompts")
     answers: int = arg(8, "candidate answers per prompt (K)")
     steps: int = arg(200, "gradient steps per arm (quick: 100)")
@@ -173,11 +177,7 @@ def plot(payload: dict):
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(Args, argv)
-    t0 = time.time()
-    payload = run(args)
-    write_outputs(args.out, NAME, payload, plot(payload))
-    log(f"done {NAME} signature_met={payload['signature_met']} in {time.time() - t0:.1f}s")
+    run_script(NAME, Args, run, plot, argv)
 
 
 if __name__ == "__main__":
