@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Iterable
@@ -15,52 +16,40 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from pydantic import BaseModel
-
 from .config import Settings, load_settings
-from .errors import NotFoundError, QueryError
+from .errors import KBError, NotFoundError
 from .graph import edges_of, graph_from_json
-from .models import NODE_KINDS
-from .store import DOCUMENTS_FILE, GRAPH_FILE, INDEX_DIR, read_manifest, require_build
+from .models import (
+    NODE_KINDS,
+    ConceptCard,
+    Disagreement,
+    EdgeView,
+    Hit,
+    MitigationLink,
+    Neighbour,
+    NodeDetail,
+    NodeRef,
+    NodeView,
+    PaperCard,
+    PaperRef,
+    ReproductionView,
+    SourceView,
+    Statement,
+)
+from .index_entries import node_links, node_record, source_title
+from .store import DOCUMENTS_FILE, GRAPH_FILE, read_manifest, require_build
 
-MAX_QUERY_CHARS = 2000
-MAX_K = 1000
-SOURCE_TITLES = {"taxonomy": "Curated taxonomy", "curation": "Curation file", "reproductions": "Reproduction registry"}
 
-
-class PaperRef(BaseModel):
-    """A paper a hit links to."""
-
-    id: str
-    key: str
-    arxiv: str | None = None
-    episode: str | None = None
-    title: str
-
-
-class Hit(BaseModel):
-    """One search result with what it links to; `kb query --json` prints a list of these."""
-
-    id: str
-    kind: str
-    label: str
-    text: str
-    score: float
-    source_id: str | None
-    source_title: str | None
-    quote: str | None
-    asserted_by: str | None
-    episodes: list[str]
-    papers: list[PaperRef]
-    failure_modes: list[str]
-    mitigations: list[str]
+STATEMENT_KINDS = ("claim", "evidence")  # what a concept card lists as "what the sources say"
 
 
 class KnowledgeBase:
     """A loaded build: the graph, the documents, and (lazily) the search index and query encoder."""
 
     def __init__(self, settings: Settings, G, documents: dict[str, dict], manifest: dict):
+        self._disagreements: list[Disagreement] | None = None
+        self._aliases: dict[str, list[str]] = {}
+        self._reproductions: dict[str, ReproductionView] = {}
         self.settings = settings
         self.G = G
         self.documents = documents
@@ -78,45 +67,31 @@ class KnowledgeBase:
     # --- search ------------------------------------------------------------------------------------
 
     @cached_property
+    def searcher(self):
+        """The lean query path over this build's index (shared with `kb query`)."""
+        from .query import Searcher
+
+        return Searcher(self.settings)
+
+    @property
     def index(self):
         """The hybrid dense + lexical index of this build."""
-        from .search import HybridIndex
+        return self.searcher.index
 
-        return HybridIndex.load(self.settings.build_dir / INDEX_DIR)
-
-    @cached_property
+    @property
     def encoder(self):
         """The ONNX query encoder (no torch import on the query path)."""
-        from .embed import ONNX_SUBDIR, OnnxEncoder
-
-        return OnnxEncoder.load(self.settings.cache_dir / ONNX_SUBDIR)
+        return self.searcher.encoder
 
     def search(self, text: str, k: int = 10, *, kinds: Iterable[str] | None = None, failure_mode: str | None = None,
                source: str | None = None, mode: str = "hybrid") -> list[Hit]:
-        """Hybrid search over every node; filters by node kind, failure mode and source."""
-        text = validate_query(text, k)
-        kinds = list(kinds or [])
-        bad = [kd for kd in kinds if kd not in NODE_KINDS]
-        if bad:
-            raise QueryError(f"unknown kind {bad[0]!r}; choose from {', '.join(NODE_KINDS)}")
-        allowed = self._allowed(kinds, failure_mode, source)
-        vector = None if mode == "lexical" else self.encoder.encode([text])[0]
-        scored = self.index.search(text, vector, k=k, mode=mode, allowed=allowed)
-        return [self.hit(s.id, s.score) for s in scored]
+        """Hybrid search over every node and passage; filters by kind, failure mode and source."""
+        return [Hit(**r) for r in self.search_records(text, k, kinds=kinds, failure_mode=failure_mode, source=source,
+                                                      mode=mode)]
 
-    def _allowed(self, kinds: list[str], failure_mode: str | None, source: str | None) -> np.ndarray | None:
-        if not kinds and not failure_mode and not source:
-            return None
-        keep = set(self.G.nodes)
-        if kinds:
-            keep &= {n for n in keep if self.G.nodes[n]["kind"] in kinds}
-        if failure_mode:
-            keep &= self.neighbourhood(self.resolve(failure_mode, kinds=("failure_mode",)))
-        if source:
-            src = self.resolve(source, kinds=("source",))
-            doc_id = src.removeprefix("src:")
-            keep &= {n for n in keep if n == src or self.G.nodes[n].get("source_id") == doc_id}
-        return np.array([i in keep for i in self.index.ids], dtype=bool)
+    def search_records(self, text: str, k: int = 10, **options) -> list[dict[str, Any]]:
+        """Like `search`, as plain dicts (the `kb query --json` schema); options as `Searcher.search_records`."""
+        return self.searcher.search_records(text, k, **options)
 
     def neighbourhood(self, node_id: str) -> set[str]:
         """The node and every node one typed edge away from it."""
@@ -154,52 +129,21 @@ class KnowledgeBase:
 
     def source_title(self, source_id: str | None) -> str | None:
         """Title of a source document (or of a pseudo-source such as the taxonomy)."""
-        if not source_id:
-            return None
-        if f"src:{source_id}" in self.G:
-            return self.G.nodes[f"src:{source_id}"]["label"]
-        if source_id in self.G:
-            return self.G.nodes[source_id]["label"]
-        return SOURCE_TITLES.get(source_id, source_id)
+        return source_title(self.G, source_id)
 
     def hit(self, node_id: str, score: float = 0.0) -> Hit:
         """A node as a search hit: its quote and source, and the papers, failure modes and mitigations it links to."""
-        d = self.G.nodes[node_id]
-        links = self.links(node_id)
-        return Hit(
-            id=node_id, kind=d["kind"], label=d["label"], text=d.get("text") or d["label"], score=round(float(score), 6),
-            source_id=d.get("source_id"), source_title=self.source_title(d.get("source_id")), quote=d.get("quote"),
-            asserted_by=d.get("asserted_by"), episodes=sorted({p.episode for p in links["papers"] if p.episode}),
-            papers=links["papers"], failure_modes=links["failure_modes"], mitigations=links["mitigations"],
-        )
+        return Hit(**node_record(self.G, node_id), score=round(float(score), 6))
 
     def links(self, node_id: str) -> dict[str, Any]:
         """Papers, failure modes and mitigations a node links to (directly, or through its source)."""
-        d = self.G.nodes[node_id]
-        kind = d["kind"]
-        out = [(v, e["kind"]) for _, v, e in self.G.out_edges(node_id, data=True)]
-        inc = [(u, e["kind"]) for u, _, e in self.G.in_edges(node_id, data=True)]
-        fms = {v for v, k in out if k in ("about", "mitigates", "reproduces") and self._kind(v) == "failure_mode"}
-        mits = {v for v, k in out if k in ("about", "demonstrates") and self._kind(v) == "mitigation"}
-        papers = {v for v, k in out if k == "cites"}
-        if kind == "failure_mode":
-            mits |= {u for u, k in inc if k == "mitigates"}
-        if kind == "paper":
-            papers.add(node_id)
-        if kind in ("claim", "evidence") and d.get("source_id"):
-            src = f"src:{d['source_id']}"
-            if src in self.G and self.G.nodes[src].get("doc_kind") == "episode":
-                papers |= {v for _, v, e in self.G.out_edges(src, data=True) if e["kind"] == "cites" and e.get("asserted_by") == "rule:front-matter"}
-        return {"papers": [self._paper_ref(p) for p in sorted(papers)], "failure_modes": sorted(fms), "mitigations": sorted(mits)}
+        links = node_links(self.G, node_id)
+        return {**links, "papers": [PaperRef(**p) for p in links["papers"]]}
 
     def _kind(self, node_id: str) -> str:
         return self.G.nodes[node_id]["kind"]
 
-    def _paper_ref(self, node_id: str) -> PaperRef:
-        d = self.G.nodes[node_id]
-        return PaperRef(id=node_id, key=d.get("key") or node_id, arxiv=d.get("arxiv"), episode=d.get("episode"), title=d["label"])
-
-    # --- cards -------------------------------------------------------------------------------------
+    # --- cards: typed views for every front end --------------------------------------------------
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Counts of nodes and edges by kind."""
@@ -211,143 +155,196 @@ class KnowledgeBase:
             edges[d["kind"]] = edges.get(d["kind"], 0) + 1
         return {"nodes": dict(sorted(nodes.items())), "edges": dict(sorted(edges.items()))}
 
-    def failure_mode_card(self, ref: str) -> dict[str, Any]:
-        """Everything known about a failure mode: definition, quotes, papers, mitigations, reproductions,
-        disagreements and a scorecard."""
-        fm = self.resolve(ref, kinds=("failure_mode",))
-        return self._concept_card(fm)
-
-    def mitigation_card(self, ref: str) -> dict[str, Any]:
-        """Everything known about a mitigation: what it mitigates, quotes, papers, reproductions."""
-        mit = self.resolve(ref, kinds=("mitigation",))
-        return self._concept_card(mit)
-
-    def _concept_card(self, node_id: str) -> dict[str, Any]:
-        node = self.node(node_id)
-        statements = []
-        for e in self.edges(node_id, kind="about", direction="in"):
-            statements.append({**self._statement(e["u"]), "link": _edge_view(e)})
-        statements.sort(key=lambda s: (s["kind"] != "evidence", s["source_id"] or "", s["start"] or 0))
-        mitigations = [{"node": self.node(e["u"] if e["v"] == node_id else e["v"]), "edge": _edge_view(e)}
-                       for e in self.edges(node_id, kind="mitigates")]
-        reproductions = [self.reproduction(e["u"]) for e in self.edges(node_id, direction="in")
-                         if e["kind"] in ("reproduces", "demonstrates")]
-        paper_ids = sorted({p.id for s in statements for p in self.links(s["id"])["papers"]})
-        papers = [self.node(p) for p in paper_ids]
-        claim_ids = {s["id"] for s in statements}
-        disagreements = [x for x in self.disagreements() if x["u"]["id"] in claim_ids or x["v"]["id"] in claim_ids]
-        dates = [s["date"] for s in statements if s.get("date")]
-        sources = sorted({s["source_id"] for s in statements if s["source_id"]})
-        scorecard = {
-            "sources": len(sources), "papers": len(papers),
-            "evidence": sum(1 for s in statements if s["kind"] == "evidence"),
-            "claims": sum(1 for s in statements if s["kind"] == "claim"),
-            "mitigations": len(mitigations), "reproductions": len(reproductions),
-            "disagreements": len(disagreements), "newest_evidence": max(dates) if dates else None,
-        }
-        return {"node": node, "scorecard": scorecard, "statements": statements, "papers": papers,
-                "mitigations": _dedupe_by_node(mitigations), "reproductions": _dedupe(reproductions, "id"),
-                "disagreements": disagreements, "sources": sources}
-
-    def _statement(self, node_id: str) -> dict[str, Any]:
+    def ref(self, node_id: str) -> NodeRef:
+        """A node's id, kind and label."""
         d = self.G.nodes[node_id]
-        return {"id": node_id, "kind": d["kind"], "text": d.get("text", ""), "quote": d.get("quote"),
-                "source_id": d.get("source_id"), "source_title": self.source_title(d.get("source_id")),
-                "start": d.get("start"), "end": d.get("end"), "section": d.get("section"),
-                "reliability": d.get("reliability"), "date": d.get("date"), "asserted_by": d.get("asserted_by")}
+        return NodeRef(id=node_id, kind=d["kind"], label=d.get("label") or node_id)
 
-    def reproduction(self, ref: str) -> dict[str, Any]:
-        """A reproduction node with its last recorded result (or None)."""
-        node = self.node(self.resolve(ref, kinds=("reproduction",)))
-        result_path = self.settings.repro_dir / f"{node['name']}.json"
-        result = None
-        if result_path.is_file():
-            try:
-                result = json.loads(result_path.read_text(encoding="utf-8"))
-            except ValueError:
-                result = None
-        plot = self.settings.repro_dir / f"{node['name']}.png"
-        return {**node, "result": result, "plot_path": str(plot) if plot.is_file() else None}
+    def node_view(self, ref: str, *, aliases: bool = True) -> NodeView:
+        """A node's own facts as a typed view; aliases are shown as whole words, never as match patterns
+        (`aliases=False` leaves them out, for nodes listed inside another node's card)."""
+        node_id = self.resolve(ref)
+        d = self.G.nodes[node_id]
+        sid = d.get("source_id")
+        view = NodeView.model_validate({**d, "id": node_id, "source_title": self.source_title(sid),
+                                        "source_page": bool(sid) and f"src:{sid}" in self.G})
+        if d.get("aliases") and not aliases:
+            view = view.model_copy(update={"aliases": []})
+        elif d.get("aliases"):
+            if node_id not in self._aliases:
+                self._aliases[node_id] = self._display_aliases(node_id, d["aliases"])
+            view = view.model_copy(update={"aliases": self._aliases[node_id]})
+        return view
 
-    def paper_card(self, ref: str) -> dict[str, Any]:
+    def edge_view(self, edge: dict[str, Any]) -> EdgeView:
+        """An edge dict (as `edges` returns them) as a typed view with its source's title."""
+        return EdgeView.model_validate({**edge, "source_title": self.source_title(edge.get("source_id"))})
+
+    def node_views(self, kind: str) -> list[NodeView]:
+        """Every node of one kind as a view, sorted by label."""
+        return [self.node_view(n["id"]) for n in self.nodes(kind)]
+
+    def node_detail(self, ref: str) -> NodeDetail:
+        """A node with every edge that touches it."""
+        node = self.node_view(ref)
+        neighbours = [Neighbour(edge=self.edge_view(e), other=self.ref(e["v"] if e["u"] == node.id else e["u"]),
+                                outgoing=e["u"] == node.id) for e in self.edges(node.id)]
+        return NodeDetail(node=node, neighbours=neighbours)
+
+    def failure_mode_card(self, ref: str) -> ConceptCard:
+        """Everything known about a failure mode: definition, quotes, papers, mitigations, reproductions,
+        disagreements and a scorecard computed from those lists."""
+        return self._concept_card(self.resolve(ref, kinds=("failure_mode",)))
+
+    def mitigation_card(self, ref: str) -> ConceptCard:
+        """Everything known about a mitigation: what it mitigates, quotes, papers, reproductions."""
+        return self._concept_card(self.resolve(ref, kinds=("mitigation",)))
+
+    def concept_cards(self, kind: str = "failure_mode", *, summary: bool = False) -> list[ConceptCard]:
+        """The cards of every failure mode (or mitigation), heaviest evidence first, then by label.
+
+        `summary=True` skips what a list of cards does not show (aliases, reproduction results), for pages
+        such as the explorer's home that must draw fast; the lists, and so the scorecards, are the same."""
+        cards = [self._concept_card(n["id"], summary=summary) for n in self.nodes(kind)]
+        return sorted(cards, key=lambda c: (-c.scorecard.weight, c.node.label.lower()))
+
+    def _concept_card(self, node_id: str, *, summary: bool = False) -> ConceptCard:
+        statements = [self.statement(e["u"], link=e) for e in self.edges(node_id, kind="about", direction="in")
+                      if self._kind(e["u"]) in STATEMENT_KINDS]
+        statements.sort(key=lambda s: (s.kind != "evidence", s.source_id or "", s.start or 0))
+        by_node: dict[str, list[EdgeView]] = {}
+        for e in self.edges(node_id, kind="mitigates"):
+            by_node.setdefault(e["u"] if e["v"] == node_id else e["v"], []).append(self.edge_view(e))
+        mitigations = sorted((MitigationLink(node=self.node_view(n, aliases=False), edges=edges) for n, edges in by_node.items()),
+                             key=lambda m: m.node.label.lower())
+        repro_ids = dict.fromkeys(e["u"] for e in self.edges(node_id, direction="in")
+                                  if e["kind"] in ("reproduces", "demonstrates"))
+        paper_ids = sorted({p.id for s in statements for p in self.links(s.id)["papers"]})
+        claim_ids = {s.id for s in statements}
+        return ConceptCard(
+            node=self.node_view(node_id, aliases=not summary), statements=statements,
+            papers=[self.node_view(p) for p in paper_ids], mitigations=mitigations,
+            reproductions=[ReproductionView.model_validate(self.node_view(r).model_dump(exclude={"attribution"}))
+                           if summary else self.reproduction(r) for r in repro_ids],
+            disagreements=[x for x in self.disagreements() if x.u.id in claim_ids or x.v.id in claim_ids],
+            sources=sorted({s.source_id for s in statements if s.source_id}),
+        )
+
+    def statement(self, node_id: str, *, link: dict[str, Any] | None = None) -> Statement:
+        """A claim or evidence node as a Statement; `link` is the edge that led to it, if any."""
+        d = self.G.nodes[node_id]
+        sid = d.get("source_id")
+        links = self.links(node_id)
+        return Statement.model_validate({
+            **d, "id": node_id, "source_title": self.source_title(sid), "source_page": bool(sid) and f"src:{sid}" in self.G,
+            "link": self.edge_view(link) if link else None,
+            "about": [self.ref(x) for x in (*links["failure_modes"], *links["mitigations"])],
+        })
+
+    def reproduction(self, ref: str) -> ReproductionView:
+        """A reproduction node with its last recorded result (or None); read once per loaded build."""
+        node_id = self.resolve(ref, kinds=("reproduction",))
+        if node_id not in self._reproductions:
+            self._reproductions[node_id] = self._reproduction(node_id)
+        return self._reproductions[node_id]
+
+    def _reproduction(self, node_id: str) -> ReproductionView:
+        node = self.node_view(node_id)
+        name = node.name or node.id.removeprefix("repro:")
+        from .repro.runner import load_result
+
+        try:  # load_result sets `stale` when the script changed after the run
+            result = load_result(name, self.settings.repro_dir)
+        except KBError:
+            result = None
+        plot = self.settings.repro_dir / f"{name}.png"
+        return ReproductionView.model_validate({**node.model_dump(exclude={"attribution"}), "name": name,
+                                                "result": result if isinstance(result, dict) else None,
+                                                "plot_path": str(plot) if plot.is_file() else None})
+
+    def paper_card(self, ref: str) -> PaperCard:
         """A paper with the statements that cite it and the failure modes they are about."""
         pid = self.resolve(ref, kinds=("paper",))
-        citing = [self._statement(e["u"]) for e in self.edges(pid, kind="cites", direction="in")
-                  if self._kind(e["u"]) in ("claim", "evidence")]
-        sources = sorted({e["u"] for e in self.edges(pid, kind="cites", direction="in") if self._kind(e["u"]) == "source"})
-        fms = sorted({f for s in citing for f in self.links(s["id"])["failure_modes"]})
-        return {"node": self.node(pid), "citing": citing, "sources": [self.node(s) for s in sources], "failure_modes": fms}
+        cites_in = self.edges(pid, kind="cites", direction="in")
+        citing = [self.statement(e["u"]) for e in cites_in if self._kind(e["u"]) in ("claim", "evidence")]
+        sources = sorted({e["u"] for e in cites_in if self._kind(e["u"]) == "source"})
+        fms = sorted({r.id for s in citing for r in s.about if r.kind == "failure_mode"})
+        node = self.node_view(pid)
+        return PaperCard(node=node, citing=citing, sources=[self.node_view(s) for s in sources],
+                         failure_modes=[self.ref(f) for f in fms], bibtex=bibtex_entry(node))
 
-    def source_view(self, ref: str) -> dict[str, Any]:
-        """A source document's text with the spans of the claims extracted from it."""
+    def source_view(self, ref: str) -> SourceView:
+        """A source document's text with the spans of the claims extracted from it, in text order."""
         sid = self.resolve(ref, kinds=("source",))
         doc = self.documents.get(sid.removeprefix("src:"), {})
-        spans = []
-        for e in self.edges(sid, kind="states", direction="out"):
-            s = self._statement(e["v"])
-            if s["start"] is not None:
-                spans.append({**s, "links": self.links(e["v"])})
-        spans.sort(key=lambda s: s["start"])
-        return {"node": self.node(sid), "text": doc.get("text", ""), "meta": doc.get("meta", {}), "claims": spans}
+        spans = [self.statement(e["v"]) for e in self.edges(sid, kind="states", direction="out")]
+        spans = sorted((s for s in spans if s.start is not None), key=lambda s: (s.start, s.end))
+        cites = dict.fromkeys(e["v"] for e in self.edges(sid, kind="cites", direction="out"))
+        return SourceView(node=self.node_view(sid), text=doc.get("text", ""), meta=doc.get("meta", {}), claims=spans,
+                          cites=[self.ref(c) for c in cites])
 
-    def disagreements(self) -> list[dict[str, Any]]:
-        """Every contradicts/qualifies edge as the two statements side by side."""
-        out = []
-        for u, v, d in self.G.edges(data=True):
-            if d["kind"] not in ("contradicts", "qualifies"):
-                continue
-            out.append({"kind": d["kind"], "u": self._statement(u), "v": self._statement(v), "edge": _edge_view({"u": u, "v": v, **d})})
-        return sorted(out, key=lambda x: (x["edge"]["asserted_by"] != "curated", x["kind"], x["u"]["id"], x["v"]["id"]))
+    def disagreements(self) -> list[Disagreement]:
+        """Every contradicts/qualifies edge as the two statements side by side, curated first."""
+        if self._disagreements is None:
+            out = [Disagreement(kind=d["kind"], u=self.statement(u), v=self.statement(v),
+                                edge=self.edge_view({"u": u, "v": v, **d}))
+                   for u, v, d in self.G.edges(data=True) if d["kind"] in ("contradicts", "qualifies")]
+            self._disagreements = sorted(out, key=lambda x: (x.edge.asserted_by != "curated", x.kind, x.u.id, x.v.id))
+        return self._disagreements
 
     def bibtex(self, paper_ids: Iterable[str]) -> str:
         """BibTeX entries for the given papers."""
-        return "\n".join(bibtex_entry(self.node(p)) for p in sorted(set(paper_ids)))
+        return "\n".join(bibtex_entry(self.node_view(p)) for p in sorted(set(paper_ids)))
+
+    def _display_aliases(self, node_id: str, aliases: list[str]) -> list[str]:
+        """Aliases as words a reader recognises. An alias is a match pattern (`sabotag*`, `exploit* the
+        reward`), so each is shown as the first whole phrase it matches in the concept's own statements or,
+        failing that, anywhere in the corpus (as written when it matches itself). A pattern that matches
+        nothing is shown without its wildcards when it has none to expand, and left out when it has."""
+        texts = [self.G.nodes[e["u"]].get("quote") or "" for e in self.edges(node_id, kind="about", direction="in")]
+        texts.append(self.G.nodes[node_id].get("description") or "")
+        shown: dict[str, str] = {}
+        for alias in aliases:
+            words = [re.escape(w.rstrip("*")) + r"\w*" for w in alias.split()]
+            pattern = re.compile(r"(?<!\w)" + r"\s+".join(words), re.IGNORECASE)
+            found = next((m.group(0) for t in texts if (m := pattern.search(t))), None)
+            if found is None:
+                found = self._in_corpus(alias, pattern)
+            if found is None and "*" in alias:
+                continue
+            found = " ".join((found or alias).split())
+            if found.lower() == alias.lower():
+                found = alias
+            elif alias == alias.lower():
+                found = found.lower()
+            shown.setdefault(found.lower(), found)
+        return list(shown.values())
+
+    @cached_property
+    def _corpus_words(self) -> list[str]:
+        """Every distinct lowercase word of the corpus, sorted (for prefix lookups)."""
+        return sorted({w for d in self.documents.values() for w in re.findall(r"\w+", d.get("text", "").lower())})
+
+    def _in_corpus(self, alias: str, pattern: re.Pattern[str]) -> str | None:
+        """The first phrase of the corpus that `pattern` matches; a one-word alias is looked up as a prefix
+        in the sorted word list (its shortest completion) instead of scanning every document."""
+        if len(alias.split()) == 1:
+            stem = alias.rstrip("*").lower()
+            words = self._corpus_words
+            i = bisect.bisect_left(words, stem)
+            return words[i] if i < len(words) and words[i].startswith(stem) else None
+        return next((m.group(0) for d in self.documents.values() if (m := pattern.search(d.get("text", "")))), None)
 
 
-def _edge_view(e: dict[str, Any]) -> dict[str, Any]:
-    keep = ("u", "v", "kind", "source_id", "quote", "start", "end", "asserted_by", "target_quote", "target_source_id",
-            "note", "matched", "score", "debate")
-    return {k: e.get(k) for k in keep}
-
-
-def _dedupe(items: list[dict], key: str) -> list[dict]:
-    seen, out = set(), []
-    for item in items:
-        if item[key] not in seen:
-            seen.add(item[key])
-            out.append(item)
-    return out
-
-
-def _dedupe_by_node(items: list[dict]) -> list[dict]:
-    by_node: dict[str, dict] = {}
-    for item in items:
-        entry = by_node.setdefault(item["node"]["id"], {"node": item["node"], "edges": []})
-        entry["edges"].append(item["edge"])
-    return sorted(by_node.values(), key=lambda x: x["node"]["label"].lower())
-
-
-def validate_query(text: str, k: int) -> str:
-    """The stripped query, or QueryError for an empty/oversized query or a k outside 1..MAX_K."""
-    if not isinstance(k, int) or k < 1 or k > MAX_K:
-        raise QueryError(f"--k must be between 1 and {MAX_K}, got {k}")
-    text = (text or "").strip()
-    if not text:
-        raise QueryError("empty query: type a symptom or question, e.g. kb query \"all rollouts get zero reward\"")
-    if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"query is {len(text):,} characters; keep it under {MAX_QUERY_CHARS:,}")
-    return text
-
-
-def bibtex_entry(paper: dict[str, Any]) -> str:
-    """A @misc/@article BibTeX entry for a paper node."""
-    key = re.sub(r"[^A-Za-z0-9_-]", "", str(paper.get("key") or paper["id"]))
-    fields = {"title": paper["label"], "author": (paper.get("authors") or "").replace(", ", " and "),
-              "year": paper.get("year"), "url": paper.get("url")}
-    if paper.get("arxiv"):
-        fields.update({"eprint": paper["arxiv"], "archivePrefix": "arXiv"})
-    if paper.get("venue"):
-        fields["note"] = paper["venue"]
+def bibtex_entry(paper: NodeView) -> str:
+    """A @misc BibTeX entry for a paper node."""
+    key = re.sub(r"[^A-Za-z0-9_-]", "", str(paper.key or paper.id))
+    fields = {"title": paper.label, "author": (paper.authors or "").replace(", ", " and "), "year": paper.year,
+              "url": paper.url}
+    if paper.arxiv:
+        fields.update({"eprint": paper.arxiv, "archivePrefix": "arXiv"})
+    if paper.venue:
+        fields["note"] = paper.venue
     body = ",\n".join(f"  {k} = {{{_bib_escape(str(v))}}}" for k, v in fields.items() if v)
     return f"@misc{{{key},\n{body}\n}}\n"
 

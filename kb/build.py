@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -12,19 +11,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Settings
+from .config import EMBEDDING_DIM, Settings
 from .errors import CorpusError, KBError
 from .extract import Extraction, extract_graph
+from .extract.classify import load_classifier
+from .extract.cues import load_cues
 from .graph import build_graph, graph_to_json
-from .link import link_similar
+from .link import link_concepts, link_similar
 from .models import Document, Node
 from .parse import PARSER_VERSION, CorpusRead, read_corpus
+from .repro.evidence import add_reproductions, load_repro_results
+from .repro.registry import SCRIPTS_DIR
 from .store import (
     DOCUMENTS_FILE,
     GRAPH_FILE,
     INDEX_DIR,
     MANIFEST_FILE,
-    REPRO_DIR,
     dump_json,
     publish,
     read_manifest,
@@ -32,9 +34,9 @@ from .store import (
     staging_dir,
 )
 from .taxonomy import load_curation, load_taxonomy
+from .vectors import phrase_vectors
 
 BUILD_FORMAT = "1"
-_CODE_MODULES = ("parse", "extract", "text", "graph", "link", "taxonomy", "models", "build", "search", "repro_record")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ def build(settings: Settings, *, force: bool = False, log: Callable[[str], None]
     fingerprint = input_fingerprint(settings)
     manifest = read_manifest(settings.build_dir)
     if not force and manifest and manifest.get("fingerprint") == fingerprint:
+        if settings.strict:
+            read_documents(settings)  # a strict build fails on a bad file whether or not anything changed
         return BuildReport(up_to_date=True, nodes=manifest["nodes"], edges=manifest["edges"],
                            warnings=manifest.get("warnings", []), seconds=time.perf_counter() - started)
 
@@ -68,15 +72,15 @@ def build(settings: Settings, *, force: bool = False, log: Callable[[str], None]
     _prune(settings.cache_dir / "parsed", keep={f"{d.content_hash}.json" for d in corpus.documents})
     for warning in corpus.warnings:
         log(f"warning: {warning}")
-    taxonomy = load_taxonomy(settings.taxonomy_path)
-    curation = load_curation(settings.curation_path)
-    extraction = extract_graph(corpus.documents, taxonomy, curation)
+    extraction = extract_documents(settings, corpus.documents)
     extraction = add_reproductions(extraction, load_repro_results(settings.repro_dir))
     log(f"extracted {len(extraction.nodes)} nodes and {len(extraction.edges)} edges from {len(corpus.documents)} documents")
 
     vectors, embedded, reused = embed_nodes(settings, extraction.nodes)
     log(f"embedded {embedded} new texts, reused {reused} from the cache")
     extraction = link_similar(extraction, vectors)
+    extraction, threshold = link_concepts(extraction, vectors)
+    log(f"linked claims to concepts by meaning at cosine >= {threshold:.2f}")
     G = build_graph(extraction)
 
     staged = staging_dir(settings)
@@ -118,13 +122,12 @@ def input_fingerprint(settings: Settings) -> str:
     """A hash of everything a build reads: corpus files, taxonomy, curation, reproduction results and code."""
     h = hashlib.sha256(f"{BUILD_FORMAT}|{PARSER_VERSION}".encode())
     package = Path(__file__).parent
-    for name in _CODE_MODULES:
-        path = package / f"{name}.py"
-        if path.exists():
-            h.update(path.read_bytes())
-    for path in [settings.taxonomy_path, settings.curation_path]:
+    for path in sorted(package.rglob("*.py")):
+        h.update(str(path.relative_to(package)).encode())
+        h.update(path.read_bytes())
+    for path in [settings.taxonomy_path, settings.curation_path, settings.cues_path, settings.classifier_path]:
         h.update(path.read_bytes() if path.exists() else b"-")
-    for root in (settings.corpus_dir, settings.repro_dir):
+    for root in (settings.corpus_dir, settings.repro_dir, SCRIPTS_DIR):  # scripts: a changed one makes its run stale
         for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()) if root.exists() else []:
             h.update(str(path.relative_to(root)).encode())
             try:
@@ -160,41 +163,31 @@ def _prune(directory: Path, keep: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
-# --- stage: reproductions ---------------------------------------------------------------------------
+# --- stage: extract ----------------------------------------------------------------------------------
 
 
-def load_repro_results(repro_dir: Path) -> list[dict]:
-    """Recorded reproduction results (`data/build/repro/*.json`), skipping unreadable files."""
-    results = []
-    for path in sorted(repro_dir.glob("*.json")) if repro_dir.is_dir() else []:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and data.get("name"):
-            results.append(data)
-    return results
-
-
-def add_reproductions(extraction: Extraction, results: list[dict]) -> Extraction:
-    """Add a node per registered reproduction (`reproduces`/`demonstrates` edges) and its last run as evidence."""
-    from .repro_record import reproduction_nodes
-
-    nodes, edges = reproduction_nodes(results, known=set(extraction.nodes))
-    merged = dict(extraction.nodes)
-    for node in nodes:
-        merged.setdefault(node.id, node)
-    return Extraction(nodes=dict(sorted(merged.items())), edges=[*extraction.edges, *edges], warnings=extraction.warnings)
+def extract_documents(settings: Settings, documents: list[Document]) -> Extraction:
+    """Extract the claim graph with the curated taxonomy, cue vocabularies and phrase classifier; phrase
+    vectors are cached across builds."""
+    vectors = phrase_vectors(settings)
+    extraction = extract_graph(
+        documents, load_taxonomy(settings.taxonomy_path), load_curation(settings.curation_path),
+        cues=load_cues(settings.cues_path), classifier=load_classifier(settings.classifier_path), embed=vectors.embed,
+    )
+    vectors.save()
+    return extraction
 
 
 # --- stage: embed -------------------------------------------------------------------------------------
 
 
 def embedding_text(node: Node) -> str:
-    """The text a node is embedded and lexically indexed by."""
+    """The text a node is embedded and lexically indexed by: a claim or evidence sentence with its section
+    heading in front (the bare sentence often lacks its subject), a concept by its text. Search ranks claims
+    densely through the passage they stand in, which also carries the document title (kb/passages.py)."""
     if node.kind in ("claim", "evidence"):
         section = node.attrs.get("section") or ""
-        return f"{node.text} ({section})" if section and section != node.attrs.get("title") else node.text
+        return f"{section}: {node.text}" if section else node.text
     return node.text or node.label
 
 
@@ -208,20 +201,32 @@ def lexical_text(node: Node) -> str:
 
 def embed_nodes(settings: Settings, nodes: dict[str, Node]) -> tuple[dict[str, np.ndarray], int, int]:
     """Vectors for every node, reusing cached vectors by text hash; only new texts are encoded."""
+    return embed_texts(settings, {node_id: embedding_text(node) for node_id, node in nodes.items()})
+
+
+def embed_texts(settings: Settings, texts: dict[str, str]) -> tuple[dict[str, np.ndarray], int, int]:
+    """A vector per key of `texts`, reusing vectors cached by text hash; returns (vectors, encoded, reused)."""
     cache_path = settings.cache_dir / "embeddings.npz"
     cache = _load_embedding_cache(cache_path)
-    texts = {node_id: embedding_text(node) for node_id, node in nodes.items()}
-    keys = {node_id: hashlib.sha1(t.encode("utf-8")).hexdigest() for node_id, t in texts.items()}
-    missing = sorted({keys[n]: texts[n] for n in nodes if keys[n] not in cache}.items())
+    keys = {key: hashlib.sha1(t.encode("utf-8")).hexdigest() for key, t in texts.items()}
+    missing = sorted({keys[n]: texts[n] for n in texts if keys[n] not in cache}.items())
     if missing:
         encoder = _encoder(settings)
         vectors = encoder.encode([t for _, t in missing])
         for (key, _), vector in zip(missing, vectors):
             cache[key] = vector
-    current = set(keys.values())
-    if missing or set(cache) != current:
-        _save_embedding_cache(cache_path, {k: cache[k] for k in current})
-    return {node_id: cache[keys[node_id]] for node_id in nodes}, len(missing), len(nodes) - len(missing)
+    if missing:
+        _save_embedding_cache(cache_path, cache)
+    return {key: cache[keys[key]] for key in texts}, len(missing), len(texts) - len(missing)
+
+
+def prune_embedding_cache(settings: Settings, texts: list[str]) -> None:
+    """Drop cached vectors of texts that are no longer embedded."""
+    cache_path = settings.cache_dir / "embeddings.npz"
+    cache = _load_embedding_cache(cache_path)
+    current = {hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts}
+    if set(cache) - current:
+        _save_embedding_cache(cache_path, {k: v for k, v in cache.items() if k in current})
 
 
 def _encoder(settings: Settings):
@@ -251,16 +256,30 @@ def _save_embedding_cache(path: Path, cache: dict[str, np.ndarray]) -> None:
 
 def write_build(staged: Path, settings: Settings, G, documents: list[Document], extraction: Extraction,
                 vectors: dict[str, np.ndarray]) -> None:
-    """Write graph, documents and search index into the staging directory, and carry reproduction results over."""
-    from .search import HybridIndex
-
+    """Write graph, documents and search index into the staging directory (runs stay in data/runs)."""
     (staged / GRAPH_FILE).write_text(graph_to_json(G), encoding="utf-8")
     docs = {d.id: {"id": d.id, "kind": d.kind, "path": d.path, "format": d.format, "text": d.text,
                    "meta": d.meta.model_dump(mode="json")} for d in documents}
     (staged / DOCUMENTS_FILE).write_text(dump_json(docs), encoding="utf-8")
-    ids = sorted(extraction.nodes)
-    texts = [lexical_text(extraction.nodes[i]) for i in ids]
-    HybridIndex.build(ids, texts, np.stack([vectors[i] for i in ids])).save(staged / INDEX_DIR)
-    previous = settings.repro_dir
-    if previous.is_dir():
-        shutil.copytree(previous, staged / REPRO_DIR)
+    write_index(staged / INDEX_DIR, settings, G, documents, extraction, vectors)
+
+
+def write_index(directory: Path, settings: Settings, G, documents: list[Document], extraction: Extraction,
+                vectors: dict[str, np.ndarray]) -> None:
+    """The search index: every node (vectors from `embed_nodes`) and every passage of every document
+    (embedded here, cached like node texts)."""
+    from .index_entries import index_entries
+    from .passages import document_passages
+    from .search import HybridIndex
+
+    passages = [p for doc in documents for p in document_passages(doc)]
+    passage_vectors, _, _ = embed_texts(settings, {p.id: p.context_text for p in passages})
+    prune_embedding_cache(settings, [*(embedding_text(n) for n in extraction.nodes.values()),
+                                     *(p.context_text for p in passages)])
+    entries = index_entries(G, {i: lexical_text(n) for i, n in extraction.nodes.items()},
+                            [(p, p.context_text) for p in passages])
+    all_vectors = {**vectors, **passage_vectors}
+    matrix = np.stack([all_vectors[i] for i in entries.ids]) if entries.ids else np.zeros((0, EMBEDDING_DIM), np.float32)
+    HybridIndex.build(entries.ids, entries.texts, matrix, kinds=entries.kinds, records=entries.records,
+                      source_ids=entries.source_ids, ties=entries.ties, neighbours=entries.neighbours,
+                      contains=entries.contains).save(directory)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from contextlib import contextmanager
 
 import click
 
@@ -98,30 +99,29 @@ def stats(ctx, as_json):
 @click.pass_context
 def show(ctx, node_id, as_json):
     """Show a node (id, slug such as no-foothold, or E026) with its neighbours and quotes."""
-    kb = _load_kb(ctx)
-    node = kb.node(node_id)
-    edges = kb.edges(node["id"])
+    detail = _load_kb(ctx).node_detail(node_id)
     if as_json:
-        click.echo(json.dumps({"node": node, "edges": edges}, indent=1, sort_keys=True, default=str))
+        click.echo(detail.model_dump_json(indent=1))
         return
-    click.secho(f"{node['label']}", bold=True)
-    click.echo(f"{node['id']}  [{node['kind']}]")
-    for key in ("description", "text"):
-        if node.get(key) and node[key] != node["label"]:
-            click.echo(_wrap(node[key]))
-            break
+    node = detail.node
+    click.secho(node.label, bold=True)
+    click.echo(f"{node.id}  [{node.kind}]")
+    body = node.description or (node.text if node.text != node.label else "")
+    if body:
+        click.echo(_wrap(body))
     for key in ("arxiv", "episode", "url", "date", "reliability"):
-        if node.get(key):
-            click.echo(f"  {key}: {node[key]}")
-    if node.get("quote") and node["quote"] != node.get("text"):
-        click.echo(f"  quote: “{node['quote']}” ({kb.source_title(node.get('source_id'))})")
-    click.echo(f"\n{len(edges)} edge(s):")
-    for e in edges:
-        other = e["v"] if e["u"] == node["id"] else e["u"]
-        arrow = "->" if e["u"] == node["id"] else "<-"
-        label = kb.G.nodes[other]["label"]
-        click.echo(f"  {arrow} {e['kind']:<12} {other}  {label[:70]}")
-        click.echo(f"       [{e['asserted_by']}] “{_clip(e.get('quote') or '', 150)}” — {kb.source_title(e.get('source_id'))}")
+        if getattr(node, key):
+            click.echo(f"  {key}: {getattr(node, key)}")
+    if node.aliases:
+        click.echo(f"  also called: {', '.join(node.aliases)}")
+    if node.quote and node.quote != node.text:
+        click.echo(f"  quote: “{node.quote}” ({node.source_title})")
+    click.echo(f"\n{len(detail.neighbours)} edge(s):")
+    for n in detail.neighbours:
+        arrow = "->" if n.outgoing else "<-"
+        click.echo(f"  {arrow} {n.edge.kind:<12} {n.other.id}  {n.other.label[:70]}")
+        source = f" — {n.edge.source_title}" if n.edge.source_title else ""
+        click.echo(f"       [{n.edge.attribution.label}] “{_clip(n.edge.quote or '', 150)}”{source}")
 
 
 # --- query ---------------------------------------------------------------------------------------------
@@ -130,7 +130,7 @@ def show(ctx, node_id, as_json):
 @cli.command()
 @click.argument("text", required=False)
 @click.option("--k", "k", default=5, show_default=True, type=int, help="Number of hits.")
-@click.option("--kind", "kinds", multiple=True, metavar="KIND", help=f"Only these node kinds (repeatable): {', '.join(NODE_KINDS)}.")
+@click.option("--kind", "kinds", multiple=True, metavar="KIND", help=f"Only these kinds (repeatable): {', '.join((*NODE_KINDS, 'passage'))}.")
 @click.option("--failure-mode", metavar="ID", help="Only nodes linked to this failure mode (e.g. no-foothold).")
 @click.option("--source", metavar="ID", help="Only nodes from this source document.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True,
@@ -141,23 +141,31 @@ def query(ctx, text, k, kinds, failure_mode, source, mode, as_json):
     """Search the knowledge base for TEXT (or read it from stdin when TEXT is - or absent)."""
     if text is None or text == "-":
         text = _read_stdin_query()
-    kb = _load_kb(ctx)
-    hits = kb.search(text, k=k, kinds=kinds, failure_mode=failure_mode, source=source, mode=mode)
+    # The query path reads only the search index (no graph, no pydantic): see kb/query.py.
+    from .query import Searcher
+
+    hits = Searcher.load(ctx.obj).search_records(text, k=k, kinds=kinds, failure_mode=failure_mode, source=source,
+                                                 mode=mode)
     if as_json:
-        click.echo(json.dumps([h.model_dump() for h in hits], indent=1, ensure_ascii=False))
+        click.echo(json.dumps(hits, indent=1, ensure_ascii=False))
         return
     if not hits:
         click.echo("no hits")
     for rank, h in enumerate(hits, 1):
-        click.secho(f"{rank}. [{h.kind}] {h.label}", bold=True)
-        click.echo(f"   id {h.id} · score {h.score:.4f} · {h.source_title or '-'}")
-        if h.quote and h.quote != h.label:
-            click.echo(_wrap(f"“{_clip(h.quote, 300)}”", indent="   "))
-        links = [("failure modes", h.failure_modes), ("mitigations", h.mitigations),
-                 ("papers", [f"{p.episode + ' ' if p.episode else ''}{p.key if not p.episode else ''}{' arXiv:' + p.arxiv if p.arxiv else ''}".strip() for p in h.papers])]
+        click.secho(f"{rank}. [{h['kind']}] {h['label']}", bold=True)
+        click.echo(f"   id {h['id']} · score {h['score']:.4f} · {h['source_title'] or '-'}")
+        if h["quote"] and h["quote"] != h["label"]:
+            click.echo(_wrap(f"“{_clip(h['quote'], 300)}”", indent="   "))
+        links = [("failure modes", h["failure_modes"]), ("mitigations", h["mitigations"]),
+                 ("papers", [_paper_label(p) for p in h["papers"]])]
         for name, values in links:
             if values:
                 click.echo(f"   {name}: {', '.join(values[:6])}{' …' if len(values) > 6 else ''}")
+
+
+def _paper_label(p: dict) -> str:
+    name = p["episode"] or p["key"]
+    return f"{name}{' arXiv:' + p['arxiv'] if p['arxiv'] else ''}"
 
 
 def _read_stdin_query() -> str:
@@ -198,11 +206,7 @@ def export_graph(ctx, path):
 @click.pass_context
 def export_site_cmd(ctx, out):
     """Write a self-contained static site (works from file:// and any static host)."""
-    from pathlib import Path
-
-    from .site import export_site
-
-    report = export_site(_load_kb(ctx), Path(out))
+    report = _export(ctx, "export_site", out)
     click.echo(f"wrote {report['pages']} pages to {out} in {report['seconds']:.1f} s; open {out}/index.html")
 
 
@@ -211,12 +215,41 @@ def export_site_cmd(ctx, out):
 @click.pass_context
 def export_mkdocs_cmd(ctx, out):
     """Write Markdown pages and mkdocs.yml for `mkdocs build --strict`."""
+    report = _export(ctx, "export_mkdocs", out)
+    click.echo(f"wrote {report['pages']} pages and mkdocs.yml to {out}")
+
+
+def _export(ctx, name: str, out: str) -> dict:
+    """Run the exporter `kb.export.<name>` into `out` with a progress bar; its report."""
     from pathlib import Path
 
-    from .mkdocs_export import export_mkdocs
+    from . import export
 
-    report = export_mkdocs(_load_kb(ctx), Path(out))
-    click.echo(f"wrote {report['pages']} pages and mkdocs.yml to {out}")
+    with progress_bar("pages") as progress:
+        return getattr(export, name)(_load_kb(ctx), Path(out), progress=progress)
+
+
+@contextmanager
+def progress_bar(unit: str):
+    """Yield a `progress(done, total, what)` callback that draws a bar on stderr when it is a terminal (and
+    nothing otherwise, so logs and pipes stay clean); for exports, and for builds that take a callback."""
+    if not sys.stderr.isatty():
+        yield lambda done, total, what: None
+        return
+    bar = None
+
+    def progress(done: int, total: int, what: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=max(total, done), label=unit, file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        yield progress
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
 
 
 # --- reproductions -----------------------------------------------------------------------------------------
@@ -239,23 +272,35 @@ def repro_list():
 
 
 @repro.command("run")
-@click.argument("name")
-@click.option("--quick", is_flag=True, help="Tiny budget (seconds).")
+@click.argument("name", required=False)
+@click.option("--all", "run_every", is_flag=True, help="Run every registered reproduction in turn.")
+@click.option("--quick", is_flag=True, help="Same experiment, smaller budget (seconds).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds before the run is killed.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds before a run is killed.")
 @click.pass_context
-def repro_run(ctx, name, quick, device, seed, timeout):
-    """Run reproduction NAME, stream its progress, save JSON + plot, and record it in the graph."""
-    from .repro import run_reproduction
-    from .repro_record import record_run
+def repro_run(ctx, name, run_every, quick, device, seed, timeout):
+    """Run reproduction NAME (or --all), stream progress, save JSON + plot in data/runs, record it in the graph."""
+    from .repro.runner import record_run, run_all, run_reproduction
 
     settings = ctx.obj
-    result = run_reproduction(name, settings.repro_dir, quick=quick, device=device, seed=seed, timeout=timeout,
-                              on_line=lambda line: click.echo(f"  {line}"))
-    verdict = "signature met" if result["signature_met"] else "signature NOT met"
-    click.echo(f"{name}: {verdict} in {result['seconds']:.1f} s -> {settings.repro_dir / (name + '.json')}")
+    if bool(name) == run_every:
+        raise click.UsageError("give one reproduction NAME or --all")
+    if run_every:
+        outcomes = run_all(settings.repro_dir, quick=quick, device=device, seed=seed, timeout=timeout,
+                           on_line=lambda n, line: click.echo(f"  [{n}] {line}"))
+    else:
+        outcomes = {name: run_reproduction(name, settings.repro_dir, quick=quick, device=device, seed=seed,
+                                           timeout=timeout, on_line=lambda line: click.echo(f"  {line}"))}
+    for run_name, out in outcomes.items():
+        if isinstance(out, Exception):
+            click.echo(f"{run_name}: FAILED: {out}")
+        else:
+            verdict = "signature met" if out["signature_met"] else "signature NOT met"
+            click.echo(f"{run_name}: {verdict} in {out['seconds']:.1f} s -> {settings.repro_dir / (run_name + '.json')}")
     click.echo(record_run(settings))
+    if any(isinstance(out, Exception) for out in outcomes.values()):
+        ctx.exit(1)
 
 
 def _wrap(text: str, indent: str = "") -> str:

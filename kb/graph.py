@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from .extract import Extraction
 from .models import Edge, Node
+
+if TYPE_CHECKING:  # only a type here; importing extraction would slow every graph reader (the API, the app)
+    from .extract import Extraction
 
 PROVENANCE_FIELDS = ("source_id", "quote", "start", "end", "asserted_by")
 

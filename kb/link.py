@@ -52,3 +52,57 @@ def _direction(a, b):
     def rank(n):
         return (0 if n.kind == "evidence" else 1, _RELIABILITY_RANK.get(n.attrs.get("reliability"), 3), n.id)
     return (a, b) if rank(a) <= rank(b) else (b, a)
+
+
+# --- claims to concepts by meaning -------------------------------------------------------------------
+
+CONCEPT_KINDS = ("failure_mode", "mitigation")
+TARGET_PRECISION = 0.85   # of a similarity link, estimated on claims whose concept an alias names
+MIN_CONCEPT_THRESHOLD = 0.45
+MAX_CONCEPT_THRESHOLD = 0.80
+MIN_CALIBRATION_CLAIMS = 30
+
+
+def calibrate_concept_threshold(pairs: list[tuple[float, bool]], target: float = TARGET_PRECISION) -> float:
+    """The lowest cosine at which a claim's most similar concept is, among claims at or above it, the concept
+    its alias names at least `target` of the time. `pairs` are (top-1 cosine, whether top-1 is right)."""
+    if len(pairs) < MIN_CALIBRATION_CLAIMS:
+        return MAX_CONCEPT_THRESHOLD
+    ranked = sorted(pairs, reverse=True)
+    correct, best = 0, MAX_CONCEPT_THRESHOLD
+    for n, (score, right) in enumerate(ranked, 1):
+        correct += right
+        if n >= MIN_CALIBRATION_CLAIMS and correct / n >= target:
+            best = score
+    return float(min(MAX_CONCEPT_THRESHOLD, max(MIN_CONCEPT_THRESHOLD, best)))
+
+
+def link_concepts(extraction: Extraction, vectors: dict[str, np.ndarray]) -> tuple[Extraction, float]:
+    """Tie claims of on-topic sources that no rule tied to any concept to their most similar failure mode or
+    mitigation, when the cosine clears a threshold calibrated on the claims that aliases did tie. Edges are
+    asserted `similarity:SCORE`, so they never look curated. Returns the new extraction and the threshold."""
+    nodes = extraction.nodes
+    concepts = [n for n in nodes.values() if n.kind in CONCEPT_KINDS and n.id in vectors]
+    on_topic = {n.id.removeprefix("src:") for n in nodes.values() if n.kind == "source" and n.attrs.get("on_topic")}
+    claims = [n for n in nodes.values() if n.kind in LINKABLE and n.id in vectors and n.attrs.get("source_id") in on_topic]
+    if not concepts or not claims:
+        return extraction, MAX_CONCEPT_THRESHOLD
+    named: dict[str, set[str]] = {}
+    for e in extraction.edges:
+        if e.kind == "about" and e.provenance.asserted_by in ("rule:alias", "rule:mention"):
+            named.setdefault(e.u, set()).add(e.v)
+    tied = {e.u for e in extraction.edges if e.kind == "about"}
+    sims = np.stack([vectors[c.id] for c in claims]) @ np.stack([vectors[k.id] for k in concepts]).T
+    top = sims.argmax(axis=1)
+    pairs = [(float(sims[i, top[i]]), concepts[top[i]].id in named[c.id]) for i, c in enumerate(claims) if c.id in named]
+    threshold = calibrate_concept_threshold(pairs)
+    added = []
+    for i, claim in enumerate(claims):
+        score = float(sims[i, top[i]])
+        if claim.id in tied or score < threshold:
+            continue
+        p = claim.provenance
+        prov = Provenance(source_id=p.source_id, quote=p.quote, start=p.start, end=p.end, asserted_by=f"similarity:{score:.2f}")
+        added.append(Edge(u=claim.id, v=concepts[top[i]].id, kind="about", provenance=prov, attrs={"score": round(score, 4)}))
+    edges = sorted([*extraction.edges, *added], key=lambda e: (e.u, e.v, e.kind, e.provenance.asserted_by))
+    return replace(extraction, edges=edges), threshold

@@ -1,15 +1,24 @@
-"""Hybrid search over node texts: a faiss inner-product index on normalized vectors, a BM25 ranking from
-bm25s, and reciprocal rank fusion of the two.
+"""Hybrid search over node and passage texts: exact inner product on normalized vectors, BM25 over
+Snowball-stemmed words, and reciprocal rank fusion of the two, with two graph-aware steps (concept terms
+added to the lexical query, concept hits lifting the statements tied to them).
 
-A saved index is a directory of plain files: `ids.json`, `dense.faiss` and `lexical/` (bm25s arrays and
-vocabulary). The same input always gives the same bytes.
+A saved index is a directory of two files: `dense.npy` (the vectors) and `search.sqlite`, which holds the
+row ids and kinds, the BM25 postings (one row per term: the rows it occurs in and their precomputed BM25
+weights), what each hit shows (a JSON record computed at build time, so a query never loads the graph)
+and the concept links the two graph-aware steps follow. A query reads only the postings of its own terms
+and the records of the hits it returns. The same input always gives the same bytes.
+
+This module is on the cold query path: it imports numpy, sqlite3 and PyStemmer, nothing else.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
-import warnings
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,20 +31,49 @@ from .errors import BuildMissingError, QueryError
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
 SEARCH_MODES: tuple[str, ...] = SearchMode.__args__  # type: ignore[attr-defined]
-
-# Fusion: score(d) = sum over sides of WEIGHT / (RRF_K + rank). RRF_K = 60 is the usual choice (Cormack et
-# al. 2009); each side contributes at most CANDIDATE_DEPTH candidates.
-RRF_K = 60
-DENSE_WEIGHT = 1.0
-LEXICAL_WEIGHT = 1.0
-CANDIDATE_DEPTH = 100
+CONCEPT_KINDS = ("failure_mode", "mitigation")
+STATEMENT_KINDS = ("claim", "evidence", "passage")
 
 BM25_K1 = 1.2
 BM25_B = 0.75
 
-IDS_FILE = "ids.json"
-DENSE_FILE = "dense.faiss"
-LEXICAL_DIR = "lexical"
+DENSE_FILE = "dense.npy"
+SQLITE_FILE = "search.sqlite"
+INDEX_FORMAT = "3"
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the two rankings are combined: score(d) = sum over sides of weight / (rrf_k + rank), each side
+    cut to its top `depth` candidates.
+
+    `concept_terms`: when the best dense concept (failure mode or mitigation) has cosine >= `concept_min_cos`
+    with the query, its label and aliases join the lexical query at this weight per term. This maps a
+    symptom worded in a practitioner's words onto the field's vocabulary through the taxonomy.
+    `concept_expansion`: each concept in the fused top `k` adds this fraction of its score to the
+    statements tied to it that either side ranked.
+    `per_source`: when above 0, a hit from a document that already has this many better hits moves below the
+    hits from other documents (every mode), so five hits show up to five documents instead of one.
+    `dense_statements`: False keeps single claim and evidence sentences off the dense side, which then ranks
+    passages, concepts, sources and papers: a lone sentence is too short for the model to place, while the
+    paragraph around it carries the context. A statement takes the dense rank of the passage it stands in
+    (BM25 still ranks every row on its own words).
+    """
+
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    depth: int = 100
+    concept_terms: float = 0.0
+    concept_min_cos: float = 0.45
+    concept_expansion: float = 0.0
+    per_source: int = 0
+    dense_statements: bool = True
+
+
+# Chosen by 5-fold cross-validation on the development queries (scripts/eval_search.py --cv); the README
+# lists the held-out scores.
+DEFAULT_FUSION = Fusion(rrf_k=10.0, lexical_weight=0.75, per_source=1, dense_statements=False)
 
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being below
@@ -73,16 +111,31 @@ class ScoredId:
     lexical_rank: int | None
 
 
-def rrf_fuse(dense: list[int], lexical: list[int], *, rrf_k: float = RRF_K,
-             dense_weight: float = DENSE_WEIGHT, lexical_weight: float = LEXICAL_WEIGHT) -> list[tuple[int, float]]:
+def rrf_fuse(dense: list[int], lexical: list[int], *, rrf_k: float = DEFAULT_FUSION.rrf_k,
+             dense_weight: float = DEFAULT_FUSION.dense_weight,
+             lexical_weight: float = DEFAULT_FUSION.lexical_weight) -> list[tuple[int, float]]:
     """Reciprocal rank fusion of two ranked lists of row numbers, best first.
 
     Ties are broken by the better dense rank, then by row number, so the order is total and repeatable.
     """
+    return rrf_fuse_ranks({r: i for i, r in enumerate(dense, 1)}, {r: i for i, r in enumerate(lexical, 1)},
+                          rrf_k=rrf_k, dense_weight=dense_weight, lexical_weight=lexical_weight)
+
+
+def rrf_fuse_ranks(dense: dict[int, int], lexical: dict[int, int], *, rrf_k: float = DEFAULT_FUSION.rrf_k,
+                   dense_weight: float = DEFAULT_FUSION.dense_weight,
+                   lexical_weight: float = DEFAULT_FUSION.lexical_weight) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of two {row: 1-based rank} maps (ranks may tie), best first; ties broken by the
+    better dense rank, then by row number."""
     scores: dict[int, float] = {}
-    for weight, ranked in ((dense_weight, dense), (lexical_weight, lexical)):
-        for rank, row in enumerate(ranked, start=1):
+    for weight, ranks in ((dense_weight, dense), (lexical_weight, lexical)):
+        for row, rank in ranks.items():
             scores[row] = scores.get(row, 0.0) + weight / (rrf_k + rank)
+    order = sorted(scores, key=lambda r: (-scores[r], dense.get(r, len(dense) + 1), r))
+    return [(row, scores[row]) for row in order]
+
+
+def _ordered(scores: dict[int, float], dense: list[int]) -> list[tuple[int, float]]:
     dense_pos = {row: i for i, row in enumerate(dense)}
     order = sorted(scores, key=lambda r: (-scores[r], dense_pos.get(r, len(dense)), r))
     return [(row, scores[row]) for row in order]
@@ -97,142 +150,378 @@ def _top_rows(scores: np.ndarray, depth: int) -> np.ndarray:
     return candidates[np.lexsort((candidates, -scores[candidates]))]
 
 
-class HybridIndex:
-    """Dense and lexical indexes over the same list of ids, searched separately or fused.
+# --- building -------------------------------------------------------------------------------------------
 
-    The dense side is an exact faiss `IndexFlatIP`: on normalized vectors inner product is cosine, and a
-    brute-force scan of 100k x 384 float32 (150 MB) takes a few milliseconds on two cores, inside the query
-    budget, with no training step, no recall loss and bytes that depend only on the input. An approximate
-    index (HNSW, IVF) only pays off well beyond that size.
+
+def bm25_postings(corpus_tokens: list[list[str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """BM25 (Lucene variant) postings: for each term, the rows it occurs in (ascending) and the weight it
+    contributes to each row's score, idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg_len))."""
+    n = len(corpus_tokens)
+    lengths = np.array([len(doc) for doc in corpus_tokens], dtype=np.float64)
+    avg = float(lengths.mean()) if n and lengths.sum() else 1.0
+    rows_of: dict[str, list[int]] = {}
+    tf_of: dict[str, list[int]] = {}
+    for row, doc in enumerate(corpus_tokens):
+        for term, tf in Counter(doc).items():
+            rows_of.setdefault(term, []).append(row)
+            tf_of.setdefault(term, []).append(tf)
+    postings = {}
+    for term in sorted(rows_of):
+        rows = np.array(rows_of[term], dtype=np.int32)
+        tf = np.array(tf_of[term], dtype=np.float64)
+        idf = math.log(1 + (n - len(rows) + 0.5) / (len(rows) + 0.5))
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[rows] / avg)
+        postings[term] = (rows, (idf * tf * (BM25_K1 + 1) / (tf + norm)).astype(np.float32))
+    return postings
+
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE rows (row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, source_id TEXT,
+                   terms TEXT NOT NULL, record TEXT NOT NULL);
+CREATE INDEX rows_kind ON rows (kind);
+CREATE INDEX rows_source ON rows (source_id);
+CREATE TABLE postings (term TEXT PRIMARY KEY, rows BLOB NOT NULL, weights BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE ties (concept INTEGER NOT NULL, row INTEGER NOT NULL, PRIMARY KEY (concept, row)) WITHOUT ROWID;
+CREATE TABLE neighbours (node INTEGER NOT NULL, row INTEGER NOT NULL, PRIMARY KEY (node, row)) WITHOUT ROWID;
+CREATE TABLE contains (passage INTEGER NOT NULL, row INTEGER NOT NULL, PRIMARY KEY (passage, row)) WITHOUT ROWID;
+"""
+
+
+class HybridIndex:
+    """Dense and lexical indexes over the same list of rows, searched separately or fused.
+
+    The dense side is an exact scan: on normalized vectors inner product is cosine, and one matrix-vector
+    product over 100k x 384 float32 (150 MB) takes about 10 ms on two cores, inside the query budget, with no
+    training step, no recall loss and bytes that depend only on the input. numpy does it as fast as faiss's
+    flat index, and leaving faiss out saves its import on every cold query. An approximate index (HNSW, IVF)
+    only pays off well beyond that size. Saved vectors are memory-mapped, so opening an index reads nothing
+    until the first query.
+
+    Built in memory by `build` (the SQLite database then lives in memory) and opened from disk by `load`.
     """
 
-    def __init__(self, ids: list[str], dense, lexical):
-        self.ids = ids
-        self.dense = dense
-        self.lexical = lexical
+    def __init__(self, vectors: np.ndarray, db: sqlite3.Connection):
+        self.vectors = vectors
+        self.db = db
+        self._ids: list[str] | None = None
+        self._kinds: np.ndarray | None = None
+        self._kind_names: list[str] | None = None
+        self._concepts: np.ndarray | None = None
+        self._non_statements: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.vectors)
+
+    @property
+    def ids(self) -> list[str]:
+        """Node id of every row, in row order."""
+        if self._ids is None:
+            self._ids = [r[0] for r in self.db.execute("SELECT id FROM rows ORDER BY row")]
+        return self._ids
+
+    # --- build and files ---
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str], vectors: np.ndarray) -> HybridIndex:
-        """Index `texts` (lexical) and `vectors` (dense, L2-normalized rows), row i belonging to `ids[i]`."""
+    def build(cls, ids: list[str], texts: list[str], vectors: np.ndarray, *, kinds: list[str] | None = None,
+              records: list[dict] | None = None, source_ids: list[str | None] | None = None,
+              ties: Iterable[tuple[str, str]] = (), neighbours: dict[str, Iterable[str]] | None = None,
+              contains: Iterable[tuple[str, str]] = ()) -> HybridIndex:
+        """Index `texts` (lexical) and `vectors` (dense, L2-normalized rows), row i belonging to `ids[i]`.
+
+        `kinds`, `source_ids` and `records` (what a hit shows) default to "node", None and {"id", "text"};
+        `ties` are (concept id, statement id) pairs for concept expansion; `neighbours` maps a failure-mode
+        id to the ids one edge away from it, for the failure-mode filter; `contains` are (passage id,
+        statement id) pairs, a statement found inside a passage.
+        """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if not (len(ids) == len(texts) == len(vectors)):
-            raise ValueError(f"ids, texts and vectors differ in length: {len(ids)}, {len(texts)}, {len(vectors)}")
+        n = len(ids)
+        if not (n == len(texts) == len(vectors)):
+            raise ValueError(f"ids, texts and vectors differ in length: {n}, {len(texts)}, {len(vectors)}")
         if vectors.ndim != 2 or vectors.shape[1] != EMBEDDING_DIM:
             raise ValueError(f"vectors must have shape (n, {EMBEDDING_DIM}), got {vectors.shape}")
-        if len(set(ids)) != len(ids):
+        if len(set(ids)) != n:
             raise ValueError("ids must be unique")
-        return cls(list(ids), _build_dense(vectors), _build_lexical([tokenize(t) for t in texts]))
+        kinds = kinds or ["node"] * n
+        source_ids = source_ids or [None] * n
+        records = records or [{"id": i, "text": t} for i, t in zip(ids, texts)]
+        if not (n == len(kinds) == len(source_ids) == len(records)):
+            raise ValueError("kinds, source_ids and records must have one entry per id")
+        tokens = [tokenize(t) for t in texts]
+        db = sqlite3.connect(":memory:")
+        db.executescript(_SCHEMA)
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [("format", INDEX_FORMAT), ("rows", str(n))])
+        db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?)", [
+            (row, ids[row], kinds[row], source_ids[row], " ".join(sorted(set(tokens[row]))),
+             json.dumps(records[row], sort_keys=True, ensure_ascii=False)) for row in range(n)])
+        db.executemany("INSERT INTO postings VALUES (?, ?, ?)", [
+            (term, rows.tobytes(), weights.tobytes()) for term, (rows, weights) in bm25_postings(tokens).items()])
+        row_of = {node_id: row for row, node_id in enumerate(ids)}
+        db.executemany("INSERT OR IGNORE INTO ties VALUES (?, ?)", sorted(
+            (row_of[c], row_of[s]) for c, s in ties if c in row_of and s in row_of))
+        db.executemany("INSERT OR IGNORE INTO neighbours VALUES (?, ?)", sorted(
+            (row_of[node], row_of[other]) for node, others in (neighbours or {}).items() if node in row_of
+            for other in others if other in row_of))
+        db.executemany("INSERT OR IGNORE INTO contains VALUES (?, ?)", sorted(
+            (row_of[p], row_of[s]) for p, s in contains if p in row_of and s in row_of))
+        db.commit()
+        return cls(vectors, db)
 
     def save(self, directory: Path) -> None:
-        """Write the index as plain files into `directory` (created if needed)."""
-        import faiss
-
+        """Write the index as two files into `directory` (created if needed)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / IDS_FILE).write_text(json.dumps(self.ids, ensure_ascii=False) + "\n", encoding="utf-8")
-        faiss.write_index(self.dense, str(directory / DENSE_FILE))
-        self.lexical.save(str(directory / LEXICAL_DIR), show_progress=False)
+        np.save(directory / DENSE_FILE, np.ascontiguousarray(self.vectors, dtype=np.float32))
+        target = directory / SQLITE_FILE
+        target.unlink(missing_ok=True)
+        out = sqlite3.connect(target)
+        try:
+            # Rows are copied in key order into a fresh file, so the bytes depend only on the content.
+            out.executescript(_SCHEMA)
+            for table, order in (("meta", "key"), ("rows", "row"), ("postings", "term"), ("ties", "concept, row"),
+                                 ("neighbours", "node, row"), ("contains", "passage, row")):
+                cols = len(self.db.execute(f"SELECT * FROM {table} LIMIT 0").description)
+                out.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * cols)})",
+                                self.db.execute(f"SELECT * FROM {table} ORDER BY {order}"))
+            out.commit()
+        finally:
+            out.close()
 
     @classmethod
     def load(cls, directory: Path) -> HybridIndex:
-        """Read an index written by `save`; raises BuildMissingError when it is missing or incomplete."""
-        import bm25s
-        import faiss
-
+        """Open an index written by `save`; raises BuildMissingError when it is missing, incomplete or of an
+        older format."""
         directory = Path(directory)
-        paths = [directory / IDS_FILE, directory / DENSE_FILE, directory / LEXICAL_DIR]
-        if not all(p.exists() for p in paths):
+        if not (directory / DENSE_FILE).is_file() or not (directory / SQLITE_FILE).is_file():
             raise BuildMissingError(f"no search index in {directory}: run `kb build`")
-        ids = json.loads((directory / IDS_FILE).read_text(encoding="utf-8"))
-        dense = faiss.read_index(str(directory / DENSE_FILE))
-        lexical = bm25s.BM25.load(str(directory / LEXICAL_DIR))
-        return cls(ids, dense, lexical)
+        db = sqlite3.connect(f"file:{directory / SQLITE_FILE}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            fmt = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.DatabaseError:
+            fmt = None
+        if not fmt or fmt[0] != INDEX_FORMAT:
+            db.close()
+            raise BuildMissingError(f"the search index in {directory} is from another kb version: run `kb build --force`")
+        return cls(np.load(directory / DENSE_FILE, mmap_mode="r"), db)
+
+    # --- lookups ---
+
+    def records(self, rows: list[int]) -> list[dict]:
+        """The stored hit record of each row, in the order given."""
+        if not rows:
+            return []
+        found = dict(self.db.execute(
+            f"SELECT row, record FROM rows WHERE row IN ({', '.join('?' * len(rows))})", rows))
+        return [json.loads(found[r]) for r in rows]
+
+    def row_of(self, node_id: str) -> int | None:
+        """The row of a node id, or None."""
+        found = self.db.execute("SELECT row FROM rows WHERE id = ?", (node_id,)).fetchone()
+        return found[0] if found else None
+
+    def kind_of(self, node_id: str) -> str | None:
+        """The kind of an indexed id, or None when it is not indexed."""
+        found = self.db.execute("SELECT kind FROM rows WHERE id = ?", (node_id,)).fetchone()
+        return found[0] if found else None
+
+    def kind_mask(self, kinds: Iterable[str]) -> np.ndarray:
+        """Boolean mask of the rows whose kind is one of `kinds`."""
+        if self._kinds is None:
+            names = [r[0] for r in self.db.execute("SELECT DISTINCT kind FROM rows ORDER BY kind")]
+            code = {name: i for i, name in enumerate(names)}
+            self._kind_names = names
+            self._kinds = np.array([code[r[0]] for r in self.db.execute("SELECT kind FROM rows ORDER BY row")],
+                                   dtype=np.int16)
+        wanted = [i for i, name in enumerate(self._kind_names or []) if name in set(kinds)]
+        return np.isin(self._kinds, wanted)
+
+    def rows_mask(self, sql: str, params: tuple) -> np.ndarray:
+        """Boolean mask of the rows a `SELECT row ...` statement returns."""
+        mask = np.zeros(len(self), dtype=bool)
+        rows = [r[0] for r in self.db.execute(sql, params)]
+        mask[rows] = True
+        return mask
+
+    def neighbour_mask(self, node_id: str) -> np.ndarray:
+        """Rows of the node and of every node one edge away from it (stored at build time)."""
+        row = self.row_of(node_id)
+        mask = self.rows_mask("SELECT row FROM neighbours WHERE node = ?", (row,))
+        if row is not None:
+            mask[row] = True
+        return mask
+
+    def source_mask(self, source_node: str, doc_id: str) -> np.ndarray:
+        """Rows of a source document's node and of everything found in that document."""
+        return self.rows_mask("SELECT row FROM rows WHERE source_id = ? OR id = ?", (doc_id, source_node))
+
+    # --- search ---
 
     def search(self, query: str, query_vector: np.ndarray | None, *, k: int, mode: SearchMode = "hybrid",
-               allowed: np.ndarray | None = None) -> list[ScoredId]:
+               allowed: np.ndarray | None = None, fusion: Fusion = DEFAULT_FUSION) -> list[ScoredId]:
         """Best `k` ids for `query` (lexical side) and `query_vector` (dense side).
 
-        `allowed` is a boolean mask over the ids; rows outside it are dropped before each side is cut to its
-        candidate depth, so a filtered query still returns `k` hits when `k` allowed rows match. A query
+        `allowed` is a boolean mask over the rows; rows outside it are dropped before each side is cut to
+        its candidate depth, so a filtered query still returns `k` hits when `k` allowed rows match. A query
         with no lexical token known to the index is answered by the dense side alone, and one with no
         vector by the lexical side alone.
         """
+        return [ScoredId(self.ids[r], s, d, lx) for r, s, d, lx in
+                self.search_rows(query, query_vector, k=k, mode=mode, allowed=allowed, fusion=fusion)]
+
+    def search_rows(self, query: str, query_vector: np.ndarray | None, *, k: int, mode: SearchMode = "hybrid",
+                    allowed: np.ndarray | None = None, fusion: Fusion = DEFAULT_FUSION):
+        """Like `search`, as (row, score, dense rank, lexical rank) tuples."""
         if mode not in SEARCH_MODES:
             raise QueryError(f"unknown search mode {mode!r}: use one of {', '.join(SEARCH_MODES)}")
         if k < 1:
             raise QueryError(f"k must be at least 1, got {k}")
         allowed = self._check_allowed(allowed)
-        token_ids = self._query_token_ids(query)
-        mode = _effective_mode(mode, has_lexical=bool(token_ids), has_dense=query_vector is not None)
-        if mode is None or len(self.ids) == 0:
+        terms = dict(Counter(tokenize(query)))
+        postings = self._postings(terms)
+        mode = _effective_mode(mode, has_lexical=bool(postings), has_dense=query_vector is not None)
+        if mode is None or len(self) == 0:
             return []
+        depth = max(k, fusion.depth)
+        dense_allowed = allowed if fusion.dense_statements else self._without_statements(allowed)
+        if dense_allowed is not None and not dense_allowed.any():
+            dense_allowed = allowed  # a filter to statements alone: rank them by their own vectors
         if mode == "dense":
-            rows, scores = self._dense_ranked(query_vector, k, allowed)
-            return [ScoredId(self.ids[r], float(s), i, None) for i, (r, s) in enumerate(zip(rows, scores), 1)]
+            rows, scores = self._dense_ranked(query_vector, depth if fusion.per_source else k, dense_allowed)
+            found = [(int(r), float(s), i, None) for i, (r, s) in enumerate(zip(rows, scores), 1)]
+            return self._diversified(found, fusion.per_source)[:k]
         if mode == "lexical":
-            rows, scores = self._lexical_ranked(token_ids, k, allowed)
-            return [ScoredId(self.ids[r], float(s), None, i) for i, (r, s) in enumerate(zip(rows, scores), 1)]
-        depth = max(k, CANDIDATE_DEPTH)
-        dense_rows = self._dense_ranked(query_vector, depth, allowed)[0].tolist()
-        lexical_rows = self._lexical_ranked(token_ids, depth, allowed)[0].tolist()
-        dense_rank = {r: i for i, r in enumerate(dense_rows, 1)}
-        lexical_rank = {r: i for i, r in enumerate(lexical_rows, 1)}
-        return [
-            ScoredId(self.ids[r], s, dense_rank.get(r), lexical_rank.get(r))
-            for r, s in rrf_fuse(dense_rows, lexical_rows, rrf_k=RRF_K, dense_weight=DENSE_WEIGHT,
-                                 lexical_weight=LEXICAL_WEIGHT)[:k]
-        ]
+            rows, scores = self._lexical_ranked(terms, postings, depth if fusion.per_source else k, allowed)
+            found = [(int(r), float(s), None, i) for i, (r, s) in enumerate(zip(rows, scores), 1)]
+            return self._diversified(found, fusion.per_source)[:k]
+        dense_rows, dense_scores = self._dense_ranked(query_vector, depth, dense_allowed)
+        if fusion.concept_terms > 0:
+            terms = self._with_concept_terms(terms, dense_rows, dense_scores, fusion)
+            postings = {**postings, **self._postings({t: w for t, w in terms.items() if t not in postings})}
+        dense_list = dense_rows.tolist()
+        lexical_list = self._lexical_ranked(terms, postings, depth, allowed)[0].tolist()
+        dense_rank = {r: i for i, r in enumerate(dense_list, 1)}
+        if not fusion.dense_statements:
+            dense_rank = {**self._inherited_ranks(dense_rank, allowed), **dense_rank}
+        fused = rrf_fuse_ranks(dense_rank, {r: i for i, r in enumerate(lexical_list, 1)}, rrf_k=fusion.rrf_k,
+                               dense_weight=fusion.dense_weight, lexical_weight=fusion.lexical_weight)
+        if fusion.concept_expansion > 0:
+            fused = self._expand_concepts(fused, k, fusion.concept_expansion, dense_list)
+        lexical_rank = {r: i for i, r in enumerate(lexical_list, 1)}
+        found = [(r, s, dense_rank.get(r), lexical_rank.get(r)) for r, s in fused[:max(k, depth)]]
+        return self._diversified(found, fusion.per_source)[:k]
+
+    def _document_keys(self, rows: list[int]) -> dict[int, str]:
+        """The document each row belongs to: its source for statements, passages and source nodes, else itself."""
+        if not rows:
+            return {}
+        keys = dict(self.db.execute(
+            "SELECT row, CASE WHEN kind IN ('claim', 'evidence', 'passage') THEN source_id "
+            f"WHEN kind = 'source' THEN substr(id, 5) ELSE id END FROM rows WHERE row IN ({', '.join('?' * len(rows))})",
+            rows))
+        return {r: keys.get(r) or f"row:{r}" for r in rows}
+
+    def _diversified(self, found: list[tuple], per_source: int) -> list[tuple]:
+        """`found` with every hit beyond the first `per_source` of its document moved after the others
+        (order kept within each part); unchanged when `per_source` is 0."""
+        if not per_source or len(found) < 2:
+            return found
+        keys = self._document_keys([f[0] for f in found])
+        seen: Counter = Counter()
+        kept, deferred = [], []
+        for item in found:
+            key = keys[item[0]]
+            seen[key] += 1
+            (kept if seen[key] <= per_source else deferred).append(item)
+        return kept + deferred
 
     def _check_allowed(self, allowed: np.ndarray | None) -> np.ndarray | None:
         if allowed is None:
             return None
         allowed = np.asarray(allowed)
-        if allowed.dtype != bool or allowed.shape != (len(self.ids),):
-            raise QueryError(f"allowed must be a boolean mask of length {len(self.ids)}")
+        if allowed.dtype != bool or allowed.shape != (len(self),):
+            raise QueryError(f"allowed must be a boolean mask of length {len(self)}")
         return allowed
 
-    def _query_token_ids(self, query: str) -> list[int]:
-        return self.lexical.get_tokens_ids(tokenize(query)) if self.lexical is not None else []
+    def _inherited_ranks(self, ranks: dict[int, int], allowed: np.ndarray | None) -> dict[int, int]:
+        """The rank of each ranked passage, given to the statements inside it."""
+        passages = list(ranks)
+        if not passages:
+            return {}
+        found = self.db.execute(
+            f"SELECT passage, row FROM contains WHERE passage IN ({', '.join('?' * len(passages))})", passages)
+        return {row: ranks[p] for p, row in found if allowed is None or allowed[row]}
+
+    def _without_statements(self, allowed: np.ndarray | None) -> np.ndarray:
+        if self._non_statements is None:
+            self._non_statements = ~self.kind_mask(("claim", "evidence"))
+        return self._non_statements if allowed is None else allowed & self._non_statements
+
+    def _concept_rows(self) -> np.ndarray:
+        if self._concepts is None:
+            self._concepts = self.rows_mask(
+                f"SELECT row FROM rows WHERE kind IN ({', '.join('?' * len(CONCEPT_KINDS))})", CONCEPT_KINDS)
+        return self._concepts
+
+    def _with_concept_terms(self, terms: dict[str, float], rows: np.ndarray, scores: np.ndarray,
+                            fusion: Fusion) -> dict[str, float]:
+        """`terms` plus the terms of the best dense concept when it is close enough to the query."""
+        concepts = self._concept_rows()
+        best = next((int(r) for r, s in zip(rows, scores) if concepts[r] and s >= fusion.concept_min_cos), None)
+        if best is None:
+            return terms
+        found = self.db.execute("SELECT terms FROM rows WHERE row = ?", (best,)).fetchone()
+        merged = dict(terms)
+        for term in found[0].split():
+            merged[term] = merged.get(term, 0.0) + fusion.concept_terms
+        return merged
+
+    def _expand_concepts(self, fused: list[tuple[int, float]], k: int, weight: float,
+                         dense: list[int]) -> list[tuple[int, float]]:
+        """Each concept in the top `k` lends `weight` times its score to the ranked statements tied to it."""
+        concepts = self._concept_rows()
+        scores = dict(fused)
+        top = [(r, s) for r, s in fused[:k] if concepts[r]]
+        for concept, s in top:
+            for (row,) in self.db.execute("SELECT row FROM ties WHERE concept = ?", (concept,)):
+                if row in scores:
+                    scores[row] += weight * s
+        return _ordered(scores, dense)
 
     def _dense_ranked(self, query_vector: np.ndarray, depth: int, allowed: np.ndarray | None):
-        import faiss
-
-        q = np.ascontiguousarray(np.asarray(query_vector, dtype=np.float32).reshape(1, -1))
-        if q.shape[1] != EMBEDDING_DIM:
-            raise QueryError(f"query vector must have {EMBEDDING_DIM} dimensions, got {q.shape[1]}")
-        depth = min(depth, len(self.ids))
-        params = None
+        """Rows by cosine with the query vector, best first (ties: lower row first), allowed rows only."""
+        q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        if q.shape[0] != EMBEDDING_DIM:
+            raise QueryError(f"query vector must have {EMBEDDING_DIM} dimensions, got {q.shape[0]}")
+        scores = self.vectors @ q
         if allowed is not None:
-            bitmap = np.packbits(allowed, bitorder="little")
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap)))
-        scores, rows = _single_threaded_search(self.dense, q, depth, params)
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep]
+            scores = np.where(allowed, scores, -np.inf)
+        depth = min(depth, len(scores))
+        candidates = np.argpartition(-scores, depth - 1)[:depth] if depth < len(scores) else np.arange(len(scores))
+        candidates = candidates[np.isfinite(scores[candidates])]
+        rows = candidates[np.lexsort((candidates, -scores[candidates]))]
+        return rows, scores[rows]
 
-    def _lexical_ranked(self, token_ids: list[int], depth: int, allowed: np.ndarray | None):
-        if not token_ids:
+    def _postings(self, terms: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The stored (rows, BM25 weights) of each of `terms` that occurs in the index."""
+        terms = list(terms)
+        if not terms:
+            return {}
+        found = self.db.execute(
+            f"SELECT term, rows, weights FROM postings WHERE term IN ({', '.join('?' * len(terms))})", terms)
+        return {t: (np.frombuffer(r, dtype=np.int32), np.frombuffer(w, dtype=np.float32)) for t, r, w in found}
+
+    def _lexical_ranked(self, terms: dict[str, float], postings: dict[str, tuple[np.ndarray, np.ndarray]],
+                        depth: int, allowed: np.ndarray | None):
+        """Rows by BM25 score (sum over query terms of term weight x stored weight), best first."""
+        if not postings:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores = self.lexical.get_scores_from_ids(token_ids)
+        scores = np.zeros(len(self), dtype=np.float32)
+        for term, (rows, weights) in postings.items():
+            scores[rows] += np.float32(terms[term]) * weights
         if allowed is not None:
             scores = np.where(allowed, scores, 0)
         rows = _top_rows(scores, depth)
         return rows, scores[rows]
-
-
-def _single_threaded_search(index, q: np.ndarray, depth: int, params):
-    """Search with one OpenMP thread: for a single query faiss's threads only contend (about 4x slower on
-    two cores), while one thread scans 100k x 384 in about 5 ms."""
-    import faiss
-
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        return index.search(q, depth, params=params)
-    finally:
-        faiss.omp_set_num_threads(threads)
 
 
 def _effective_mode(mode: str, *, has_lexical: bool, has_dense: bool) -> str | None:
@@ -242,28 +531,3 @@ def _effective_mode(mode: str, *, has_lexical: bool, has_dense: bool) -> str | N
     preferred = ("dense", "lexical") if mode in ("hybrid", "dense") else ("lexical", "dense")
     available = {"dense": has_dense, "lexical": has_lexical}
     return next((m for m in preferred if available[m]), None)
-
-
-def _build_dense(vectors: np.ndarray):
-    import faiss
-
-    index = faiss.IndexFlatIP(EMBEDDING_DIM)
-    if len(vectors):
-        index.add(vectors)
-    return index
-
-
-def _build_lexical(corpus_tokens: list[list[str]]):
-    """A bm25s index whose vocabulary is numbered in sorted order, so saved bytes do not depend on hashing."""
-    import bm25s
-
-    vocab = {token: i for i, token in enumerate(sorted({t for doc in corpus_tokens for t in doc}))}
-    token_ids = [[vocab[t] for t in doc] for doc in corpus_tokens]
-    retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
-    if not vocab:
-        vocab = {"": 0}
-    with warnings.catch_warnings():
-        # bm25s averages document lengths with numpy, which warns on an empty corpus.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        retriever.index((token_ids, vocab), show_progress=False)
-    return retriever

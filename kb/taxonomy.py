@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import KBError
 
+# libyaml's loader when PyYAML was built with it (it is, on PyPI wheels): the taxonomy is large.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -22,6 +25,7 @@ class Concept(_Strict):
     label: str
     description: str
     aliases: list[str] = Field(default_factory=list)
+    weak_aliases: list[str] = Field(default_factory=list)
     mitigates: list[str] = Field(default_factory=list)
 
 
@@ -97,7 +101,7 @@ def _load_yaml(path: Path, model: type[BaseModel], *, required: bool) -> Any:
             raise KBError(f"{path}: missing; it lists the failure modes and mitigations extraction starts from")
         return model()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
         return model.model_validate(data)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise KBError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None

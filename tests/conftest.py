@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kb.config import copy_inputs
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
 
@@ -16,8 +18,7 @@ def copy_data_dir(dest: Path, *, with_build: Path | None = None, cache_only: boo
     copy its model/embedding cache and, unless `cache_only`, its build."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(DATA / "corpus", dest / "corpus")
-    for name in ("taxonomy.yaml", "curation.yaml"):
-        shutil.copy(DATA / name, dest / name)
+    copy_inputs(DATA, dest)
     if with_build is not None:
         shutil.copytree(with_build / ".cache", dest / ".cache")
         if not cache_only:

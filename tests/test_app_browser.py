@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kb.api import KnowledgeBase
+from kb.app.startup import HOME_FIRST, key_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -116,34 +117,48 @@ def wait_css(driver, selector: str, timeout: float = 30):
     return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: d.find_element("css selector", selector))
 
 
-def test_search_a_symptom_and_open_the_failure_mode(server, browser, data_dir):
+def test_search_from_the_home_page_and_open_the_failure_mode(server, browser, data_dir):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     kb = KnowledgeBase.load(data_dir)
     card = kb.failure_mode_card("fm:no-foothold")
+    first = card.statements[0]
     browser.get(server)
     wait_text(browser, "How RL on language models fails")
-    for fm in kb.nodes("failure_mode"):
-        wait_text(browser, fm["label"], timeout=10)
+    for shown_card in kb.concept_cards("failure_mode", summary=True)[:HOME_FIRST]:
+        wait_text(browser, shown_card.node.label, timeout=10)
 
-    browser.find_element(By.XPATH, "//section[@data-testid='stSidebar']//label[.//p[text()='Search']]").click()
-    box = wait_css(browser, "input[aria-label='Symptom or question']")
+    box = wait_css(browser, "input[aria-label='Symptom or question']")  # on the home page itself
     box.send_keys("all rollouts get zero reward", Keys.ENTER)
     wait_text(browser, "10 hits")
-    wait_css(browser, ".st-key-hit-0 button").click()
-
-    wait_text(browser, card["statements"][0]["quote"])
     wait_idle(browser)
-    assert browser.find_element(By.TAG_NAME, "h1").text == card["node"]["label"]
+    assert "How RL on language models fails" in browser.find_element(By.TAG_NAME, "h1").text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "app_home_search.png"))
+    wait_css(browser, f".st-key-{key_for('hit', 'fm:no-foothold')} button").click()
+
+    wait_text(browser, first.quote)
+    wait_idle(browser)
+    assert browser.find_element(By.TAG_NAME, "h1").text == card.node.label
     assert "node=fm%3Ano-foothold" in browser.current_url or "node=fm:no-foothold" in browser.current_url
     body = browser.find_element(By.TAG_NAME, "body").text
-    assert card["node"]["description"] in body
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert card.node.description in body
     browser.save_screenshot(str(ARTIFACTS / "app_failure_mode.png"))
 
-    browser.find_element(By.CSS_SELECTOR, ".st-key-st-0-passage button").click()
+    browser.find_element(By.CSS_SELECTOR, f".st-key-{key_for('st', first.id, 'passage')} button").click()
     mark = wait_css(browser, "#kb-selected")
     wait_idle(browser)
-    assert mark.text == card["statements"][0]["quote"]
+    assert mark.text == first.quote
     browser.save_screenshot(str(ARTIFACTS / "app_source_passage.png"))
+
+
+def test_a_node_link_opens_its_page_directly(server, browser, data_dir):
+    from selenium.webdriver.common.by import By
+
+    kb = KnowledgeBase.load(data_dir)
+    paper = kb.node_view("E026")
+    browser.get(f"{server}/?node={paper.id}")
+    wait_text(browser, paper.label)
+    wait_idle(browser)
+    assert browser.find_element(By.TAG_NAME, "h1").text == paper.label

@@ -118,6 +118,12 @@ def test_bad_inputs_are_skipped_with_warnings_and_strict_fails_without_touching_
     assert "src:obvious-ways-rl-can-fail" in kb.G
     assert kb.G.nodes["src:obvious-ways-rl-can-fail"]["path"] == "posts/obvious-ways-rl-can-fail.txt"
 
+    # Nothing changed since the lenient build, yet a strict build must still refuse the bad files.
+    assert build(settings).up_to_date
+    with pytest.raises(KBError) as err:
+        build(replace(settings, strict=True))
+    assert "zz-bad/" in str(err.value)
+
 
 def test_graph_json_schema(kb, tmp_path):
     from kb.graph import graph_to_json

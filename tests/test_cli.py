@@ -7,7 +7,12 @@ import os
 import subprocess
 import sys
 
+import click
 import pytest
+from click.testing import CliRunner
+
+from kb.api import KnowledgeBase
+from kb.cli import cli
 
 
 def run_kb(*args, data_dir=None, stdin: bytes | None = None, env_data_dir=None):
@@ -24,14 +29,17 @@ def test_stats_show_and_export_graph(built_data_dir, tmp_path):
     out = run_kb("stats", "--json", data_dir=built_data_dir)
     assert out.returncode == 0, out.stderr
     counts = json.loads(out.stdout)
-    assert counts["nodes"]["failure_mode"] >= 15 and counts["edges"]["mitigates"] > 0
+    assert counts == KnowledgeBase.load(built_data_dir).stats()
+    assert counts["nodes"]["failure_mode"] > 0 and counts["edges"]["mitigates"] > 0
 
     show = run_kb("show", "no-foothold", data_dir=built_data_dir)
     text = show.stdout.decode()
     assert show.returncode == 0
     assert text.startswith("No foothold (reward is always zero)\nfm:no-foothold  [failure_mode]")
     assert "There is nothing to reinforce and the reinforcement signal is always zero." in text
-    assert "[curated]" in text and "[rule:alias]" in text
+    # the same provenance labels the explorer and the site show
+    assert "[curated]" in text and "[inferred: rule alias]" in text and "[rule:alias]" not in text
+    assert "also called: " in text and "*" not in text.split("also called: ", 1)[1].splitlines()[0]
 
     episode = run_kb("show", "E026", "--json", data_dir=built_data_dir)
     node = json.loads(episode.stdout)["node"]
@@ -86,7 +94,7 @@ def test_human_output_is_readable(built_data_dir):
         (["query", "reward", "--kind", "banana"], None, "error: unknown kind 'banana'"),
         (["query", "reward", "--failure-mode", "nope"], None, "error: no failure mode 'nope'"),
         (["show", "fm:does-not-exist"], None, "error: no node 'fm:does-not-exist'"),
-        (["repro", "run", "no-such-repro", "--quick"], None, "error:"),
+        (["repro", "run", "no-such-repro", "--quick"], None, "error: no reproduction named 'no-such-repro'"),
     ],
 )
 def test_bad_queries_give_one_line_errors(built_data_dir, args, stdin, message):
@@ -117,3 +125,30 @@ def test_build_strict_exit_code(tmp_path):
     assert out.returncode == 1
     assert out.stderr.decode().startswith("error: bad.md: binary file, not text")
     assert not (data / "build").exists()
+
+
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, command in sorted(group.commands.items()):
+        paths.append((*prefix, name))
+        if isinstance(command, click.Group):
+            paths += _command_paths(command, (*prefix, name))
+    return paths
+
+
+def test_commands_have_help(tmp_path):
+    paths = _command_paths(cli)
+    assert {("build",), ("show",), ("export", "site"), ("export", "mkdocs")} <= set(paths)
+    runner = CliRunner()
+    for path in [(), *paths]:
+        result = runner.invoke(cli, ["--data-dir", str(tmp_path), *path, "--help"], prog_name="kb")
+        assert result.exit_code == 0, (path, result.output)
+        assert result.output.startswith(f"Usage: kb {' '.join(path)}".rstrip() + " "), (path, result.output[:200])
+        summary = result.output.split("\n\n", 2)[1].strip()
+        assert summary and not summary.startswith("Options:"), (path, "no description")
+
+
+def test_export_shows_progress_only_on_a_terminal(built_data_dir, tmp_path):
+    out = run_kb("export", "mkdocs", str(tmp_path / "docs"), data_dir=built_data_dir)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == b"" and out.stdout.decode().startswith("wrote ")

@@ -68,6 +68,18 @@ def test_onnx_vectors_match_sentence_transformers(onnx_dir, st_encoder):
     assert cosines.min() > 1 - 1e-3, dict(zip(TEXTS, cosines.round(5)))
 
 
+def test_optimized_model_is_what_loads_and_gives_the_raw_model_vectors(onnx_dir, tmp_path):
+    import shutil
+
+    raw_dir = tmp_path / "raw"
+    shutil.copytree(onnx_dir, raw_dir)
+    (raw_dir / embed.OPTIMIZED_FILE).unlink()
+    optimized, raw = OnnxEncoder.load(onnx_dir), OnnxEncoder.load(raw_dir)
+    assert optimized.session._model_path.endswith(embed.OPTIMIZED_FILE)
+    assert raw.session._model_path.endswith(embed.ONNX_FILE)
+    np.testing.assert_allclose(optimized.encode(TEXTS), raw.encode(TEXTS), atol=1e-5)
+
+
 def test_onnx_encoding_does_not_depend_on_batch_neighbours(onnx_dir):
     encoder = OnnxEncoder.load(onnx_dir)
     together = encoder.encode(TEXTS, batch_size=64)
@@ -82,7 +94,7 @@ def test_encoders_return_empty_array_for_no_texts(onnx_dir, st_encoder):
 
 
 def test_export_writes_model_tokenizer_and_version(onnx_dir):
-    assert sorted(p.name for p in onnx_dir.iterdir()) == ["export.json", "model.onnx", "tokenizer.json"]
+    assert sorted(p.name for p in onnx_dir.iterdir()) == ["export.json", "model.onnx", "model.opt.onnx", "tokenizer.json"]
     meta = json.loads((onnx_dir / "export.json").read_text())
     assert meta == {
         "format": embed.EXPORT_FORMAT,

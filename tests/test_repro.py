@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import subprocess
+import sys
 
 import pytest
 
-from kb import repro
 from kb.errors import NotFoundError, ReproError
-from kb.repro import (
-    REPRODUCTIONS,
-    Reproduction,
-    get_reproduction,
-    list_reproductions,
-    load_result,
-    load_script_module,
-    run_reproduction,
-)
+from kb.repro import registry
+from kb.repro.registry import SCRIPTS_DIR, get_reproduction, list_reproductions, read_declaration
+from kb.repro.runner import load_result, load_script_module, run_all, run_reproduction
 
+REPRODUCTIONS = registry.registry()
 NAMES = list(REPRODUCTIONS)
 FINAL_KEYS = {"name", "reproduces", "mitigations", "signature", "signature_met", "signature_rule", "seed", "device",
-              "quick", "seconds", "run_id", "started_at", "metrics", "series", "plot", "anchor"}
+              "quick", "seconds", "run_id", "started_at", "metrics", "series", "plot", "anchor", "script",
+              "script_sha256"}
 REQUIRED_SERIES = {"overoptimization": {"kl", "proxy", "gold"}, "passk-narrowing": {"k", "pass_base", "pass_rl"}}
+
+
+def test_every_script_in_the_folder_is_registered():
+    scripts = sorted(p.stem for p in SCRIPTS_DIR.glob("*.py"))
+    assert NAMES == scripts  # a script without a REPRO block would silently be missing from the graph
+    assert {"no-foothold", "overoptimization", "memorization", "passk-narrowing", "zero-variance-groups",
+            "loss-normalization", "exploration-hacking"} <= set(NAMES)
 
 
 def test_registry_is_consistent():
     assert [r.name for r in list_reproductions()] == NAMES
-    assert len(NAMES) == 7
     for name, r in REPRODUCTIONS.items():
         assert r.name == name and r.script == f"scripts/repro/{name}.py"
         assert r.script_path.is_file(), r.script
@@ -39,7 +43,34 @@ def test_registry_is_consistent():
 def test_script_states_the_registry_rule(name):
     module = load_script_module(name)
     assert module.NAME == name
-    assert module.RULE == REPRODUCTIONS[name].rule
+    assert module.REPRO["rule"] == REPRODUCTIONS[name].rule  # one owner: the registry reads the script's block
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_help_works(name):
+    out = subprocess.run([sys.executable, str(REPRODUCTIONS[name].script_path), "--help"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "--seed" in out.stdout and "--quick" in out.stdout
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_run_does_not_mutate_its_arguments(name):
+    module = load_script_module(name)
+    args = module.Args(quick=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        args.seed = 1  # frozen: run(args) cannot change its caller's arguments
+
+
+def test_bad_declaration_is_named(tmp_path):
+    bad = tmp_path / "broken.py"
+    bad.write_text('NAME = "broken"\nREPRO = {"title": "t", "reproduces": ["no-prefix"], "mitigations": ["mit:x"], '
+                   '"signature": "s", "rule": "r", "anchor": {"paper": "p", "result": "r"}}\n')
+    with pytest.raises(ReproError, match=r"broken.py: REPRO reproduces: .*fm:"):
+        read_declaration(bad)
+    bad.write_text('NAME = "other"\nREPRO = {}\n')
+    with pytest.raises(ReproError, match="NAME must be 'broken'"):
+        read_declaration(bad)
 
 
 def test_unknown_name_raises_not_found_naming_the_valid_ones(tmp_path):
@@ -55,7 +86,8 @@ def test_unknown_name_raises_not_found_naming_the_valid_ones(tmp_path):
 @pytest.mark.parametrize("name", NAMES)
 def test_quick_run_writes_result_and_plot(name, tmp_path):
     lines: list[str] = []
-    result = run_reproduction(name, tmp_path, quick=True, seed=0, on_line=lines.append)
+    # a generous limit: this checks what a run writes, not how fast it is (scripts/bench_repro.py times them)
+    result = run_reproduction(name, tmp_path, quick=True, seed=0, on_line=lines.append, timeout=600)
     assert set(result) == FINAL_KEYS
     assert result["name"] == name and result["quick"] is True and result["seed"] == 0 and result["device"] == "cpu"
     assert result["reproduces"] == REPRODUCTIONS[name].reproduces
@@ -69,7 +101,7 @@ def test_quick_run_writes_result_and_plot(name, tmp_path):
     assert len({len(result["series"][key]) for key in required}) <= 1  # paired curves have equal lengths
     assert all(isinstance(v, list) and v for v in result["series"].values())
     assert any(line.startswith("step ") for line in lines) and lines[-1].startswith(f"done {name}")
-    assert load_result(name, tmp_path) == result
+    assert load_result(name, tmp_path) == {**result, "stale": False}  # just made by the script as it is
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # temp dir and files cleaned up
 
 
@@ -87,13 +119,15 @@ def test_timeout_raises_repro_error(tmp_path):
     assert load_result("memorization", tmp_path) is None
 
 
+FAKE_BLOCK = ('NAME = "fake"\nREPRO = {"title": "t", "reproduces": ["fm:no-foothold"], "mitigations": '
+              '["mit:curriculum"], "signature": "s", "rule": "r", "anchor": {"paper": "p", "result": "r"}}\n')
+
+
 def _fake(monkeypatch, tmp_path, body: str) -> str:
-    script = tmp_path / "fake.py"
-    script.write_text(body)
-    fake = Reproduction(name="fake", title="t", script=str(script), reproduces=["fm:no-foothold"],
-                        mitigations=["mit:curriculum"], signature="s", rule="r",
-                        anchor={"paper": "p", "arxiv": None, "result": "r"})
-    monkeypatch.setitem(repro.REPRODUCTIONS, "fake", fake)
+    scripts = tmp_path / "scripts"
+    scripts.mkdir(exist_ok=True)
+    (scripts / "fake.py").write_text(FAKE_BLOCK + body)
+    monkeypatch.setattr(registry, "SCRIPTS_DIR", scripts)
     return "fake"
 
 
@@ -121,6 +155,16 @@ def test_fake_script_result_gets_registry_fields(monkeypatch, tmp_path):
     assert set(result) == FINAL_KEYS and result["metrics"]["mitigation"] == {"x": 2} and result["seed"] == 7
     assert json.loads((out / "fake.json").read_text()) == result
     assert not (out / "fake.png").exists()
+    assert load_result(name, out)["stale"] is False
+    script = tmp_path / "scripts" / "fake.py"
+    script.write_text(script.read_text() + "# edited after the run\n")
+    assert load_result(name, out)["stale"] is True  # never stale silently
+
+
+def test_run_all_reports_failures_without_stopping(monkeypatch, tmp_path):
+    _fake(monkeypatch, tmp_path, "import sys\nsys.exit('boom')\n")
+    outcomes = run_all(tmp_path / "out")
+    assert list(outcomes) == ["fake"] and isinstance(outcomes["fake"], ReproError)
 
 
 def test_cuda_request_without_gpu_fails_clearly(tmp_path):
@@ -131,7 +175,60 @@ def test_cuda_request_without_gpu_fails_clearly(tmp_path):
         run_reproduction("no-foothold", tmp_path, quick=True, device="cuda")
 
 
+def test_cuda_run_when_a_gpu_is_present(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no GPU here")
+    result = run_reproduction("no-foothold", tmp_path, quick=True, device="cuda")
+    assert result["device"] == "cuda" and result["signature_met"] is True
+
+
 def test_unknown_device_is_rejected(tmp_path):
     with pytest.raises(ReproError, match="unknown device"):
         run_reproduction("no-foothold", tmp_path, device="tpu")
 
+
+
+def _recorded(name: str, sha: str) -> dict:
+    repro = REPRODUCTIONS[name]
+    return {"name": name, "run_id": f"{name}-x-s0", "signature_met": True, "quick": False, "seed": 0,
+            "device": "cpu", "seconds": 1.0, "signature": repro.signature, "reproduces": repro.reproduces,
+            "mitigations": repro.mitigations, "script_sha256": sha, "metrics": {}, "plot": f"{name}.png"}
+
+
+def test_recorded_runs_are_evidence_only_while_current(tmp_path):
+    from kb.repro.evidence import load_repro_results, reproduction_nodes
+
+    name = "no-foothold"
+    current = _recorded(name, REPRODUCTIONS[name].script_hash())
+    (tmp_path / f"{name}.json").write_text(json.dumps(current))
+    (tmp_path / "memorization.json").write_text(json.dumps(_recorded("memorization", "0" * 64)))
+    (tmp_path / "not-registered.json").write_text(json.dumps({"name": "not-registered"}))
+    (tmp_path / "broken.json").write_text("{")
+    results = {r["name"]: r for r in load_repro_results(tmp_path)}
+    assert set(results) == {name, "memorization"}
+    assert results[name]["stale"] is False and results["memorization"]["stale"] is True
+    known = {"fm:no-foothold", "mit:partial-credit", "fm:overfitting", "mit:task-distribution"}
+    nodes, edges = reproduction_nodes(list(results.values()), known)
+    by_id = {n.id: n for n in nodes}
+    assert {f"repro:{n}" for n in NAMES} <= set(by_id)
+    about = {(e.u, e.v) for e in edges if e.kind == "about"}
+    assert ("ev:run:no-foothold", "fm:no-foothold") in about
+    assert not any(u == "ev:run:memorization" for u, _ in about)  # stale: shown, but evidence for nothing
+    assert by_id["ev:run:memorization"].text.startswith("STALE") and by_id["ev:run:memorization"].attrs["stale"]
+    assert not by_id["ev:run:no-foothold"].attrs["stale"]
+
+
+def test_shipped_runs_are_current():
+    """data/runs ships a recorded run for every reproduction, each made by the script as it is now."""
+    from kb.repro.evidence import load_repro_results
+    from kb.repro.registry import REPO_ROOT
+
+    results = {r["name"]: r for r in load_repro_results(REPO_ROOT / "data" / "runs")}
+    assert set(results) == set(NAMES), "record missing runs with `kb repro run --all`"
+    stale = sorted(n for n, r in results.items() if r["stale"])
+    assert not stale, f"rerun these (their scripts changed): {stale}"
+    for name, r in results.items():
+        plot = REPO_ROOT / "data" / "runs" / f"{name}.png"
+        assert plot.is_file() and plot.stat().st_size < 100_000, name
+        assert r["quick"] is False, name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -22,6 +23,7 @@ def _restore_torch_globals():
     torch.set_num_threads(threads)
 
 
+@functools.lru_cache(maxsize=None)  # several tests read the same run; results are only read
 def quick_run(name: str, seed: int, **overrides) -> dict:
     module = load_script_module(name)
     args = module.Args(seed=seed, quick=True, **overrides)
@@ -40,6 +42,16 @@ def test_no_foothold_exact_match_never_moves(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_no_foothold_threshold_on_the_same_task(seed):
+    """The control: the same exact-match rule learns from a primed start at 1e-3, not at 1e-4."""
+    m = quick_run("no-foothold", seed)["metrics"]["threshold"]
+    assert m["0.0001"]["base_success"] == pytest.approx(1e-4, rel=1e-6)
+    assert m["0.001"]["base_success"] == pytest.approx(1e-3, rel=1e-6)
+    assert m["0.0001"]["final_p_exact"] < 0.01 and m["0.001"]["final_p_exact"] > 0.5
+    assert m["0.001"]["successes_seen"] > m["0.0001"]["successes_seen"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_overoptimization_gold_peaks_while_proxy_rises(seed):
     out = quick_run("overoptimization", seed)
     m, s = out["metrics"], out["series"]
@@ -47,19 +59,31 @@ def test_overoptimization_gold_peaks_while_proxy_rises(seed):
         shape = m["failure"][method]
         assert shape["proxy_ends_at_max"] and shape["gold_peak_inside"], method
         assert shape["gold_drop"] > 1.0, method
-        assert m["gao_fit"][method]["beta"] > 0, method
+    assert m["gao_fit"]["bon"]["beta"] > 0 and m["gao_fit"]["bon"]["r2"] >= 0.9
+    assert m["failure"]["rl"]["largest_step_share_of_fall"] <= 0.1  # a gradual decline, not a cliff
     assert np.all(np.diff(s["kl"]) > -1e-9)  # RL without penalty only moves away from the base
     assert s["gold"][-1] < s["gold"][0] < max(s["gold"])
+    control = m["control_rl_on_gold"]
+    assert control["max_gold"] - control["final_gold"] <= 0.5 and control["final_gold"] > max(s["gold"])
     es, kl = m["mitigation"]["early_stopping"], m["mitigation"]["kl_penalty"]
     assert es["final_gold"] > m["rl_gold_final"] and kl["final_gold"] > m["rl_gold_final"]
     assert es["final_gold"] - m["base_gold"] >= 0.8 * (m["rl_gold_peak"] - m["base_gold"])
+    assert kl["gold_minus_unpenalized_at_same_kl"] <= 0.25  # at matched KL the penalty is no better
 
 
-def test_overoptimization_bon_kl_formula():
+def test_overoptimization_bon_is_exact():
+    """Exact best-of-n agrees with sampling, and its KL stays below the continuous bound log n - (n-1)/n."""
     module = load_script_module("overoptimization")
-    out = module.run(module.Args(quick=True, seed=0))
-    n, kl = np.asarray(out["series"]["bon_n"]), np.asarray(out["series"]["bon_kl"])
-    assert np.allclose(kl, np.log(n) - (n - 1) / n) and kl[0] == 0.0
+    args = module.Args(quick=True, seed=0, bon_max_log2=6)
+    gen = torch.Generator().manual_seed(0)
+    proxy_w = module.fit_proxy(args, gen)
+    bon = module.best_of_n(proxy_w, args)
+    n, kl = np.asarray(bon["n"]), np.asarray(bon["kl"])
+    assert kl[0] == pytest.approx(0.0, abs=1e-12) and np.all(kl <= np.log(n) - (n - 1) / n + 1e-9)
+    counts = module.sample_counts(module.BASE_P, (20000, 8), args.tokens, gen)
+    best = counts.gather(1, (counts @ proxy_w).argmax(1)[:, None, None].expand(-1, 1, 4)).squeeze(1)
+    sampled = float(module.gold(best).mean())
+    assert sampled == pytest.approx(bon["gold"][3], abs=0.05)  # n = 8
 
 
 def test_gao_fit_recovers_known_coefficients():
@@ -77,9 +101,10 @@ def test_gao_fit_recovers_known_coefficients():
 def test_memorization_fixed_set_does_not_generalize(seed):
     m = quick_run("memorization", seed)["metrics"]
     assert m["failure"]["train_acc"] > 0.9
-    assert m["failure"]["held_out_acc"] < 0.3
-    assert m["mitigation"]["held_out_acc"] > m["failure"]["held_out_acc"] + 0.3
-    assert abs(m["mitigation"]["gap"]) < 0.1  # the fresh-task policy is as good on new tasks as on training ones
+    assert m["failure"]["new_instance_acc"] < 0.3
+    assert m["mitigation"]["new_instance_acc"] > m["failure"]["new_instance_acc"] + 0.3
+    assert m["mitigation"]["new_pair_acc"] < 0.3  # coverage, not addition: unseen (a, b) pairs stay unsolved
+    assert len(m["held_out_pairs"]) == 20
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -109,23 +134,27 @@ def test_pass_at_k_estimator_matches_binomial_formula():
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_zero_variance_groups_grow_and_dynamic_sampling_helps_per_step(seed):
+def test_zero_variance_groups_grow_and_the_gain_is_the_normalizer(seed):
     out = quick_run("zero-variance-groups", seed)
     m, s = out["metrics"], out["series"]
     assert m["failure"]["frac_zero_std_last"] > m["failure"]["frac_zero_std_first"] + 0.1
-    assert m["per_step_gain"] > 0.03
-    assert m["sample_cost_ratio"] > 1.5  # the gain is paid for with extra generation
-    assert m["per_sample_gain"] < m["per_step_gain"]
+    assert m["filter_only_gain"] > 0.03 and m["per_step_gain"] > 0.03
+    assert m["resampling_gain_over_filter"] < m["filter_only_gain"]  # most of the gain needs no extra samples
+    assert s["samples_filter"] == s["samples_grpo"]
+    assert m["sample_cost_ratio"] > 1.5  # resampling is paid for with extra generation
     assert s["samples_dynamic"][-1] > s["samples_grpo"][-1]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_length_bias_only_under_per_sequence_normalization(seed):
-    m = quick_run("loss-normalization", seed)["metrics"]
+    out = quick_run("loss-normalization", seed)
+    m, s = out["metrics"], out["series"]
     assert m["failure"]["grpo"]["odds_ramble_guess"] > 2
+    assert m["failure"]["grpo"]["incorrect_len_growth"] >= 1.0  # failing answers get longer during training
     for arm in ("dapo", "dr_grpo"):
         assert 1 / 1.5 < m["mitigation"][arm]["odds_ramble_guess"] < 1.5, arm
-        assert m["failure"]["grpo"]["incorrect_len"] > m["mitigation"][arm]["incorrect_len"], arm
+        assert m["failure"]["grpo"]["incorrect_len"] > m["mitigation"][arm]["incorrect_len"] + 1.5, arm
+        assert s[f"incorrect_len_{arm}"][-1] <= s[f"incorrect_len_{arm}"][0], arm
 
 
 @pytest.mark.parametrize("ga_steps", (4, 8))
@@ -141,14 +170,18 @@ def test_gradient_accumulation_fix_equals_full_batch(ga_steps):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_deterministic_failure_blocks_learning(seed):
+def test_success_rate_not_determinism_blocks_learning(seed):
     m = quick_run("exploration-hacking", seed)["metrics"]
-    h, r = m["failure"], m["control_random_failure"]
-    assert m["capability"]["hacker_plain_acc"] > 0.8  # the skill is there, only withheld
-    assert h["trigger_acc_final"] < 0.1 and h["frac_zero_std_trigger"] > 0.9 and h["frac_all_wrong_trigger"] > 0.9
-    assert r["trigger_acc_final"] > r["trigger_acc_start"] + 0.4
-    assert m["mitigation"]["elicitation_sft"]["trigger_acc_final"] > h["trigger_acc_final"] + 0.2
-    assert m["mitigation"]["injected_successes"]["trigger_acc_final"] > 0.8
+    cap = m["capability"]
+    assert all(c["plain_acc"] > 0.8 for c in cap.values())  # the skill is there, only withheld
+    assert cap["spread_lock"]["trigger_entropy"] > cap["hacker"]["trigger_entropy"] + 1.0  # it really is random
+    for locked in (m["failure"], m["control_spread_lock"]):
+        assert locked["trigger_acc_final"] < 0.2 and locked["frac_all_wrong_trigger"] > 0.8
+    for learnable in (m["control_deterministic_10"], m["control_spread_10"]):
+        assert learnable["trigger_acc_final"] > learnable["trigger_acc_start"] + 0.4  # seeds 0-2: a clear rise
+        assert learnable["frac_all_wrong_trigger"] < 0.5
+    assert m["mitigation"]["elicitation_sft"]["trigger_acc_final"] > m["failure"]["trigger_acc_final"] + 0.2
+    assert m["mitigation"]["injected_successes"]["trigger_acc_final"] > 0.7
 
 
 @pytest.mark.parametrize("name", ["no-foothold", "memorization", "loss-normalization"])

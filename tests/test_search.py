@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,7 +14,8 @@ import pytest
 from kb import search
 from kb.embed import SentenceTransformerEncoder
 from kb.errors import BuildMissingError, QueryError
-from kb.search import HybridIndex, ScoredId, rrf_fuse, tokenize
+from kb.search import DEFAULT_FUSION as F
+from kb.search import Fusion, HybridIndex, ScoredId, bm25_postings, rrf_fuse, rrf_fuse_ranks, tokenize
 
 CORPUS = {
     "hack": "Reward hacking: the policy exploits a loophole in the reward model and scores high without doing the task.",
@@ -77,8 +82,8 @@ def test_hybrid_scores_are_reciprocal_rank_fusion_of_both_sides(index, encoder):
     dense_rank = {h.id: h.dense_rank for h in dense}
     lexical_rank = {h.id: h.lexical_rank for h in lexical}
     expected = {
-        i: search.DENSE_WEIGHT / (search.RRF_K + dense_rank[i])
-        + (search.LEXICAL_WEIGHT / (search.RRF_K + lexical_rank[i]) if i in lexical_rank else 0.0)
+        i: F.dense_weight / (F.rrf_k + dense_rank[i])
+        + (F.lexical_weight / (F.rrf_k + lexical_rank[i]) if i in lexical_rank else 0.0)
         for i in CORPUS
     }
     assert [h.id for h in hybrid] == sorted(expected, key=lambda i: (-expected[i], dense_rank[i]))
@@ -129,7 +134,7 @@ def test_allowed_mask_applies_before_candidate_depth():
     allowed = np.zeros(len(ids), dtype=bool)
     allowed[-12:] = True
     allowed[-1] = False
-    assert len(ids) - 12 > search.CANDIDATE_DEPTH
+    assert len(ids) - 12 > F.depth
     query_vector = vectors[-1]
 
     lexical = index.search("reward", query_vector, k=5, mode="lexical", allowed=allowed)
@@ -178,7 +183,7 @@ def test_save_is_byte_deterministic(tmp_path):
     HybridIndex.build(ids, texts, vectors).save(tmp_path / "a")
     HybridIndex.build(ids, texts, vectors).save(tmp_path / "b")
     hashes = _file_hashes(tmp_path / "a")
-    assert "ids.json" in hashes and "dense.faiss" in hashes
+    assert set(hashes) == {"search.sqlite", "dense.npy"}
     assert hashes == _file_hashes(tmp_path / "b")
 
 
@@ -218,3 +223,168 @@ def test_scored_id_is_a_frozen_value():
     hit = ScoredId("a", 1.0, 1, None)
     with pytest.raises(AttributeError):
         hit.score = 2.0  # type: ignore[misc]
+
+
+# --- BM25 postings, graph-aware steps, stored records and filters ----------------------------------------
+
+
+def test_bm25_postings_match_a_hand_computed_lucene_score():
+    docs = [["reward", "hack", "reward"], ["reward"], ["kl", "penalti", "drift", "polici"]]
+    postings = bm25_postings(docs)
+    avg = (3 + 1 + 4) / 3
+    idf = np.log(1 + (3 - 2 + 0.5) / (2 + 0.5))  # "reward" is in 2 of 3 documents
+    expected = [idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / avg)) for tf, length in ((2, 3), (1, 1))]
+    rows, weights = postings["reward"]
+    assert rows.tolist() == [0, 1]
+    assert weights.tolist() == pytest.approx(expected, rel=1e-6)
+    assert list(postings) == sorted(postings)
+
+
+def _unit(i: int, n: int = 384) -> np.ndarray:
+    v = np.zeros(n, dtype=np.float32)
+    v[i] = 1.0
+    return v
+
+
+def _concept_index() -> HybridIndex:
+    """A failure mode whose alias ("sycophancy") only a statement shares; the query is near the concept in
+    vector space but shares no word with either."""
+    ids = ["fm:syc", "claim:a", "claim:b", "claim:c"]
+    texts = ["Agreeing with users: the model says what users want to hear. Also called: sycophancy.",
+             "Sycophancy rises after preference training on thumbs-up data.",
+             "Entropy falls and exploration stops.",
+             "The learning rate was too high."]
+    vectors = np.stack([_unit(0), _unit(1), _unit(2), (_unit(0) * 0.3 + _unit(3)) / np.hypot(0.3, 1)])
+    return HybridIndex.build(ids, texts, vectors, kinds=["failure_mode", "claim", "claim", "claim"],
+                             source_ids=["taxonomy", "doc1", "doc2", "doc2"],
+                             ties=[("fm:syc", "claim:a")], neighbours={"fm:syc": ["claim:a"]})
+
+
+def test_concept_terms_carry_a_symptom_into_the_lexical_query():
+    index = _concept_index()
+    query = "chat assistant flatters people at a high rate"
+    plain = index.search(query, _unit(0), k=4, fusion=Fusion())
+    expanded = index.search(query, _unit(0), k=4, fusion=Fusion(concept_terms=1.0, concept_min_cos=0.5))
+    assert next(h for h in plain if h.id == "claim:a").lexical_rank is None
+    assert next(h for h in expanded if h.id == "claim:a").lexical_rank is not None
+    far = index.search(query, _unit(2), k=4, fusion=Fusion(concept_terms=1.0, concept_min_cos=0.5))
+    assert next(h for h in far if h.id == "claim:a").lexical_rank is None  # no concept near enough
+
+
+def test_concept_expansion_lifts_the_statements_tied_to_a_concept_hit():
+    index = _concept_index()
+    query = "entropy falls"
+    plain = [h.id for h in index.search(query, _unit(0), k=4, fusion=Fusion())]
+    lifted = [h.id for h in index.search(query, _unit(0), k=4, fusion=Fusion(concept_expansion=1.0))]
+    assert plain.index("claim:a") > plain.index("claim:c")
+    assert lifted.index("claim:a") < lifted.index("claim:c")
+    assert sorted(plain) == sorted(lifted)
+
+
+def test_records_and_filter_masks_survive_save_and_load(tmp_path):
+    _concept_index().save(tmp_path / "i")
+    index = HybridIndex.load(tmp_path / "i")
+    assert index.ids == ["fm:syc", "claim:a", "claim:b", "claim:c"]
+    assert index.records([2, 0]) == [{"id": "claim:b", "text": "Entropy falls and exploration stops."},
+                                     {"id": "fm:syc", "text": index.records([0])[0]["text"]}]
+    assert index.kind_mask(["claim"]).tolist() == [False, True, True, True]
+    assert index.neighbour_mask("fm:syc").tolist() == [True, True, False, False]
+    assert index.source_mask("src:doc2", "doc2").tolist() == [False, False, True, True]
+    assert index.kind_of("claim:a") == "claim" and index.kind_of("nope") is None
+
+
+def test_index_of_another_format_says_to_rebuild(tmp_path):
+    _concept_index().save(tmp_path / "i")
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "i" / "search.sqlite") as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'format'")
+    with pytest.raises(BuildMissingError, match="kb build --force"):
+        HybridIndex.load(tmp_path / "i")
+
+
+# Modules a query does not need: the model's training stack, the graph, the build-time models and extraction.
+HEAVY_MODULES = ("torch", "transformers", "sentence_transformers", "networkx", "scipy", "bm25s", "pydantic",
+                 "kb.extract", "kb.graph", "kb.models", "kb.api", "kb.build")
+
+_DUMP_MODULES = """
+import atexit, json, sys
+atexit.register(lambda: sys.stderr.write("MODULES " + json.dumps(sorted(sys.modules))))
+sys.argv = ["kb", "query", "the scorer keeps rating answers higher but people say they got worse", "--json"]
+from kb.cli import main
+main()
+"""
+
+
+def test_cold_query_path_imports_nothing_heavy(built_data_dir):
+    env = {**os.environ, "KB_DATA_DIR": str(built_data_dir)}
+    out = subprocess.run([sys.executable, "-c", _DUMP_MODULES], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    hits = json.loads(out.stdout)
+    assert len(hits) == 5 and all({"id", "kind", "score", "source_id", "papers"} <= set(h) for h in hits)
+    modules = json.loads(out.stderr.rsplit("MODULES ", 1)[1])
+    loaded = sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY_MODULES))
+    assert loaded == []
+    assert "onnxruntime" in modules and "kb.query" in modules  # the check itself sees the query path
+
+
+def test_search_returns_passages_and_api_hits_agree_with_cli_records(kb):
+    records = kb.search_records("what should I monitor to catch reward hacking early", k=20)
+    hits = kb.search("what should I monitor to catch reward hacking early", k=20)
+    assert [r["id"] for r in records] == [h.id for h in hits]
+    assert [h.model_dump() for h in hits] == [{**r} for r in records]
+    passages = kb.search_records("reward hacking", k=5, kinds=["passage"])
+    assert passages and all(p["kind"] == "passage" and p["source_id"] and p["asserted_by"] == "rule:passage"
+                            for p in passages)
+    doc = kb.documents[passages[0]["source_id"]]["text"]
+    assert passages[0]["text"].split("\n")[0] in doc
+
+
+def _document_index() -> HybridIndex:
+    """Two documents: doc1 has a passage holding two claims, doc2 one claim; row vectors are axis-aligned so
+    the dense ranking is set by the query vector."""
+    ids = ["psg:doc1:0", "claim:1a", "claim:1b", "claim:2a", "fm:x"]
+    texts = ["Gradient norm spikes and the run diverges after a bad batch.",
+             "Gradient norm spikes after one bad batch.", "Clip the gradient norm.",
+             "Gradient clipping keeps gradient norm bounded.", "Exploding gradients: gradient norm blows up."]
+    vectors = np.stack([_unit(0), _unit(1), _unit(2), _unit(3), (_unit(0) + _unit(4)) / np.sqrt(2)])
+    return HybridIndex.build(ids, texts, vectors, kinds=["passage", "claim", "claim", "claim", "failure_mode"],
+                             source_ids=["doc1", "doc1", "doc1", "doc2", "taxonomy"],
+                             contains=[("psg:doc1:0", "claim:1a"), ("psg:doc1:0", "claim:1b")])
+
+
+def test_statements_off_the_dense_side_take_their_passage_rank():
+    index = _document_index()
+    with_statements = Fusion(per_source=0, dense_statements=True)
+    without = Fusion(per_source=0, dense_statements=False)
+    dense_only = index.search("anything", _unit(1), k=5, mode="dense", fusion=without)
+    assert {h.id for h in dense_only} == {"psg:doc1:0", "fm:x"}  # no claim ranked on its own vector
+    hits = {h.id: h for h in index.search("gradient norm", _unit(0), k=5, fusion=without)}
+    assert hits["claim:1a"].dense_rank == hits["psg:doc1:0"].dense_rank == 1
+    assert hits["claim:2a"].dense_rank is None  # not inside a ranked passage
+    plain = {h.id: h for h in index.search("gradient norm", _unit(0), k=5, fusion=with_statements)}
+    assert plain["claim:1a"].dense_rank > 1
+
+
+def test_per_source_moves_a_documents_extra_hits_below_other_documents():
+    index = _document_index()
+    query = "gradient norm spikes bad batch"
+    plain = [h.id for h in index.search(query, None, k=5, mode="lexical", fusion=Fusion(per_source=0))]
+    spread = [h.id for h in index.search(query, None, k=5, mode="lexical", fusion=Fusion(per_source=1))]
+    assert sorted(plain) == sorted(spread)
+    docs = {"psg:doc1:0": "doc1", "claim:1a": "doc1", "claim:1b": "doc1", "claim:2a": "doc2", "fm:x": "fm:x"}
+    first = [docs[i] for i in spread[:len(set(docs[i] for i in plain))]]
+    assert len(set(first)) == len(first)  # every document once before any repeats
+    assert spread[0] == plain[0]
+
+
+def test_rrf_fuse_ranks_scores_tied_ranks_alike():
+    fused = rrf_fuse_ranks({1: 1, 2: 1, 3: 2}, {3: 1}, rrf_k=10, dense_weight=1.0, lexical_weight=1.0)
+    assert fused == [(3, pytest.approx(1 / 12 + 1 / 11)), (1, pytest.approx(1 / 11)), (2, pytest.approx(1 / 11))]
+
+
+def test_a_filter_to_statements_alone_still_ranks_them_densely():
+    index = _document_index()
+    claims = index.kind_mask(["claim"])
+    hits = index.search("anything", _unit(3), k=2, mode="dense", allowed=claims)
+    assert [h.id for h in hits][0] == "claim:2a"

@@ -3,7 +3,6 @@ nothing is written outside OUT, re-exports replace cleanly, and `mkdocs build --
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import subprocess
@@ -19,8 +18,9 @@ from kb.api import KnowledgeBase
 from kb.build import build
 from kb.config import load_settings
 from kb.errors import KBError
-from kb.mkdocs_export import export_mkdocs, md_text
-from kb.site import MARKER_FILE, export_site, node_path, node_slug, related_lists
+from kb.export import export_mkdocs, export_site
+from kb.export.common import MARKER_FILE, environment, md_text, node_slug
+from kb.export.site import count_pages, node_path, related_lists
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE_ID = "../../evil"
@@ -63,7 +63,9 @@ def kb(tmp_path_factory, built_data_dir) -> KnowledgeBase:
 def site(kb, tmp_path_factory) -> Path:
     box = tmp_path_factory.mktemp("site-out")
     before = sorted(p.relative_to(box.parent) for p in box.parent.rglob("*"))
-    report = export_site(kb, box / "site")
+    calls = []
+    report = export_site(kb, box / "site", progress=lambda done, total, what: calls.append((done, total)))
+    assert calls and calls[-1] == (report["pages"], report["pages"]) == (len(calls), count_pages(kb))
     after = sorted(p.relative_to(box.parent) for p in box.parent.rglob("*"))
     outside = [p for p in after if p not in before and p.parts[:2] != (box.name, "site")]
     assert outside == []
@@ -110,14 +112,18 @@ def test_every_node_with_a_page_has_one_and_failure_modes_carry_their_quotes(kb,
     expected = {node_path(kb.G, n) for n, d in kb.G.nodes(data=True)}
     written = {str(p.relative_to(site)) for p in site.glob("*/*.html")}
     assert written == expected
-    for fm in kb.nodes("failure_mode"):
-        card = kb.failure_mode_card(fm["id"])
-        text = (site / node_path(kb.G, fm["id"])).read_text(encoding="utf-8")
-        assert html.escape(fm["label"]) in text
-        for s in card["statements"]:
-            assert html.escape(s["quote"] or s["text"]) in text, (fm["id"], s["id"])
-        for m in card["mitigations"]:
-            assert node_path(kb.G, m["node"]["id"]) in text
+    for card in kb.concept_cards("failure_mode"):
+        text = (site / node_path(kb.G, card.node.id)).read_text(encoding="utf-8")
+        words = "".join(parse(site / node_path(kb.G, card.node.id)).text)
+        assert card.node.label in words
+        for s in card.statements:
+            assert s.shown in words, (card.node.id, s.id)
+        for m in card.mitigations:
+            assert node_path(kb.G, m.node.id) in text
+        # the scorecard and the list it sums up agree on the page itself
+        listed = text.split("<h2>Mitigations", 1)[1].split("</section>", 1)[0].count("<li><a ")
+        assert f"<dt>mitigations</dt><dd>{listed}</dd>" in text and listed == len(card.mitigations)
+        assert "*" not in text.split('class="aliases"', 1)[-1].split("</p>", 1)[0]
     index = (site / "index.html").read_text(encoding="utf-8")
     assert all(node_path(kb.G, fm["id"]) in index for fm in kb.nodes("failure_mode"))
 
@@ -139,9 +145,10 @@ def test_every_relative_link_resolves_inside_the_site(site):
 
 def test_provenance_is_shown_and_curated_looks_different_from_inferred(kb, site):
     text = (site / "disagreements.html").read_text(encoding="utf-8")
+    words = "".join(parse(site / "disagreements.html").text)
     assert text.count('class="disagreement') == len(kb.disagreements())
     for x in kb.disagreements():
-        assert html.escape(x["u"]["quote"]) in text and html.escape(x["v"]["quote"]) in text
+        assert x.u.quote in words and x.v.quote in words
     assert 'prov prov-curated' in text
     css = (site / "assets" / "site.css").read_text(encoding="utf-8")
     curated = re.search(r"\.prov-curated \{([^}]*)\}", css).group(1)
@@ -150,16 +157,16 @@ def test_provenance_is_shown_and_curated_looks_different_from_inferred(kb, site)
 
 
 def test_bibtex_per_failure_mode_has_one_entry_per_paper(kb, site):
-    for fm in kb.nodes("failure_mode"):
-        card = kb.failure_mode_card(fm["id"])
-        bib = (site / "bib" / f"{node_slug(fm['id'])}.bib").read_text(encoding="utf-8")
+    cards = kb.concept_cards("failure_mode")
+    for card in cards:
+        bib = (site / "bib" / f"{node_slug(card.node.id)}.bib").read_text(encoding="utf-8")
         entries = re.findall(r"@misc\{([^,\n]+),\n(.*?)\n\}\n", bib, flags=re.DOTALL)
-        assert len(entries) == len(card["papers"]) == bib.count("@misc{")
-        for (_key, body), paper in zip(entries, sorted(card["papers"], key=lambda p: p["id"])):
+        assert len(entries) == len(card.papers) == bib.count("@misc{")
+        for (_key, body), paper in zip(entries, sorted(card.papers, key=lambda p: p.id)):
             assert re.search(r"^\s*title = \{.+\},?$", body, flags=re.MULTILINE)
             assert body.count("{") == body.count("}")
-            assert paper["label"].replace("{", "").replace("}", "") in body
-    assert any(kb.failure_mode_card(fm["id"])["papers"] for fm in kb.nodes("failure_mode"))
+            assert paper.label.replace("{", "").replace("}", "") in body
+    assert any(card.papers for card in cards)
 
 
 def test_search_index_and_related_lists(kb, site):
@@ -218,6 +225,14 @@ def test_reexport_replaces_old_output_and_refuses_foreign_folders(kb, tmp_path):
         export_site(kb, foreign)
     assert (foreign / "thesis.tex").read_text(encoding="utf-8") == "keep me"
     assert sorted(p.name for p in foreign.iterdir()) == ["thesis.tex"]
+
+
+def test_templates_escape_by_construction():
+    hostile = "<script>alert(1)</script> [x](javascript:alert(1))"
+    page = environment("html").from_string("<p>{{ v }}</p>").render(v=hostile)
+    assert page == "<p>&lt;script&gt;alert(1)&lt;/script&gt; [x](javascript:alert(1))</p>"
+    md = environment("md").from_string("> {{ v }}").render(v=hostile)
+    assert md == "> " + md_text(hostile) and "](" not in md and "<script" not in md
 
 
 def test_markdown_escaping_neutralises_markup():

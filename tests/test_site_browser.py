@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from test_site import build_kb
 
-from kb.site import export_site, node_path
+from kb.export import export_site
+from kb.export.site import node_path
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -88,7 +89,7 @@ def test_search_then_failure_mode_and_back_without_console_errors(exported, driv
     label = kb.node("fm:no-foothold")["label"]
     assert driver.find_element(By.TAG_NAME, "h1").text == label
     statements = driver.find_elements(By.CSS_SELECTOR, "li.statement blockquote")
-    assert len(statements) == len(kb.failure_mode_card("fm:no-foothold")["statements"])
+    assert len(statements) == len(kb.failure_mode_card("fm:no-foothold").statements)
     ARTIFACTS.mkdir(exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / "site-failure-mode.png"))
 

@@ -1,36 +1,35 @@
 """Loss normalization: GRPO's per-sequence length bias, and the gradient-accumulation normalization bug.
 
 Part A, length bias (Liu et al. 2025, "Dr. GRPO"). The first token of a response picks a strategy:
-solve (length 4, correct with p=.6), guess (length 2, p=.1) or ramble (length 32, p=.1); the remaining tokens
+solve (length 16, correct with p=.6), guess (length 2, p=.1) or ramble (length 32, p=.1); the remaining tokens
 come from a separate filler head. Reward = correctness only, so guess and ramble have the same expected reward
 and an unbiased update keeps the odds P(ramble)/P(guess) at 1. Original GRPO averages each sequence's token
 losses (1/|o_i|): a wrong 32-token ramble is pushed down 16x less per token than a wrong 2-token guess, so
-rambling gains ground and failing answers end up longer than under the unbiased normalizations. DAPO's
+rambling gains ground and, as in Dr. GRPO's training curves, the length of failing answers grows during training
+(until solving dominates the failures) while it falls under the unbiased normalizations. DAPO's
 token-level mean and Dr. GRPO's constant normalizer (plus no std scaling) do not. Plain SGD: Adam's
 per-parameter scaling would hide the bias here.
 
 Part B, gradient accumulation (HF transformers fix, Oct 2024). Averaging the token loss inside each micro-batch
 and dividing by the number of accumulation steps weights a token by 1/(tokens in its micro-batch); with uneven
 lengths that is not the full-batch token mean. The fix sums per micro-batch and divides by the global token count,
-which reproduces the full-batch gradient exactly. Equal lengths hide the bug (control).
+which reproduces the full-batch gradient exactly. This part is an exact identity, checked rather than discovered;
+its control is that equal lengths hide the bug.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 import torch
 
-from kb.repro_io import (
+from kb.repro.script import (
     CommonArgs,
     arg,
     log,
     new_figure,
+    quick_budget,
     resolve_device,
     result,
     run_script,
@@ -38,26 +37,42 @@ from kb.repro_io import (
 )
 
 NAME = "loss-normalization"
+REPRO = {
+    "title": "Loss normalization: per-sequence length bias and the gradient-accumulation bug",
+    "reproduces": ["fm:length-bias", "fm:silent-library-bugs"],
+    "mitigations": ["mit:token-level-normalization", "mit:grad-accumulation-fix"],
+    "signature": ("Per-sequence loss normalization (original GRPO) favours a long wrong strategy over an equally "
+                  "rewarded short one, so the length of failing answers grows during training; under DAPO's "
+                  "token-level mean and Dr. GRPO's constant normalizer it falls. Separately, averaging the loss per "
+                  "micro-batch under gradient accumulation gives the wrong gradient with uneven lengths; summing and "
+                  "dividing by the global token count matches the full batch exactly (an identity, checked)."),
+    "rule": ("A: GRPO (per-sequence mean) ends with odds P(ramble)/P(guess) >= 2 while DAPO and Dr. GRPO stay "
+             "within [1/1.5, 1.5]; GRPO's expected length of incorrect answers ends >= 1 token above its start and "
+             ">= 1.5 above both others, which end at or below their start; B: fixed accumulation (sum / global "
+             "token count) gives torch.allclose gradients to the full batch, the buggy one (micro-batch mean / "
+             "steps) is off by a relative error > 0.1, and with equal lengths (control) the buggy one is exact "
+             "(< 1e-9)"),
+    "anchor": {"paper": "liu-et-al-2025-dr-grpo", "arxiv": "2503.20783",
+               "result": ("GRPO's 1/|o| normalization penalizes long incorrect responses less, so incorrect "
+                          "responses grow longer; Dr. GRPO removes the length and std terms and stops that growth. "
+                          "(The accumulation bug was fixed in HF transformers, Oct 2024.)")},
+}
 STRATEGIES = ("solve", "guess", "ramble")
-RULE = ("A: GRPO (per-sequence mean) ends with odds P(ramble)/P(guess) >= 2 while DAPO and Dr. GRPO stay within "
-        "[1/1.5, 1.5], and GRPO's expected length of incorrect answers exceeds both; B: fixed accumulation "
-        "(sum / global token count) gives torch.allclose gradients to the full batch, the buggy one (micro-batch "
-        "mean / steps) is off by a relative error > 0.1, and with equal lengths the buggy one is exact (< 1e-9)")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Args(CommonArgs):
     """Per-sequence loss normalization lengthens wrong answers; micro-batch means under accumulation are wrong."""
 
     steps: int = arg(300, "SGD steps per loss type (quick: 120)")
     groups: int = arg(16, "prompts (groups) per step (B)")
     group_size: int = arg(8, "samples per group (G)")
-    lr: float = arg(0.5, "SGD learning rate of GRPO (quick: x2); DAPO and Dr. GRPO get it scaled to a comparable step")
+    lr: float = arg(0.5, "SGD learning rate of GRPO; DAPO and Dr. GRPO get it scaled to a comparable step")
     filler_vocab: int = arg(8, "vocabulary of the filler head")
     ga_steps: int = arg(4, "gradient-accumulation steps of part B")
 
 
-LENGTHS = torch.tensor([4, 2, 32])
+LENGTHS = torch.tensor([16, 2, 32])
 P_CORRECT = torch.tensor([0.6, 0.1, 0.1])
 
 
@@ -170,9 +185,7 @@ def run(args: Args) -> dict:
     """Run part A (three loss types) and part B (accumulation check); returns the result payload."""
     seed_everything(args.seed)
     device = resolve_device(args.device)
-    if args.quick:
-        args.steps = min(args.steps, 120)
-        args.lr *= 2
+    args = quick_budget(args, steps=120)
     gen = torch.Generator().manual_seed(args.seed)
     curves = {lt: train_length_bias(lt, args, device, gen) for lt in ("grpo", "dapo", "dr_grpo")}
     final = {lt: {"odds_ramble_guess": c["odds"][-1], "p_solve": c["p_solve"][-1],
@@ -189,9 +202,15 @@ def run(args: Args) -> dict:
     log(f"grad accumulation: buggy rel err {ga['buggy_rel_err']:.3f}, fixed {ga['fixed_rel_err']:.1e}, "
         f"equal-length control {ga['equal_lengths_buggy_rel_err']:.1e}")
 
-    in_band = all(1 / 1.5 <= final[lt]["odds_ramble_guess"] <= 1.5 for lt in ("dapo", "dr_grpo"))
-    longer = all(final["grpo"]["incorrect_len"] > final[lt]["incorrect_len"] for lt in ("dapo", "dr_grpo"))
-    part_a = final["grpo"]["odds_ramble_guess"] >= 2 and in_band and longer
+    for lt, c in curves.items():
+        final[lt]["incorrect_len_start"] = c["incorrect_len"][0]
+        final[lt]["incorrect_len_growth"] = c["incorrect_len"][-1] - c["incorrect_len"][0]
+    unbiased = ("dapo", "dr_grpo")
+    in_band = all(1 / 1.5 <= final[lt]["odds_ramble_guess"] <= 1.5 for lt in unbiased)
+    grows = (final["grpo"]["incorrect_len_growth"] >= 1.0
+             and all(final["grpo"]["incorrect_len"] >= final[lt]["incorrect_len"] + 1.5 for lt in unbiased)
+             and all(final[lt]["incorrect_len_growth"] <= 0.0 for lt in unbiased))
+    part_a = final["grpo"]["odds_ramble_guess"] >= 2 and in_band and grows
     part_b = (ga["fixed_allclose"] and ga["buggy_rel_err"] > 0.1 and ga["equal_lengths_buggy_rel_err"] < 1e-9)
     metrics = {"failure": {"grpo": final["grpo"], "ga_buggy_rel_err": ga["buggy_rel_err"]},
                "mitigation": {"dapo": final["dapo"], "dr_grpo": final["dr_grpo"],
@@ -203,7 +222,8 @@ def run(args: Args) -> dict:
         series[f"odds_{lt}"] = c["odds"]
         series[f"incorrect_len_{lt}"] = c["incorrect_len"]
         series[f"p_solve_{lt}"] = c["p_solve"]
-    return result(args=args, metrics=metrics, series=series, signature_met=part_a and part_b, signature_rule=RULE)
+    return result(args=args, metrics=metrics, series=series, signature_met=part_a and part_b,
+                  signature_rule=REPRO["rule"])
 
 
 def plot(payload: dict):

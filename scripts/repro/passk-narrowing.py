@@ -16,20 +16,17 @@ pass@k is estimated from n samples per prompt with the unbiased estimator of Che
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np
 import torch
 
-from kb.repro_io import (
+from kb.repro.script import (
     CommonArgs,
     arg,
     log,
     new_figure,
+    quick_budget,
     resolve_device,
     result,
     run_script,
@@ -37,12 +34,23 @@ from kb.repro_io import (
 )
 
 NAME = "passk-narrowing"
-RULE = ("RL pass@1 exceeds base pass@1 by >= 0.1, base pass@kmax exceeds RL pass@kmax by >= 0.05 (so the curves "
-        "cross at some k), and the KL-regularized arm keeps pass@kmax >= 0.05 above plain RL while beating base "
-        "at pass@1")
+REPRO = {
+    "title": "Capability narrowing: RL wins pass@1, the base model wins pass@k at large k",
+    "reproduces": ["fm:capability-narrowing"],
+    "mitigations": ["mit:diversity-regularization"],
+    "signature": ("GRPO with a shared linear policy concentrates on the common strategy: pass@1 rises well above "
+                  "the base model's, but prompts only rare strategies solve are dropped, so the base model's pass@k "
+                  "(unbiased estimator) overtakes RL at some k; a KL penalty to the base keeps more coverage."),
+    "rule": ("RL pass@1 exceeds base pass@1 by >= 0.1, base pass@kmax exceeds RL pass@kmax by >= 0.05 (so the "
+             "curves cross at some k), and the KL-regularized arm keeps pass@kmax >= 0.05 above plain RL while "
+             "beating base at pass@1"),
+    "anchor": {"paper": "yue2025passk", "arxiv": "2504.13837",
+               "result": ("RLVR-trained models beat their base models at small k but base models reach higher "
+                          "pass@k at large k (tens to hundreds of samples), across benchmarks and model families.")},
+}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Args(CommonArgs):
     """RL sharpens pass@1 and loses coverage at large k; a KL penalty to the base keeps coverage."""
 
@@ -54,7 +62,7 @@ class Args(CommonArgs):
     steps: int = arg(300, "GRPO steps per arm (quick: 120)")
     batch_prompts: int = arg(64, "prompts per GRPO step")
     group_size: int = arg(8, "samples per prompt (G)")
-    lr: float = arg(0.05, "Adam learning rate (quick: x2, fewer steps)")
+    lr: float = arg(0.05, "Adam learning rate")
     beta_kl: float = arg(0.3, "KL-to-base coefficient of the mitigation arm")
     n_samples: int = arg(512, "samples per prompt for the pass@k estimator (quick: 256)")
 
@@ -124,9 +132,7 @@ def run(args: Args) -> dict:
     """Build the environment, train both arms, estimate pass@k curves; returns the result payload."""
     seed_everything(args.seed)
     device = resolve_device(args.device)
-    if args.quick:
-        args.steps, args.n_samples = min(args.steps, 120), min(args.n_samples, 256)
-        args.lr *= 2
+    args = quick_budget(args, steps=120, n_samples=256)
     gen = torch.Generator().manual_seed(args.seed)
     # ---- environment: which strategy solves which prompt
     x = torch.randn(args.prompts, args.features, generator=gen).to(device)
@@ -154,11 +160,13 @@ def run(args: Args) -> dict:
            and est["rl_kl"][-1] >= est["rl"][-1] + 0.05 and est["rl_kl"][0] > est["base"][0])
     metrics = {"failure": summary("rl"), "mitigation": summary("rl_kl"), "base": summary("base"),
                "crossover_k": cross, "kmax": ks[-1], "beta_kl": args.beta_kl,
+               "rl_pass1_gain": est["rl"][0] - est["base"][0], "base_passkmax_gain": est["base"][-1] - est["rl"][-1],
+               "kl_passkmax_gain": est["rl_kl"][-1] - est["rl"][-1],
                "estimator_max_abs_error_vs_exact": max_err, "solvable_fraction": coverage}
     series = {"k": ks, "pass_base": est["base"], "pass_rl": est["rl"], "pass_rl_kl": est["rl_kl"],
               "pass_base_exact": curves["base"]["exact"], "pass_rl_exact": curves["rl"]["exact"],
               "pass_rl_kl_exact": curves["rl_kl"]["exact"], "reward_rl": rl_curve, "reward_rl_kl": kl_curve}
-    return result(args=args, metrics=metrics, series=series, signature_met=met, signature_rule=RULE)
+    return result(args=args, metrics=metrics, series=series, signature_met=met, signature_rule=REPRO["rule"])
 
 
 def plot(payload: dict):

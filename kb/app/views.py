@@ -1,5 +1,5 @@
-"""Pure presentation helpers for the Streamlit explorer (`app.py`): escaping, provenance badges, the
-highlighted source text and the nodes and edges of the graph view. No Streamlit import, so they test fast."""
+"""Presentation helpers for the Streamlit explorer: badges, scorecard lines, the highlighted source text
+and the nodes and edges of the graph view. They draw nothing themselves, so they test fast."""
 
 from __future__ import annotations
 
@@ -8,38 +8,20 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ..export.common import safe_url, segments
+from ..models import KIND_LABELS, NodeView, Scorecard, Statement, attribution
+
 NODE_COLOURS = {
     "failure_mode": "#d62728", "mitigation": "#2ca02c", "paper": "#1f77b4", "reproduction": "#9467bd",
     "source": "#8c564b", "claim": "#7f7f7f", "evidence": "#ff7f0e",
 }
-KIND_LABELS = {
-    "failure_mode": "failure mode", "mitigation": "mitigation", "paper": "paper", "reproduction": "reproduction",
-    "source": "source", "claim": "claim", "evidence": "evidence",
-}
+ATTRIBUTION_COLOURS = {"curated": "green", "rule": "orange", "similarity": "violet", "reproduction": "blue", "other": "gray"}
+KIND_COLOURS = {"failure_mode": "red", "mitigation": "green", "paper": "blue", "reproduction": "violet",
+                "source": "orange", "claim": "gray", "evidence": "orange"}
+EDGE_COLOURS = {"curated": "#2e7d32", "rule": "#ef6c00", "similarity": "#8e24aa", "reproduction": "#1565c0"}
 DEFAULT_GRAPH_KINDS = ("failure_mode", "mitigation", "paper", "reproduction")
 DERIVED_EDGE = "cited about"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^])")
 _BADGE_UNSAFE = re.compile(r"[^A-Za-z0-9 _.:@/+-]")
-
-
-def md_escape(text: str | None) -> str:
-    """Text made inert for st.markdown: markdown, LaTeX ($), emoji/colour directives (:) and HTML all escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", text or "").replace("\n", " ")
-
-
-def provenance(asserted_by: str | None) -> tuple[str, str, str]:
-    """(category, colour, label) for who asserted a node or edge; inferred links never share curated's look."""
-    who = asserted_by or "unknown"
-    if who == "curated":
-        return "curated", "green", "curated"
-    prefix, _, rest = who.partition(":")
-    if prefix == "rule":
-        return "rule", "orange", f"inferred: rule {rest}"
-    if prefix == "similarity":
-        return "similarity", "violet", f"inferred: similarity {rest}"
-    if prefix == "reproduction":
-        return "reproduction", "blue", f"reproduction run {rest}"
-    return "other", "gray", who
 
 
 def badge(text: str, colour: str) -> str:
@@ -48,53 +30,46 @@ def badge(text: str, colour: str) -> str:
 
 
 def provenance_badge(asserted_by: str | None) -> str:
-    """The markdown badge that shows who asserted something."""
-    _, colour, label = provenance(asserted_by)
-    return badge(label, colour)
+    """The markdown badge that shows who asserted something (the label every front end shows)."""
+    a = attribution(asserted_by)
+    return badge(a.label, ATTRIBUTION_COLOURS[a.category])
 
 
 def kind_badge(kind: str) -> str:
     """The markdown badge for a node kind."""
-    colours = {"failure_mode": "red", "mitigation": "green", "paper": "blue", "reproduction": "violet",
-               "source": "orange", "claim": "gray", "evidence": "orange"}
-    return badge(KIND_LABELS.get(kind, kind), colours.get(kind, "gray"))
+    return badge(KIND_LABELS.get(kind, kind), KIND_COLOURS.get(kind, "gray"))
 
 
-def arxiv_url(paper: dict[str, Any]) -> str | None:
-    """The arXiv abstract page of a paper node, else its own URL."""
-    if paper.get("arxiv"):
-        return f"https://arxiv.org/abs/{paper['arxiv']}"
-    return paper.get("url")
+def arxiv_url(paper: NodeView) -> str | None:
+    """The arXiv abstract page of a paper node, else its own URL (http(s) only)."""
+    if paper.arxiv:
+        return f"https://arxiv.org/abs/{paper.arxiv}"
+    return safe_url(paper.url)
 
 
-def scorecard_line(scorecard: dict[str, Any]) -> str:
-    """One line summing up a failure mode's scorecard (sources, papers, evidence, ...)."""
-    parts = [f"{scorecard['sources']} sources", f"{scorecard['papers']} papers",
-             f"{scorecard['evidence']} evidence", f"{scorecard['claims']} claims",
-             f"{scorecard['mitigations']} mitigations", f"{scorecard['reproductions']} reproductions",
-             f"{scorecard['disagreements']} open disagreements"]
-    newest = scorecard.get("newest_evidence")
-    parts.append(f"newest evidence {newest}" if newest else "no dated evidence")
+def scorecard_line(scorecard: Scorecard) -> str:
+    """One line summing up a scorecard (sources, papers, evidence, ...)."""
+    parts = [f"{scorecard.sources} sources", f"{scorecard.papers} papers", f"{scorecard.evidence} evidence",
+             f"{scorecard.claims} claims", f"{scorecard.mitigations} mitigations",
+             f"{scorecard.reproductions} reproductions", f"{scorecard.disagreements} open disagreements"]
+    parts.append(f"newest evidence {scorecard.newest_evidence}" if scorecard.newest_evidence else "no dated evidence")
     return " · ".join(parts)
 
 
-def highlighted_source_html(text: str, claims: list[dict[str, Any]], selected: str | None = None) -> str:
+def highlighted_source_html(text: str, claims: list[Statement], selected: str | None = None) -> str:
     """The document text, HTML-escaped, with each claim span wrapped in <mark>; `selected` gets its own style
     and the id `kb-selected` so the page can scroll to it. Overlapping spans keep the earlier one."""
-    out, pos = [], 0
-    for claim in sorted(claims, key=lambda c: (c["start"], c["end"])):
-        start, end = claim["start"], claim["end"]
-        if start is None or end is None or start < pos or end > len(text) or end <= start:
+    out = []
+    for piece, claim in segments(text, claims):
+        if claim is None:
+            out.append(html.escape(piece))
             continue
-        chosen = claim["id"] == selected
+        chosen = claim.id == selected
         style = ("background:#ffd54f;outline:2px solid #e65100;" if chosen
-                 else "background:#e3f2fd;" if claim["kind"] == "claim" else "background:#fff3e0;")
+                 else "background:#e3f2fd;" if claim.kind == "claim" else "background:#fff3e0;")
         anchor = ' id="kb-selected"' if chosen else ""
-        out.append(html.escape(text[pos:start]))
-        out.append(f'<mark{anchor} title="{html.escape(claim["kind"] + " " + claim["id"], quote=True)}" '
-                   f'style="{style}padding:0 2px;border-radius:3px">{html.escape(text[start:end])}</mark>')
-        pos = end
-    out.append(html.escape(text[pos:]))
+        out.append(f'<mark{anchor} title="{html.escape(claim.kind + " " + claim.id, quote=True)}" '
+                   f'style="{style}padding:0 2px;border-radius:3px">{html.escape(piece)}</mark>')
     body = "".join(out)
     return f'<div class="kb-source" style="white-space:pre-wrap;line-height:1.6;font-size:0.95rem">{body}</div>'
 
@@ -142,7 +117,7 @@ def _vis_node(node_id: str, d: dict[str, Any]) -> dict:
 
 
 def _vis_edge(u: str, v: str, kind: str, asserted_by: str | None, quote: str | None) -> dict:
-    category, _, label = provenance(asserted_by)
-    colour = {"curated": "#2e7d32", "rule": "#ef6c00", "similarity": "#8e24aa", "reproduction": "#1565c0"}.get(category, "#999999")
-    title = f"{kind} — {label}" + (f"\n“{quote[:200]}”" if quote else "")
-    return {"source": u, "target": v, "label": kind, "color": colour, "dashes": category != "curated", "title": title}
+    a = attribution(asserted_by)
+    title = f"{kind} — {a.label}" + (f"\n“{quote[:200]}”" if quote else "")
+    return {"source": u, "target": v, "label": kind, "color": EDGE_COLOURS.get(a.category, "#999999"),
+            "dashes": a.category != "curated", "title": title}

@@ -1,6 +1,7 @@
-"""Shared plumbing for the reproduction scripts in scripts/repro: arguments, seeding, devices, output files.
+"""Plumbing shared by the reproduction scripts in scripts/repro: flags, budgets, seeding, devices, output files.
 
-Kept free of heavy imports at module level so that a script pays only for what it uses.
+A script does `from kb.repro.script import CommonArgs, arg, run_script, ...` (kb is installed in the venv, so
+no sys.path edits). Kept free of heavy imports at module level so a script pays only for what it uses.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def parse_args(cls: type[T], argv: list[str] | None = None) -> T:
     parser = argparse.ArgumentParser(description=(cls.__doc__ or "").strip())
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "")
+        help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
         default = f.default
         if isinstance(default, bool):
             parser.add_argument(flag, dest=f.name, default=default, help=help_text,
@@ -41,14 +42,28 @@ def arg(default: Any, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"help": help})
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class CommonArgs:
-    """The flags every reproduction takes; each script's `Args` adds its own after these."""
+    """The flags every reproduction takes; each script's `Args(CommonArgs)` adds its own after these.
+
+    Frozen, so `run(args)` cannot change its caller's arguments: a quick budget is a copy (`quick_budget`).
+    """
 
     seed: int = arg(0, "random seed (random, numpy, torch)")
     device: str = arg("cpu", "cpu or cuda")
-    quick: bool = arg(False, "tiny run (a few seconds) for smoke tests")
+    quick: bool = arg(False, "same experiment and hyper-parameters with a smaller budget (a few seconds)")
     out: str = arg("data/build/repro", "directory for NAME.json and NAME.png")
+
+
+def quick_budget(args: T, **caps: int) -> T:
+    """`args` itself, or under `--quick` a copy whose budget fields are capped (`steps=70` -> min(steps, 70)).
+
+    Only sizes (steps, samples, seeds of an estimate) belong in `caps`; learning rates and other
+    hyper-parameters stay as they are, so quick mode is the same experiment with less compute.
+    """
+    if not getattr(args, "quick", False):
+        return args
+    return dataclasses.replace(args, **{k: min(getattr(args, k), v) for k, v in caps.items()})
 
 
 def run_script(name: str, args_cls: type[T], run: Any, plot: Any, argv: list[str] | None = None) -> None:

@@ -1,0 +1,344 @@
+"""Extraction: parsed documents + taxonomy + curation -> typed nodes and edges, each with its provenance.
+
+`extract_graph` runs the steps top to bottom; each lives in its own module:
+
+- clean: which sentences are claims (no reference entries, bylines, captions, table rows, code);
+- relevance: which documents are about RL training of language models at all (others give claims only);
+- mentions: phrases where writers name things (headings, lead terms, emphasis, definitions, head-word
+  noun phrases);
+- classify + resolve: a phrase that names a failure mode or fix becomes an alias of the concept it means, or
+  a new concept when nothing covers it;
+- aliases: every claim naming a concept (strong alias, or weak alias supported elsewhere in the document) is
+  `about` it; a claim in a section headed by a concept is `about` it too; a claim that names a fix and a
+  failure with a remedy cue gives `mitigates`;
+- papers: citations; debates: stance edges; curation: a person's edits, applied last.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..models import Document, Node, Provenance
+from ..taxonomy import Concept, Curation, Taxonomy
+from ..text import Sentence, normalize, short_hash, word_count
+from .accumulate import TAXONOMY_SOURCE, Extraction, GraphBuilder
+from .aliases import AliasHit, AliasIndex, build_alias_index
+from .classify import ConceptClassifier
+from .clean import ClaimSentence, claim_sentences
+from .cues import Cues
+from .curation import apply_curation
+from .debates import add_debates
+from .mentions import document_mentions, is_table_row
+from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
+from .relevance import Relevance, judge_relevance
+from .resolve import Resolution, resolve_mentions
+
+__all__ = ["Extraction", "extract_graph"]
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+MIN_WEAK_SENTENCES = 2
+ONE_WORD_WEIGHT = 1.0   # so a one-word weak alias needs three sentences
+MAX_SECTION_CLAIMS = 6   # a section's later sentences drift from what its heading names
+MEASUREMENT = re.compile(
+    r"\d+(?:\.\d+)?\s*(?:%|pp\b|pts?\b|points\b|x\b|×|-fold)|\$\s?\d|pass@\d+\s*(?:of|from|=|:)?\s*\d|"
+    r"\d+(?:\.\d+)?\s*(?:->|→)\s*\d|\bfrom\s+\d+(?:\.\d+)?%?\s+to\s+\d",
+    re.IGNORECASE,
+)
+
+
+def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curation, *, cues: Cues,
+                  classifier: ConceptClassifier, embed: Embed) -> Extraction:
+    """Extract the typed claim graph from parsed documents, starting from the taxonomy and ending with curation."""
+    concepts = curated = curated_concepts(taxonomy, curation)
+    claims = {doc.id: claim_sentences(doc, cues) for doc in documents}
+    curated_index = alias_index(concepts)
+    relevance = {doc.id: judge_relevance(doc, claims[doc.id], cues, curated_index) for doc in documents}
+    topical = [d for d in documents if relevance[d.id].on_topic and d.kind != "bibliography"]
+    mentions = [m for doc in topical for m in document_mentions(doc, claims[doc.id], cues)]
+    resolutions, new_concepts = resolve_mentions(mentions, concepts, classifier, embed, cues)
+    concepts = with_found_aliases([*concepts, *new_concepts], resolutions)
+    index = alias_index(with_found_aliases([*curated, *new_concepts],
+                                           [r for r in resolutions if r.confident]))
+    hits = {doc.id: [index.find(c.sentence.text) for c in claims[doc.id]] for doc in topical}
+    surfaces = surface_forms(topical, claims, hits)
+    concepts = with_surface_forms(concepts, surfaces)
+
+    g = GraphBuilder()
+    papers = paper_nodes(documents)
+    for node in papers.values():
+        g.add_node(node)
+    first_mention = _first_mentions(resolutions)
+    for concept in concepts:
+        add_concept(g, concept, first_mention.get(concept.id), resolutions, surfaces.get(concept.id, []))
+    by_doc: dict[str, list[Resolution]] = defaultdict(list)
+    for r in resolutions:
+        by_doc[r.mention.doc_id].append(r)
+    matcher = PaperMatcher(papers)
+    for doc in documents:
+        add_document(g, doc, claims[doc.id], hits.get(doc.id, []), relevance[doc.id], index, by_doc.get(doc.id, []),
+                     matcher, cues)
+    add_debates(g, taxonomy)
+    apply_curation(g, curation)
+    return g.freeze()
+
+
+# --- concepts --------------------------------------------------------------------------------------
+
+
+def curated_concepts(taxonomy: Taxonomy, curation: Curation) -> list[Concept]:
+    """Taxonomy concepts, with curated nodes added or replacing them."""
+    by_id = {c.id: c for c in taxonomy.concepts()}
+    for node in curation.nodes:
+        by_id[node.id] = Concept(id=node.id, label=node.label, description=node.description, aliases=node.aliases,
+                                 mitigates=node.mitigates)
+    return list(by_id.values())
+
+
+def concept_kind(concept_id: str) -> str:
+    """`mitigation` for mit: ids, else `failure_mode`."""
+    return "mitigation" if concept_id.startswith("mit:") else "failure_mode"
+
+
+def alias_index(concepts: list[Concept]) -> AliasIndex:
+    """The alias index over concept labels (before any parenthesis), strong and weak aliases."""
+    return build_alias_index((c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in concepts)
+
+
+def with_found_aliases(concepts: list[Concept], resolutions: list[Resolution]) -> list[Concept]:
+    """Concepts with the phrases documents use for them added as aliases (one phenomenon, one node)."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for r in resolutions:
+        found[r.concept_id].append(r.mention.phrase)
+    out = []
+    for c in concepts:
+        known = {normalize(a.rstrip("*")) for a in [c.label, *c.aliases]}
+        extra = []
+        for phrase in found.get(c.id, []):
+            if normalize(phrase) not in known:
+                known.add(normalize(phrase))
+                extra.append(phrase)
+        out.append(c.model_copy(update={"aliases": [*c.aliases, *sorted(extra)]}) if extra else c)
+    return out
+
+
+def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentence]],
+                  hits: dict[str, list[list[AliasHit]]]) -> dict[str, list[tuple[str, str]]]:
+    """Concept id -> (phrase, source) for each way a document wrote a strong alias differently from the alias
+    itself ("KL penalties" for "KL penalty", "implementation details" for "implementation detail*")."""
+    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for doc in documents:
+        for claim, claim_hits in zip(claims[doc.id], hits[doc.id]):
+            text = claim.sentence.text
+            for h in claim_hits:
+                surface = text[h.start:h.end]
+                if not h.weak and normalize(surface) != normalize(h.alias):
+                    found[h.concept_id].add((surface, doc.id))
+    return {c: sorted(v) for c, v in found.items()}
+
+
+def with_surface_forms(concepts: list[Concept], surfaces: dict[str, list[tuple[str, str]]]) -> list[Concept]:
+    """Concepts with the surface forms documents wrote added as aliases."""
+    out = []
+    for c in concepts:
+        known = {normalize(a.rstrip("*")) for a in [c.label, *c.aliases]}
+        extra = sorted({p for p, _ in surfaces.get(c.id, []) if normalize(p) not in known}, key=normalize)
+        unique = list({normalize(p): p for p in extra}.values())
+        out.append(c.model_copy(update={"aliases": [*c.aliases, *unique]}) if unique else c)
+    return out
+
+
+def _first_mentions(resolutions: list[Resolution]) -> dict[str, Resolution]:
+    first: dict[str, Resolution] = {}
+    for r in sorted(resolutions, key=lambda r: (r.mention.doc_id, r.mention.start)):
+        if r.how == "new":
+            first.setdefault(r.concept_id, r)
+    return first
+
+
+def add_concept(g: GraphBuilder, concept: Concept, first: Resolution | None, resolutions: list[Resolution],
+                surfaces: list[tuple[str, str]] = ()) -> None:
+    """A failure-mode or mitigation node; a new concept's provenance quotes where it was first named."""
+    if first is None:
+        prov = Provenance(source_id=TAXONOMY_SOURCE, quote=concept.description, asserted_by="curated")
+    else:
+        m = first.mention
+        quote_span = (m.sentence.text, m.sentence.start, m.sentence.end) if m.sentence else (None, m.start, m.end)
+        prov = Provenance(source_id=m.doc_id, quote=quote_span[0] or "", start=quote_span[1], end=quote_span[2],
+                          asserted_by=f"rule:new-concept:{m.origin}")
+    found_as = sorted({(r.mention.phrase, r.mention.doc_id) for r in resolutions if r.concept_id == concept.id}
+                      | set(surfaces))
+    g.add_node(Node(
+        id=concept.id, kind=concept_kind(concept.id), label=concept.label,
+        text=f"{concept.label}: {concept.description}", description=concept.description, provenance=prov,
+        attrs={"aliases": [a.rstrip("*") for a in concept.aliases], "asserted_by": prov.asserted_by,
+               "found_as": [{"phrase": p, "source_id": s} for p, s in found_as]},
+    ))
+    for target in concept.mitigates:
+        g.add_edge(concept.id, target, "mitigates", prov)
+
+
+# --- per document ----------------------------------------------------------------------------------
+
+
+def source_node(doc: Document, relevance: Relevance) -> Node:
+    """The `source` node of a document."""
+    first_para = next((b.text for b in doc.blocks if b.kind == "paragraph"), "")
+    meta = doc.meta
+    return Node(
+        id=f"src:{doc.id}", kind="source", label=meta.title, text=f"{meta.title}. {first_para}".strip(),
+        description=first_para[:400], provenance=heading_provenance(doc, meta.title, "rule:document"),
+        attrs={"doc_kind": doc.kind, "path": doc.path, "format": doc.format, "authors": list(meta.authors),
+               "date": meta.date, "url": meta.url, "episode": meta.episode, "paper": meta.paper,
+               "reliability": meta.reliability, "on_topic": relevance.on_topic,
+               "domain_per_100_words": relevance.domain_per_100_words},
+    )
+
+
+def _prov(doc: Document, sentence: Sentence, asserted_by: str) -> Provenance:
+    return Provenance(source_id=doc.id, quote=sentence.text, start=sentence.start, end=sentence.end, asserted_by=asserted_by)
+
+
+def claim_node(doc: Document, claim: ClaimSentence) -> Node:
+    """A `claim` node, or `evidence` when the sentence reports a measurement."""
+    s = claim.sentence
+    is_evidence = bool(MEASUREMENT.search(s.text))
+    prefix = "ev" if is_evidence else "claim"
+    label = s.text if len(s.text) <= 140 else s.text[:137].rstrip() + "..."
+    return Node(
+        id=f"{prefix}:{doc.id}:{short_hash(doc.id, str(s.start), s.text, length=8)}",
+        kind="evidence" if is_evidence else "claim", label=label, text=s.text,
+        provenance=_prov(doc, s, "rule:sentence"),
+        attrs={"section": claim.block.section, "source_id": doc.id, "doc_kind": doc.kind,
+               "reliability": doc.meta.reliability, "date": doc.meta.date},
+    )
+
+
+def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hits: list[list[AliasHit]],
+                 relevance: Relevance, index: AliasIndex, resolutions: list[Resolution], matcher: PaperMatcher,
+                 cues: Cues) -> None:
+    """Source, claims, citations and, for on-topic documents, `about` and `mitigates` edges."""
+    src = f"src:{doc.id}"
+    g.add_node(source_node(doc, relevance))
+    if doc.kind == "episode" and doc.meta.episode:
+        paper = next((p for p in matcher.papers.values() if p.attrs.get("episode") == doc.meta.episode), None)
+        if paper is not None:
+            g.add_edge(src, paper.id, "cites", heading_provenance(doc, doc.meta.title, "rule:front-matter"))
+    nodes = []
+    for claim in claims:
+        node = claim_node(doc, claim)
+        g.add_node(node)
+        g.add_edge(src, node.id, "states", _prov(doc, claim.sentence, "rule:sentence"))
+        for pid, name in matcher.cited(claim.sentence.text, g).items():
+            g.add_edge(node.id, pid, "cites", _prov(doc, claim.sentence, citation_rule(name)), matched=name)
+            g.add_edge(src, pid, "cites", _prov(doc, claim.sentence, citation_rule(name)), matched=name)
+        nodes.append(node)
+    tagged = [fm for fm in doc.meta.failure_modes if fm in g.nodes]
+    if nodes and tagged:
+        for fm in tagged:
+            g.add_edge(nodes[0].id, fm, "about", _prov(doc, claims[0].sentence, "rule:front-matter"))
+    if relevance.on_topic and doc.kind != "bibliography":
+        _link_concepts(g, doc, claims, nodes, hits, index, resolutions, cues)
+
+
+def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], nodes: list[Node],
+                   hits: list[list[AliasHit]], index: AliasIndex, resolutions: list[Resolution], cues: Cues) -> None:
+    supported = supported_concepts(hits, resolutions)
+    by_sentence: dict[int, list[Resolution]] = defaultdict(list)
+    for r in resolutions:
+        if r.mention.sentence is not None:
+            by_sentence[r.mention.sentence.start].append(r)
+    sections = section_concepts(doc, index, resolutions)
+    section_rank: dict[str, int] = defaultdict(int)
+    for claim, node, claim_hits in zip(claims, nodes, hits):
+        s = claim.sentence
+        named: dict[str, str] = {}
+        for h in claim_hits:
+            if not h.weak or h.concept_id in supported:
+                rule = "rule:alias" if not h.weak else "rule:alias-supported"
+                g.add_edge(node.id, h.concept_id, "about", _prov(doc, s, rule), matched=h.alias)
+                named[h.concept_id] = h.alias
+        for r in by_sentence.get(s.start, []):
+            if r.concept_id not in named:
+                rule = "rule:new-concept" if r.how == "new" else "rule:mention"
+                g.add_edge(node.id, r.concept_id, "about", _prov(doc, s, rule), matched=r.mention.phrase,
+                           similarity=round(r.similarity, 3))
+                named[r.concept_id] = r.mention.phrase
+        section_concept = sections.get(claim.block.section)
+        section_rank[claim.block.section] += 1
+        if section_concept and section_concept not in named and section_rank[claim.block.section] <= MAX_SECTION_CLAIMS:
+            g.add_edge(node.id, section_concept, "about", _prov(doc, s, "rule:section"), section=claim.block.section)
+        _add_mitigates(g, doc, s, named, section_concept, cues)
+    _tie_blocks(g, doc, claims, index, resolutions, supported)
+
+
+def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]) -> set[str]:
+    """Concepts a document names unambiguously: by a strong alias or a resolved mention, or by weak aliases
+    recurring in MIN_WEAK_SENTENCES sentences (a one-word weak alias counts ONE_WORD_WEIGHT of a sentence)."""
+    weak: dict[str, float] = defaultdict(float)
+    for sentence_hits in hits:
+        for h in sentence_hits:
+            if h.weak:
+                weak[h.concept_id] += 1.0 if len(h.alias.split()) > 1 else ONE_WORD_WEIGHT
+    strong = {h.concept_id for hs in hits for h in hs if not h.weak} | {r.concept_id for r in resolutions}
+    return strong | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
+
+
+def _tie_blocks(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], index: AliasIndex,
+                resolutions: list[Resolution], supported: set[str]) -> None:
+    """Headings, table rows and short list items are not claims, but a concept they name is still what the
+    source is about: an `about` edge from the source quotes the heading, row or item."""
+    src = f"src:{doc.id}"
+    with_claims = {c.block.start for c in claims}
+    for block in doc.blocks:
+        table = is_table_row(block)
+        if block.start in with_claims or (block.kind != "heading" and not table and word_count(block.text) > 12):
+            continue
+        rule = "rule:table" if table else ("rule:heading" if block.kind == "heading" else "rule:short-block")
+        quote = doc.text[block.start:block.end]
+        for h in index.find(quote):
+            if not h.weak or h.concept_id in supported:
+                g.add_edge(src, h.concept_id, "about", Provenance(source_id=doc.id, quote=quote, start=block.start,
+                                                                   end=block.end, asserted_by=rule), matched=h.alias)
+    for r in resolutions:
+        m = r.mention
+        if m.sentence is None:
+            rule = "rule:table" if m.block_kind == "table" else "rule:heading"
+            g.add_edge(src, r.concept_id, "about", Provenance(source_id=doc.id, quote=doc.text[m.start:m.end],
+                                                              start=m.start, end=m.end, asserted_by=rule),
+                       matched=m.phrase)
+
+
+def section_concepts(doc: Document, index: AliasIndex, resolutions: list[Resolution]) -> dict[str, str]:
+    """Section heading -> the one concept it names (resolved heading mention first, else a single alias hit)."""
+    out: dict[str, str] = {}
+    from_mentions = {r.mention.start: r.concept_id for r in resolutions if r.mention.origin == "heading" and r.confident}
+    for block in doc.blocks:
+        if block.kind != "heading" or block.level == 1:
+            continue
+        if block.start in from_mentions:
+            out[block.text] = from_mentions[block.start]
+            continue
+        named = {h.concept_id for h in index.find(block.text) if not h.weak}
+        if len(named) == 1:
+            out[block.text] = named.pop()
+    return out
+
+
+def _add_mitigates(g: GraphBuilder, doc: Document, s: Sentence, named: dict[str, str], section_concept: str | None,
+                   cues: Cues) -> None:
+    failures = [c for c in named if concept_kind(c) == "failure_mode"]
+    fixes = [c for c in named if concept_kind(c) == "mitigation"]
+    if not fixes:
+        return
+    if failures and cues.remedy.search(s.text):
+        for fix in fixes:
+            for failure in failures:
+                g.add_edge(fix, failure, "mitigates", _prov(doc, s, "rule:remedy"))
+    elif not failures and section_concept and concept_kind(section_concept) == "failure_mode":
+        for fix in fixes:
+            g.add_edge(fix, section_concept, "mitigates", _prov(doc, s, "rule:section-mention"))
+

@@ -1,0 +1,70 @@
+"""Cleaning: which sentences of a document are claims, and plain text for Markdown inline markup.
+
+Reference entries, bylines, reading times, tag lines, captions, table rows, code-like lines and link-only
+list items never become claims (the patterns live in data/cues.yaml).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..models import Block, Document
+from ..text import Sentence, split_sentences, word_count
+from .cues import Cues
+
+MIN_CLAIM_WORDS = 5
+MIN_ALPHA_SHARE = 0.6
+
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)")
+_AUTHOR_YEAR = re.compile(r"\(\d{4}\)\.?\s*$")
+_TIMESTAMP = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?\s")
+_LINK_ONLY = re.compile(r"^\s*(?:[-*+]\s*)?(?:\[[^\]]*\]\([^)]*\)[\s,;.|–-]*)+$")
+
+
+@dataclass(frozen=True)
+class ClaimSentence:
+    """A sentence that can become a claim, with the block and section it sits in."""
+
+    sentence: Sentence
+    block: Block
+
+
+def plain(text: str) -> str:
+    """Text without Markdown links (their label kept), emphasis markers or code ticks."""
+    return _EMPHASIS.sub("", _MD_LINK.sub(r"\1", text)).strip()
+
+
+def _alpha_share(text: str) -> float:
+    visible = [c for c in text if not c.isspace()]
+    return sum(c.isalpha() for c in visible) / max(1, len(visible))
+
+
+def is_claim_text(text: str, cues: Cues) -> bool:
+    """Whether a sentence reads as a claim rather than boilerplate, a citation, code or a lead-in."""
+    text_plain = plain(text)
+    if word_count(text_plain) < MIN_CLAIM_WORDS or cues.is_boilerplate_sentence(text_plain):
+        return False
+    if _TIMESTAMP.match(text_plain) or text_plain.endswith(":") or _LINK_ONLY.match(text):
+        return False
+    if _AUTHOR_YEAR.search(text_plain) and word_count(text_plain) < 14:
+        return False
+    return _alpha_share(text_plain) >= MIN_ALPHA_SHARE
+
+
+def _is_reference_block(doc: Document, text: str) -> bool:
+    """A bibliography byline (authors, venue, link) is metadata, not a claim."""
+    return doc.kind == "bibliography" and ("](http" in text or bool(_AUTHOR_YEAR.search(text.split(". ")[0] + ".")))
+
+
+def claim_sentences(doc: Document, cues: Cues) -> list[ClaimSentence]:
+    """The sentences of a document's paragraphs and list items that are claims, in document order."""
+    out = []
+    for block in doc.blocks:
+        if block.kind == "heading" or _is_reference_block(doc, block.text) or cues.is_boilerplate_block(block.text):
+            continue
+        for sentence in split_sentences(block.text, block.start):
+            if is_claim_text(sentence.text, cues):
+                out.append(ClaimSentence(sentence, block))
+    return out

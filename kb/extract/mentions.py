@@ -1,0 +1,265 @@
+"""Candidate mentions: short phrases in a document that may name a failure mode or a fix.
+
+They come from the places where writers name things: section headings, bold or italic lead terms, the lead
+term of a list item ("Reward cap: ..."), emphasised terms, definitional sentences ("known as X", "X occurs
+when ..."), and noun phrases headed by a failure or fix word ("entropy collapse", "length penalty").
+Whether a candidate really names a concept is decided later (classify, resolve); this step only proposes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from ..models import Block, Document
+from ..text import Sentence, normalize, word_count
+from .clean import ClaimSentence, plain
+from .cues import Cues
+
+Origin = Literal["heading", "lead", "emphasis", "definition", "term", "remedy"]
+Hint = Literal["failure_mode", "mitigation"]
+MAX_PHRASE_WORDS = 7
+MAX_TERM_MODIFIERS = 3
+
+_NUMBERING = re.compile(r"^\s*(?:#+\s*)?(?:\(?\d+(?:\.\d+)*[.):]?|\(?[ivx]+[.)]|\(?[a-h][.)]|[-*•·])\s+", re.IGNORECASE)
+_LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z -]{1,24}?)\s*(?:#?\d+[a-z]?)?\s*[:—–]\s*(.+)$")
+_PAREN_TAIL = re.compile(r"\s*[\(\[][^)\]]*[\)\]]\s*$")
+_NON_WORD_EDGES = re.compile(r"^[^\w(]+|[^\w)+]+$")
+_LEAD_EMPH = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)|^\s*[*_](?![*\s])(.+?)[*_](?!\w)")
+_LEAD_COLON = re.compile(r"^([^:.;!?—–]{3,60}?)\s*(?::|\s[—–-]\s)\s*\S")
+_EMPH = re.compile(r"(?:\*\*|__)([^*_\n]{3,60}?)(?:\*\*|__)|(?<![*\w])\*([^*\s][^*\n]{2,58}?)\*(?![*\w])")
+_DEFINED_AFTER = re.compile(
+    r"\b(?:known as|called|referred to as|dubbed|termed|we call (?:this|it)|so-called)\s+(?:an?\s+|the\s+)?"
+    r"[\"'“‘*_]*([A-Za-z][\w/-]*(?:\s+[\w/-]+){0,5}?)[\"'”’*_]*(?=\s*(?:[,.;:)!?]|$|\s(?:and|or|which|where|in|that|when|is|was)\b))",
+    re.IGNORECASE,
+)
+_DEFINED_BEFORE = re.compile(
+    r"^[\"'“‘*_]*([A-Z][\w/-]*(?:\s+[\w/-]+){0,5}?)[\"'”’*_]*\s*(?:\([^)]*\)\s*)?"
+    r"(?:occurs|happens|arises|is when|refers to|is defined as|is the phenomenon|describes)\b"
+)
+_REMEDY_LEAD = re.compile(
+    r"^(?:the (?:fix|cure|remedy|solution|mitigation)(?: for this)? (?:is|was) (?:to )?|to (?:fix|avoid|prevent|mitigate|"
+    r"counter|address) (?:this|it|that)[^,]*,\s*|(?:a|one) (?:cheap |simple )?(?:fix|remedy) is (?:to )?|"
+    r"we recommend (?:that )?(?:you )?|the proposed remedy is (?:to )?|it helps to )", re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[,;:(]|\s+(?:so that|because|rather than|not by|by|which|before|while|and then)\s+")
+MAX_REMEDY_WORDS = 8
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9@.+/'-]*[A-Za-z0-9+]|[A-Za-z]")
+_STOP = {
+    "the", "a", "an", "this", "that", "these", "those", "of", "and", "or", "to", "its", "it", "on", "in", "into",
+    "with", "from", "for", "by", "is", "are", "was", "were", "be", "as", "at", "more", "less", "than", "what",
+    "their", "our", "your", "my", "no", "not", "any", "such", "some", "all", "each", "every", "both", "which",
+    "who", "how", "why", "when", "where", "can", "could", "will", "would", "should", "may", "might", "must", "has",
+    "have", "had", "do", "does", "did", "also", "very", "much", "many", "most", "so", "if", "but", "then", "there",
+    "here", "we", "you", "they", "he", "she", "i", "via", "about", "over", "under", "between", "without", "while",
+    "one", "two", "three", "first", "second", "new", "same", "other", "another", "just", "only", "even", "still",
+    "like", "using", "use", "used", "get", "gets", "got", "make", "makes", "made", "see", "called", "known", "based",
+}
+# A head word this generic names a concept only with a modifier ("length penalty", not "penalty").
+_GENERIC_HEADS = {"loss", "sampling", "bias", "biases", "penalty", "penalties", "filter", "filtering", "failure",
+                  "failures", "noise", "regression", "regressions", "divergence", "mask", "masking", "monitor",
+                  "monitoring", "detection", "detector", "correction", "corrections", "constraint", "estimator",
+                  "schedule", "buffer", "anchor", "reset", "resets", "cap", "clip", "clipping", "shaping",
+                  "normalization", "normalisation", "aggregation", "audit", "audits", "spike", "spikes", "exploit",
+                  "exploits", "hack", "hacks", "bug", "bugs", "mismatch", "vanishing", "drift", "collapse",
+                  "explosion", "instability", "degradation", "leakage", "plateau", "switching", "mixing", "shortcut",
+                  "shortcuts", "controller", "bonus", "ensemble", "ensembles", "narrowing", "saturation", "refusal",
+                  "refusals", "constraint", "augmentation", "warmup", "warm-up", "centering", "whitening",
+                  "reweighting", "annealing", "repetition", "failure", "gaming", "exploitation", "forgetting",
+                  "contamination", "divergence", "staleness", "starvation", "tampering", "faking"}
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A candidate phrase, where it was found, and what its place in the document suggests."""
+
+    phrase: str
+    doc_id: str
+    start: int
+    end: int
+    origin: Origin
+    section: str
+    block_kind: str
+    hint: Hint | None = None
+    sentence: Sentence | None = None
+
+
+def clean_phrase(text: str) -> str:
+    """A phrase without Markdown, numbering, a trailing parenthetical, emoji or edge punctuation."""
+    text = plain(text)
+    text = _NUMBERING.sub("", text)
+    text = _PAREN_TAIL.sub("", text)
+    text = "".join(ch for ch in text if ch.isalnum() or ch.isspace() or ch in "-/'.,+&()@:;?!")
+    text = _NON_WORD_EDGES.sub("", text.strip())
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def split_label(text: str, cues: Cues) -> tuple[Hint | None, str]:
+    """Split a leading label ("Fix 2: Add a stop sequence", "Problem: ...") into a hint and the rest."""
+    m = _LABEL.match(text)
+    if not m:
+        return None, text
+    label, rest = m.group(1).strip(), m.group(2).strip()
+    if cues.failure_label.match(label):
+        return "failure_mode", rest
+    if cues.mitigation_label.match(label):
+        return "mitigation", rest
+    if cues.is_structural(label):
+        return None, rest
+    return None, text
+
+
+def _usable(phrase: str) -> bool:
+    words = word_count(phrase)
+    return 1 <= words <= MAX_PHRASE_WORDS and any(c.isalpha() for c in phrase) and len(phrase) <= 80
+
+
+def heading_mentions(doc: Document, cues: Cues) -> list[Mention]:
+    """Headings below the title (and the title itself, which often names the failure of a post-mortem)."""
+    out = []
+    for block in doc.blocks:
+        if block.kind != "heading":
+            continue
+        hint, rest = split_label(clean_phrase(block.text), cues)
+        phrase = clean_phrase(rest)
+        if not _usable(phrase) or cues.is_structural(phrase) or phrase.endswith("?"):
+            continue
+        out.append(Mention(phrase, doc.id, block.start, block.end, "heading", block.section, "heading", hint))
+    return out
+
+
+def is_table_row(block: Block) -> bool:
+    """A Markdown table row kept as a block by the parser."""
+    return block.text.lstrip().startswith("|")
+
+
+def table_mentions(doc: Document, cues: Cues) -> list[Mention]:
+    """The first cell of each table row (tables often list failures or fixes by name in their first column)."""
+    out = []
+    for block in doc.blocks:
+        if block.kind == "heading" or not is_table_row(block):
+            continue
+        cells = [c for c in block.text.strip().strip("|").split("|")]
+        first = cells[0] if cells else ""
+        if not first.strip() or set(first.strip()) <= set("-: "):
+            continue
+        phrase = clean_phrase(first)
+        if _usable(phrase) and not cues.is_structural(phrase):
+            offset = block.text.find(first)
+            out.append(Mention(phrase, doc.id, block.start + offset, block.start + offset + len(first), "lead",
+                               block.section, "table"))
+    return out
+
+
+def _lead_term(text: str) -> str | None:
+    m = _LEAD_EMPH.match(text)
+    if m:
+        return m.group(1) or m.group(2)
+    m = _LEAD_COLON.match(plain(text))
+    return m.group(1) if m else None
+
+
+def block_mentions(doc: Document, claims: list[ClaimSentence], cues: Cues) -> list[Mention]:
+    """Lead terms of paragraphs and list items, emphasised terms, defined terms and head-word noun phrases."""
+    by_block: dict[int, list[ClaimSentence]] = {}
+    for claim in claims:
+        by_block.setdefault(claim.block.start, []).append(claim)
+    out: list[Mention] = []
+    for block in doc.blocks:
+        if block.kind == "heading" or cues.is_boilerplate_block(block.text):
+            continue
+        sentences = by_block.get(block.start, [])
+        first = sentences[0].sentence if sentences else None
+        lead = _lead_term(block.text)
+        if lead:
+            hint, rest = split_label(clean_phrase(lead), cues)
+            phrase = clean_phrase(rest)
+            if _usable(phrase) and not cues.is_structural(phrase):
+                start = block.text.find(lead)
+                out.append(Mention(phrase, doc.id, block.start + max(0, start), block.start + max(0, start) + len(lead),
+                                   "lead", block.section, block.kind, hint, first))
+        for claim in sentences:
+            out.extend(_sentence_mentions(doc, claim, cues))
+    return out
+
+
+def _sentence_mentions(doc: Document, claim: ClaimSentence, cues: Cues) -> list[Mention]:
+    s, block = claim.sentence, claim.block
+    out = []
+
+    def add(raw: str, offset: int, origin: Origin) -> None:
+        phrase = clean_phrase(raw)
+        if _usable(phrase) and not cues.is_structural(phrase):
+            out.append(Mention(phrase, doc.id, s.start + offset, s.start + offset + len(raw), origin, block.section,
+                               block.kind, None, s))
+
+    for m in _EMPH.finditer(s.text):
+        raw = m.group(1) or m.group(2)
+        add(raw, m.start(), "emphasis")
+    for m in _DEFINED_AFTER.finditer(s.text):
+        add(m.group(1), m.start(1), "definition")
+    m = _DEFINED_BEFORE.match(plain(s.text))
+    if m:
+        add(m.group(1), 0, "definition")
+    for phrase, offset in head_terms(s.text, cues):
+        add(phrase, offset, "term")
+    remedy = _REMEDY_LEAD.match(s.text)
+    if remedy:
+        clause = _CLAUSE_END.split(s.text[remedy.end():], maxsplit=1)[0].strip().rstrip(".")
+        if 2 <= word_count(clause) <= MAX_REMEDY_WORDS:
+            phrase = clean_phrase(clause)
+            if _usable(phrase):
+                out.append(Mention(phrase, doc.id, s.start + remedy.end(), s.start + remedy.end() + len(clause),
+                                   "remedy", block.section, block.kind, "mitigation", s))
+    return out
+
+
+def head_terms(text: str, cues: Cues) -> list[tuple[str, int]]:
+    """Noun phrases ending in a failure or fix head word, with up to three modifiers before it."""
+    words = [(m.group(), m.start()) for m in _WORD.finditer(text)]
+    heads = cues.failure_heads | cues.mitigation_heads
+    out = []
+    for i, (word, _) in enumerate(words):
+        low = normalize(word)
+        if low not in heads:
+            continue
+        j = i
+        while j > 0 and i - j < MAX_TERM_MODIFIERS:
+            prev = normalize(words[j - 1][0])
+            if prev in _STOP or not re.match(r"^[a-z][a-z0-9@.+/-]*$", prev) or text[words[j - 1][1] + len(words[j - 1][0]):words[j][1]].strip(" -"):
+                break
+            j -= 1
+        start = words[j][1]
+        end = words[i][1] + len(word)
+        if not (j == i and low in _GENERIC_HEADS):
+            out.append((text[start:end], start))
+        tail = _prepositional_tail(words, i, text)
+        if tail is not None:
+            out.append((text[start:tail], start))
+    return out
+
+
+_TAIL_PREPOSITIONS = {"of", "on", "in", "from", "under"}
+
+
+def _prepositional_tail(words: list[tuple[str, int]], i: int, text: str) -> int | None:
+    """End of "collapse of entropy", "degradation on benchmarks": a head, a preposition and one or two
+    content words, all in one clause."""
+    if i + 2 >= len(words) or normalize(words[i + 1][0]) not in _TAIL_PREPOSITIONS:
+        return None
+    k = i + 2
+    if normalize(words[k][0]) in ("the", "a", "an") and k + 1 < len(words):
+        k += 1
+    end = k
+    if end + 1 < len(words) and normalize(words[end + 1][0]) not in _STOP and re.match(r"^[a-z][a-z-]*$", normalize(words[end + 1][0])):
+        end += 1
+    span = text[words[i][1]:words[end][1] + len(words[end][0])]
+    if normalize(words[k][0]) in _STOP or any(c in span for c in ".,;:()"):
+        return None
+    return words[end][1] + len(words[end][0])
+
+
+def document_mentions(doc: Document, claims: list[ClaimSentence], cues: Cues) -> list[Mention]:
+    """Every candidate mention of a document, in document order."""
+    found = [*heading_mentions(doc, cues), *table_mentions(doc, cues), *block_mentions(doc, claims, cues)]
+    return sorted(found, key=lambda m: (m.start, m.origin))

@@ -1,0 +1,43 @@
+"""The relevance gate: only documents about RL training of language models get concepts and `about` edges.
+
+A document passes when it names several of the taxonomy's failure modes or fixes, or speaks the field's
+vocabulary (data/cues.yaml `domain_terms`, per 100 words) and names one; an unrelated post that happens
+to say "overfitting" once does neither. Front matter naming failure modes always passes, and an episode or
+topic review (the project's own kinds) needs one concept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..models import Document
+from ..text import word_count
+from .aliases import AliasIndex
+from .clean import ClaimSentence
+from .cues import Cues
+
+MIN_DOMAIN_PER_100_WORDS = 1.5
+MIN_CONCEPTS_WITH_VOCABULARY = 1
+MIN_CONCEPTS_ALONE = 3
+PROJECT_KINDS = ("episode", "topic")
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """How much a document speaks about RL training, and the verdict."""
+
+    domain_per_100_words: float
+    concepts_named: int
+    on_topic: bool
+
+
+def judge_relevance(doc: Document, claims: list[ClaimSentence], cues: Cues, index: AliasIndex) -> Relevance:
+    """Score a document's domain vocabulary density and the distinct concepts it names by strong alias."""
+    text = " ".join(c.sentence.text for c in claims)
+    words = max(1, word_count(text))
+    domain = 100.0 * len(cues.domain_terms.findall(text)) / words
+    named = {h.concept_id for c in claims for h in index.find(c.sentence.text) if not h.weak}
+    on_topic = (bool(doc.meta.failure_modes) or len(named) >= MIN_CONCEPTS_ALONE
+                or (domain >= MIN_DOMAIN_PER_100_WORDS and len(named) >= MIN_CONCEPTS_WITH_VOCABULARY)
+                or (doc.kind in PROJECT_KINDS and len(named) >= 1))
+    return Relevance(round(domain, 2), len(named), on_topic)

@@ -1,0 +1,240 @@
+"""Resolve candidate mentions to concepts: classify each phrase, then make it an alias of the existing
+concept it means (embedding similarity or a near-identical string) or, when it is confidently a failure mode
+or fix that nothing in the taxonomy covers, a new concept; new concepts found in several documents merge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from ..taxonomy import Concept
+from ..text import normalize, slugify
+from .aliases import tokens
+from .classify import CLASSES, ConceptClassifier, feature_matrix
+from .cues import Cues
+from .mentions import Mention
+
+KIND_PREFIX = {"failure_mode": "fm", "mitigation": "mit"}
+ALIAS_SIMILARITY = 0.68        # cosine at which a phrase means an existing concept
+ALIAS_FUZZ = 92                # string similarity at which a phrase is a spelling of an existing name
+SAME_MEANING = 0.90            # cosine at which the classifier's doubt no longer matters
+ALIAS_MIN_PROBABILITY = 0.35   # the phrase must plausibly be of the concept's kind
+CONFIDENT_PROBABILITY = 0.5    # ... and likely of it, for the alias to link other sentences
+NEW_MIN_PROBABILITY = 0.85     # a new concept needs a confident classifier ...
+NEW_ORIGINS = ("heading", "lead", "definition", "emphasis", "remedy")   # ... and a place where writers name things
+NEW_MERGE_SIMILARITY = 0.86
+MIN_TERM_SENTENCES = 2         # a noun phrase founds a concept only if the document keeps using it
+MAX_NEW_WORDS = 5
+MAX_ALIAS_WORDS = 6
+
+# Heads that name a phenomenon on their own ("Sycophancy"), unlike "collapse" or "penalty".
+STANDALONE_HEADS = {"sycophancy", "overfitting", "overoptimization", "over-optimization", "verbosity", "overthinking",
+                    "memorization", "underfitting", "decontamination", "deduplication", "misalignment"}
+GENERIC_WORDS = {"reward", "rewards", "model", "models", "policy", "policies", "rl", "training", "train", "loss",
+                 "learning", "language", "llm", "llms", "method", "methods", "approach", "problem", "issue", "fix"}
+HINT_WEIGHT = 3.0
+SECTION_WEIGHT = 2.0
+_SECTION_WORDS = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A mention resolved to a concept: `alias` of an existing one or `new`, with the probability of its kind."""
+
+    mention: Mention
+    concept_id: str
+    kind: str
+    how: str
+    probability: float
+    similarity: float
+    confident: bool = True
+
+
+@dataclass(frozen=True)
+class ConceptVectors:
+    """Vectors of every concept name (label and strong aliases) with the concept each belongs to."""
+
+    names: list[str]
+    owners: list[str]
+    matrix: np.ndarray
+
+
+def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
+    """Embed each concept's label and strong aliases."""
+    names, owners = [], []
+    for c in concepts:
+        for name in {c.label.split(" (")[0], *(a.rstrip("*") for a in c.aliases)}:
+            if name.strip():
+                names.append(name)
+                owners.append(c.id)
+    return ConceptVectors(names, owners, embed(names) if names else np.zeros((0, 384), dtype=np.float32))
+
+
+def _section_weights(section: str, cues: Cues) -> np.ndarray:
+    """Multipliers from the words of the section heading ("Fixes", "Problems", "Mitigation strategies")."""
+    words = _SECTION_WORDS.findall(section.lower())
+    weights = np.ones(len(CLASSES), dtype=np.float32)
+    if any(cues.failure_label.match(w) for w in words):
+        weights[CLASSES.index("failure_mode")] *= SECTION_WEIGHT
+    if any(cues.mitigation_label.match(w) or cues.mitigation_label.match(w.rstrip("s")) for w in words):
+        weights[CLASSES.index("mitigation")] *= SECTION_WEIGHT
+    return weights
+
+
+def _in_context(probabilities: np.ndarray, mention: Mention, cues: Cues) -> np.ndarray:
+    p = probabilities * _section_weights(mention.section, cues)
+    if mention.hint:
+        p[CLASSES.index(mention.hint)] *= HINT_WEIGHT
+    return p / p.sum()
+
+
+def _recurring_terms(mentions: list[Mention]) -> set[tuple[str, str]]:
+    """(document, phrase) pairs of noun-phrase mentions that a document uses in two or more sentences."""
+    seen: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for m in mentions:
+        if m.origin == "term" and m.sentence is not None:
+            seen[(m.doc_id, normalize(m.phrase))].add(m.sentence.start)
+    return {key for key, starts in seen.items() if len(starts) >= MIN_TERM_SENTENCES}
+
+
+def _kind_of(concept_id: str) -> str:
+    return "mitigation" if concept_id.startswith("mit:") else "failure_mode"
+
+
+def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifier: ConceptClassifier, embed,
+                     cues: Cues) -> tuple[list[Resolution], list[Concept]]:
+    """Resolutions of the mentions that name a concept, and the new concepts they introduce."""
+    if not mentions:
+        return [], []
+    phrases = sorted({m.phrase for m in mentions})
+    vectors = embed(phrases)
+    row = {p: i for i, p in enumerate(phrases)}
+    base = classifier.probabilities(feature_matrix(phrases, vectors, cues))
+    known = concept_vectors(concepts, embed)
+    vocabulary = concept_vocabulary(concepts, cues)
+    sims = vectors @ known.matrix.T if len(known.names) else np.zeros((len(phrases), 0))
+    resolutions: list[Resolution] = []
+    new_candidates: list[tuple[Mention, str, float]] = []
+    recurring = _recurring_terms(mentions)
+    for mention in mentions:
+        i = row[mention.phrase]
+        p = _in_context(base[i], mention, cues)
+        match = (_existing_match(mention.phrase, sims[i], known, p, vocabulary, cues)
+                 if alias_shaped(mention.phrase, cues) else None)
+        if match is not None:
+            concept_id, similarity, confident = match
+            kind = _kind_of(concept_id)
+            resolutions.append(Resolution(mention, concept_id, kind, "alias", float(p[CLASSES.index(kind)]), similarity,
+                                          confident))
+            continue
+        kind = CLASSES[int(np.argmax(p))]
+        placed = mention.origin in NEW_ORIGINS or (mention.doc_id, normalize(mention.phrase)) in recurring
+        if kind != "other" and p.max() >= NEW_MIN_PROBABILITY and placed and names_a_concept(mention.phrase, kind, cues):
+            new_candidates.append((mention, kind, float(p.max())))
+    new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row)
+    return [*resolutions, *new_resolutions], new_concepts
+
+
+def alias_shaped(phrase: str, cues: Cues) -> bool:
+    """Whether a phrase can stand as another name of a concept: one to six words, no sentence punctuation,
+    not starting like a question or fragment, not a neutral term of the field ("reward model", "KL
+    divergence"), and not made only of generic words ("reward", "Check")."""
+    if any(c in phrase for c in "?!:;"):
+        return False
+    words = [w.strip("'.-,") for w in normalize(phrase).split()]
+    if not 1 <= len(words) <= MAX_ALIAS_WORDS or words[0] in cues.non_concept_starts:
+        return False
+    if " ".join(words) in cues.neutral_terms or " ".join(words).rstrip("s") in cues.neutral_terms:
+        return False
+    generic = cues.generic_heads | cues.weak_modifiers | cues.non_concept_starts
+    return any(w not in generic and len(w) >= 3 for w in words)
+
+
+def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
+    """Whether a phrase is shaped like the name of a concept of `kind`: one to five words, no digits or
+    sentence punctuation, not starting like a question or fragment, joining nothing ("X and Y"), ending in a head word of that kind, with
+    at least one modifier that is not a generic adjective."""
+    if any(c.isdigit() for c in phrase) or any(c in phrase for c in ":?!/;,()"):
+        return False
+    words = [w.strip("'.-") for w in normalize(phrase).split()]
+    if not 1 <= len(words) <= MAX_NEW_WORDS or words[0] in cues.non_concept_starts:
+        return False
+    if any(w in cues.connecting_words for w in words) or " ".join(words) in cues.neutral_terms:
+        return False
+    heads = cues.failure_heads if kind == "failure_mode" else cues.mitigation_heads
+    for size in (2, 1):
+        head = " ".join(words[-size:])
+        if len(words) >= size and head in heads and head not in cues.generic_heads:
+            modifiers = words[:-size]
+            return size == 2 or any(m not in cues.weak_modifiers for m in modifiers) or head in STANDALONE_HEADS
+    return False
+
+
+def content_stems(text: str, cues: Cues) -> set[str]:
+    """Stems of the words of a text that say which concept it is (not "reward", "model", "the")."""
+    generic = cues.generic_heads | cues.weak_modifiers | cues.non_concept_starts | GENERIC_WORDS
+    return {t.stem for t in tokens(text) if t.word not in generic and len(t.word) >= 2}
+
+
+def concept_vocabulary(concepts: list[Concept], cues: Cues) -> dict[str, set[str]]:
+    """Concept id -> the content stems of its label and aliases."""
+    return {c.id: set().union(*(content_stems(n, cues) for n in [c.label, *c.aliases])) for c in concepts}
+
+
+def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.ndarray,
+                    vocabulary: dict[str, set[str]], cues: Cues) -> tuple[str, float, bool] | None:
+    """The existing concept a phrase names, its similarity, and whether the match is confident: near-identical
+    meaning, close meaning of a plausible kind with a content word in common, or the same name spelled
+    differently. A close meaning of a plausible kind without a shared word still ties the mention where it
+    stands, but is not confident enough to link other sentences."""
+    if not len(known.names):
+        return None
+    order = np.argsort(-sims)[:5]
+    norm = normalize(phrase)
+    stems = content_stems(phrase, cues)
+    for j in order:
+        owner, similarity = known.owners[j], float(sims[j])
+        kind_probability = p[CLASSES.index(_kind_of(owner))]
+        plausible = kind_probability >= ALIAS_MIN_PROBABILITY
+        shared = (bool(stems & vocabulary.get(owner, set())) and (len(norm.split()) > 1 or len(norm) >= 8)
+                  and kind_probability >= CONFIDENT_PROBABILITY)
+        spelled = fuzz.ratio(norm, normalize(known.names[j])) >= ALIAS_FUZZ and plausible
+        if similarity >= SAME_MEANING or (plausible and shared and similarity >= ALIAS_SIMILARITY) or spelled:
+            return owner, similarity, True
+        if plausible and similarity >= ALIAS_SIMILARITY:
+            return owner, similarity, False
+    return None
+
+
+def _new_concepts(candidates: list[tuple[Mention, str, float]], vectors: np.ndarray,
+                  row: dict[str, int]) -> tuple[list[Resolution], list[Concept]]:
+    """Group confident new phrases of one kind by meaning; each group becomes one concept."""
+    groups: list[dict] = []
+    for mention, kind, probability in sorted(candidates, key=lambda c: (c[0].doc_id, c[0].start)):
+        v = vectors[row[mention.phrase]]
+        group = next((gr for gr in groups if gr["kind"] == kind and (
+            float(gr["vector"] @ v) >= NEW_MERGE_SIMILARITY
+            or fuzz.ratio(normalize(gr["label"]), normalize(mention.phrase)) >= ALIAS_FUZZ)), None)
+        if group is None:
+            group = {"kind": kind, "label": mention.phrase, "vector": v, "members": []}
+            groups.append(group)
+        group["members"].append((mention, probability, float(group["vector"] @ v)))
+    resolutions, concepts = [], []
+    used_ids: dict[str, int] = defaultdict(int)
+    for group in groups:
+        label = group["label"][:1].upper() + group["label"][1:]
+        base_id = f"{KIND_PREFIX[group['kind']]}:{slugify(label, max_words=6)}"
+        used_ids[base_id] += 1
+        concept_id = base_id if used_ids[base_id] == 1 else f"{base_id}-{used_ids[base_id]}"
+        first = group["members"][0][0]
+        description = first.sentence.text if first.sentence else label
+        aliases = sorted({m.phrase for m, _, _ in group["members"] if normalize(m.phrase) != normalize(label)})
+        concepts.append(Concept(id=concept_id, label=label, description=description, aliases=aliases))
+        for mention, probability, similarity in group["members"]:
+            resolutions.append(Resolution(mention, concept_id, group["kind"], "new", probability, similarity))
+    return resolutions, concepts
