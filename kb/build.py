@@ -11,15 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import EMBEDDING_DIM, Settings
+from .config import Settings
 from .errors import CorpusError, KBError
 from .extract import Extraction, extract_graph
 from .extract.classify import load_classifier
 from .extract.cues import load_cues
 from .graph import build_graph, graph_to_json
+from .index_entries import build_index, index_texts
 from .link import link_concepts, link_similar
-from .models import Document, Node
+from .models import Document
 from .parse import PARSER_VERSION, CorpusRead, read_corpus
+from .passages import document_passages
 from .repro.evidence import add_reproductions, load_repro_results
 from .repro.registry import SCRIPTS_DIR
 from .store import (
@@ -32,9 +34,10 @@ from .store import (
     read_manifest,
     recover,
     staging_dir,
+    write_text_atomic,
 )
 from .taxonomy import load_curation, load_taxonomy
-from .vectors import phrase_vectors
+from .vectors import phrase_vectors, text_vectors
 
 BUILD_FORMAT = "1"
 
@@ -55,8 +58,8 @@ class BuildReport:
 def build(settings: Settings, *, force: bool = False, log: Callable[[str], None] = lambda _msg: None) -> BuildReport:
     """Build the knowledge base from `settings.data_dir` into `settings.build_dir`.
 
-    Stages: read corpus -> extract -> add reproductions -> embed -> link similar -> graph -> index -> publish.
-    Nothing is written unless every stage succeeds; an unchanged input returns at once.
+    Stages: read corpus -> extract -> add reproductions -> passages -> embed -> link -> graph -> index, then
+    write and publish. Nothing is written unless every stage succeeds; an unchanged input returns at once.
     """
     started = time.perf_counter()
     recover(settings)
@@ -69,27 +72,30 @@ def build(settings: Settings, *, force: bool = False, log: Callable[[str], None]
                            warnings=manifest.get("warnings", []), seconds=time.perf_counter() - started)
 
     corpus = read_documents(settings)
-    _prune(settings.cache_dir / "parsed", keep={f"{d.content_hash}.json" for d in corpus.documents})
+    store_parses(settings.cache_dir / "parsed", corpus.documents)
     for warning in corpus.warnings:
         log(f"warning: {warning}")
     extraction = extract_documents(settings, corpus.documents)
     extraction = add_reproductions(extraction, load_repro_results(settings.repro_dir))
     log(f"extracted {len(extraction.nodes)} nodes and {len(extraction.edges)} edges from {len(corpus.documents)} documents")
 
-    vectors, embedded, reused = embed_nodes(settings, extraction.nodes)
-    log(f"embedded {embedded} new texts, reused {reused} from the cache")
+    passages = [p for doc in corpus.documents for p in document_passages(doc)]
+    vectors, embedded = embed_index_texts(settings, index_texts(extraction.nodes, passages))
+    log(f"embedded {embedded} new texts, reused {len(vectors) - embedded} from the cache")
     extraction = link_similar(extraction, vectors)
     extraction, threshold = link_concepts(extraction, vectors)
     log(f"linked claims to concepts by meaning at cosine >= {threshold:.2f}")
     G = build_graph(extraction)
+    index = build_index(G, extraction.nodes, passages, vectors)
 
     staged = staging_dir(settings)
     try:
-        write_build(staged, settings, G, corpus.documents, extraction, vectors)
+        write_build(staged, G, corpus.documents, index)
         report = BuildReport(
             up_to_date=False, nodes=_count(G.nodes[n]["kind"] for n in G.nodes),
             edges=_count(d["kind"] for _, _, d in G.edges(data=True)),
-            warnings=[*corpus.warnings, *extraction.warnings], embedded=embedded, reused_embeddings=reused,
+            warnings=[*corpus.warnings, *extraction.warnings], embedded=embedded,
+            reused_embeddings=len(vectors) - embedded,
         )
         report = _with_seconds(report, time.perf_counter() - started)
         (staged / MANIFEST_FILE).write_text(dump_json(_manifest(fingerprint, report)), encoding="utf-8")
@@ -156,9 +162,15 @@ def read_documents(settings: Settings) -> CorpusRead:
         raise KBError(f"{exc} (strict build stopped; the previous build is untouched)") from None
 
 
-def _prune(directory: Path, keep: set[str]) -> None:
-    """Remove cached parses of files that no longer exist or have changed."""
-    for path in directory.glob("*.json") if directory.is_dir() else []:
+def store_parses(directory: Path, documents: list[Document]) -> None:
+    """Cache each document's parse by content hash (so an unchanged file is not parsed again) and remove the
+    cached parses of files that no longer exist or have changed."""
+    keep = {f"{d.content_hash}.json": d for d in documents}
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, doc in keep.items():
+        if not (directory / name).is_file():
+            write_text_atomic(directory / name, doc.model_dump_json())
+    for path in directory.glob("*.json"):
         if path.name not in keep:
             path.unlink(missing_ok=True)
 
@@ -181,105 +193,23 @@ def extract_documents(settings: Settings, documents: list[Document]) -> Extracti
 # --- stage: embed -------------------------------------------------------------------------------------
 
 
-def embedding_text(node: Node) -> str:
-    """The text a node is embedded and lexically indexed by: a claim or evidence sentence with its section
-    heading in front (the bare sentence often lacks its subject), a concept by its text. Search ranks claims
-    densely through the passage they stand in, which also carries the document title (kb/passages.py)."""
-    if node.kind in ("claim", "evidence"):
-        section = node.attrs.get("section") or ""
-        return f"{section}: {node.text}" if section else node.text
-    return node.text or node.label
-
-
-def lexical_text(node: Node) -> str:
-    """The text a node is lexically indexed by: its embedding text plus, for concepts, their aliases."""
-    text = embedding_text(node)
-    if node.kind in ("failure_mode", "mitigation") and node.attrs.get("aliases"):
-        text += " Also called: " + ", ".join(a.rstrip("*") for a in node.attrs["aliases"]) + "."
-    return text
-
-
-def embed_nodes(settings: Settings, nodes: dict[str, Node]) -> tuple[dict[str, np.ndarray], int, int]:
-    """Vectors for every node, reusing cached vectors by text hash; only new texts are encoded."""
-    return embed_texts(settings, {node_id: embedding_text(node) for node_id, node in nodes.items()})
-
-
-def embed_texts(settings: Settings, texts: dict[str, str]) -> tuple[dict[str, np.ndarray], int, int]:
-    """A vector per key of `texts`, reusing vectors cached by text hash; returns (vectors, encoded, reused)."""
-    cache_path = settings.cache_dir / "embeddings.npz"
-    cache = _load_embedding_cache(cache_path)
-    keys = {key: hashlib.sha1(t.encode("utf-8")).hexdigest() for key, t in texts.items()}
-    missing = sorted({keys[n]: texts[n] for n in texts if keys[n] not in cache}.items())
-    if missing:
-        encoder = _encoder(settings)
-        vectors = encoder.encode([t for _, t in missing])
-        for (key, _), vector in zip(missing, vectors):
-            cache[key] = vector
-    if missing:
-        _save_embedding_cache(cache_path, cache)
-    return {key: cache[keys[key]] for key in texts}, len(missing), len(texts) - len(missing)
-
-
-def prune_embedding_cache(settings: Settings, texts: list[str]) -> None:
-    """Drop cached vectors of texts that are no longer embedded."""
-    cache_path = settings.cache_dir / "embeddings.npz"
-    cache = _load_embedding_cache(cache_path)
-    current = {hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts}
-    if set(cache) - current:
-        _save_embedding_cache(cache_path, {k: v for k, v in cache.items() if k in current})
-
-
-def _encoder(settings: Settings):
-    from .embed import OnnxEncoder, ensure_onnx_model
-
-    return OnnxEncoder.load(ensure_onnx_model(settings.cache_dir))
-
-
-def _load_embedding_cache(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path) as data:
-            return dict(zip(data["keys"].tolist(), data["vectors"]))
-    except (OSError, ValueError, KeyError):
-        return {}
-
-
-def _save_embedding_cache(path: Path, cache: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keys = sorted(cache)
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(tmp, keys=np.array(keys), vectors=np.stack([cache[k] for k in keys]).astype(np.float32))
-    tmp.replace(path)
+def embed_index_texts(settings: Settings, texts: dict[str, str]) -> tuple[dict[str, np.ndarray], int]:
+    """A vector per row id, reusing vectors cached by text (the cache keeps only this build's texts), and how
+    many texts were newly encoded."""
+    cache = text_vectors(settings)
+    ids = list(texts)
+    matrix = cache.embed([texts[i] for i in ids])
+    cache.save()
+    return dict(zip(ids, matrix)), cache.encoded
 
 
 # --- stage: write --------------------------------------------------------------------------------------
 
 
-def write_build(staged: Path, settings: Settings, G, documents: list[Document], extraction: Extraction,
-                vectors: dict[str, np.ndarray]) -> None:
+def write_build(staged: Path, G, documents: list[Document], index) -> None:
     """Write graph, documents and search index into the staging directory (runs stay in data/runs)."""
     (staged / GRAPH_FILE).write_text(graph_to_json(G), encoding="utf-8")
     docs = {d.id: {"id": d.id, "kind": d.kind, "path": d.path, "format": d.format, "text": d.text,
                    "meta": d.meta.model_dump(mode="json")} for d in documents}
     (staged / DOCUMENTS_FILE).write_text(dump_json(docs), encoding="utf-8")
-    write_index(staged / INDEX_DIR, settings, G, documents, extraction, vectors)
-
-
-def write_index(directory: Path, settings: Settings, G, documents: list[Document], extraction: Extraction,
-                vectors: dict[str, np.ndarray]) -> None:
-    """The search index: every node (vectors from `embed_nodes`) and every passage of every document
-    (embedded here, cached like node texts)."""
-    from .index_entries import index_entries
-    from .passages import document_passages
-    from .search import HybridIndex
-
-    passages = [p for doc in documents for p in document_passages(doc)]
-    passage_vectors, _, _ = embed_texts(settings, {p.id: p.context_text for p in passages})
-    prune_embedding_cache(settings, [*(embedding_text(n) for n in extraction.nodes.values()),
-                                     *(p.context_text for p in passages)])
-    entries = index_entries(G, {i: lexical_text(n) for i, n in extraction.nodes.items()},
-                            [(p, p.context_text) for p in passages])
-    all_vectors = {**vectors, **passage_vectors}
-    matrix = np.stack([all_vectors[i] for i in entries.ids]) if entries.ids else np.zeros((0, EMBEDDING_DIM), np.float32)
-    HybridIndex.build(entries.ids, entries.texts, matrix, kinds=entries.kinds, records=entries.records,
-                      source_ids=entries.source_ids, ties=entries.ties, neighbours=entries.neighbours,
-                      contains=entries.contains).save(directory)
+    index.save(staged / INDEX_DIR)

@@ -5,8 +5,15 @@ plus the concept ties and failure-mode neighbourhoods that search follows."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .passages import Passage
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .models import Node
+    from .search import HybridIndex
 
 SOURCE_TITLES = {"taxonomy": "Curated taxonomy", "curation": "Curation file", "reproductions": "Reproduction registry"}
 PASSAGE_ASSERTED_BY = "rule:passage"
@@ -138,3 +145,40 @@ def index_entries(G, node_texts: dict[str, str], passages: list[tuple[Passage, s
             near = {*G.predecessors(node_id), *G.successors(node_id)}
             entries.neighbours[node_id] = near | {containing[n] for n in near if n in containing}
     return entries
+
+
+def embedding_text(node: Node) -> str:
+    """The text a node is embedded by: a claim or evidence sentence with its section heading in front (the bare
+    sentence often lacks its subject), a concept by its text. Search ranks claims densely through the passage
+    they stand in, which also carries the document title (kb/passages.py)."""
+    if node.kind in ("claim", "evidence"):
+        section = node.attrs.get("section") or ""
+        return f"{section}: {node.text}" if section else node.text
+    return node.text or node.label
+
+
+def lexical_text(node: Node) -> str:
+    """The text a node is lexically indexed by: its embedding text plus, for concepts, their aliases."""
+    text = embedding_text(node)
+    if node.kind in ("failure_mode", "mitigation") and node.attrs.get("aliases"):
+        text += " Also called: " + ", ".join(a.rstrip("*") for a in node.attrs["aliases"]) + "."
+    return text
+
+
+def index_texts(nodes: dict[str, Node], passages: list[Passage]) -> dict[str, str]:
+    """Row id -> the text embedded for it: every node, then every passage with its title and heading."""
+    return {**{i: embedding_text(n) for i, n in nodes.items()}, **{p.id: p.context_text for p in passages}}
+
+
+def build_index(G, nodes: dict[str, Node], passages: list[Passage], vectors: dict[str, np.ndarray]) -> HybridIndex:
+    """The search index over every node and passage, from their vectors (`index_texts`, embedded)."""
+    import numpy as np
+
+    from .config import EMBEDDING_DIM
+    from .search import HybridIndex
+
+    entries = index_entries(G, {i: lexical_text(n) for i, n in nodes.items()}, [(p, p.context_text) for p in passages])
+    matrix = np.stack([vectors[i] for i in entries.ids]) if entries.ids else np.zeros((0, EMBEDDING_DIM), np.float32)
+    return HybridIndex.build(entries.ids, entries.texts, matrix, kinds=entries.kinds, records=entries.records,
+                             source_ids=entries.source_ids, ties=entries.ties, neighbours=entries.neighbours,
+                             contains=entries.contains)

@@ -180,7 +180,8 @@ def content_hash(rel: str, raw: bytes) -> str:
 def parse_document(path: Path, root: Path, *, max_bytes: int = MAX_DOCUMENT_BYTES, cache_dir: Path | None = None) -> Document:
     """Read and parse one corpus file; raise CorpusError with a one-line reason when it cannot be used.
 
-    With `cache_dir`, a file whose bytes were parsed before is loaded from its cached parse instead."""
+    With `cache_dir`, a file whose bytes were parsed before is loaded from its cached parse instead; parsing
+    never writes (the build stores new parses, see kb.build.read_documents)."""
     path = Path(path)
     rel = _relative(path, Path(root))
     fmt = FORMATS.get(path.suffix.lower())
@@ -199,13 +200,7 @@ def parse_document(path: Path, root: Path, *, max_bytes: int = MAX_DOCUMENT_BYTE
             return Document.model_validate_json(cached.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             pass
-    doc = _parse(_decode(raw, rel), raw, rel=rel, fmt=fmt)
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-        tmp.write_text(doc.model_dump_json(), encoding="utf-8")
-        os.replace(tmp, cached)
-    return doc
+    return _parse(_decode(raw, rel), raw, rel=rel, fmt=fmt)
 
 
 def parse_text(raw: str, *, path: str, fmt: Literal["md", "txt", "html"]) -> Document:

@@ -65,12 +65,20 @@ class VectorCache:
         tmp.replace(self.path)
 
 
-def phrase_vectors(settings) -> VectorCache:
-    """The phrase vector cache of a knowledge base, encoding with the build's ONNX export of the model."""
-
+def _onnx_encoder_factory(settings):
     def make_encoder():
         from .embed import OnnxEncoder, ensure_onnx_model
 
         return OnnxEncoder.load(ensure_onnx_model(settings.cache_dir))
 
-    return VectorCache(settings.cache_dir / "phrase-vectors.npz", make_encoder)
+    return make_encoder
+
+
+def phrase_vectors(settings) -> VectorCache:
+    """The phrase vector cache of a knowledge base (extraction's phrases and concept names)."""
+    return VectorCache(settings.cache_dir / "phrase-vectors.npz", _onnx_encoder_factory(settings))
+
+
+def text_vectors(settings) -> VectorCache:
+    """The vector cache of the texts the search index embeds (nodes and passages)."""
+    return VectorCache(settings.cache_dir / "embeddings.npz", _onnx_encoder_factory(settings))

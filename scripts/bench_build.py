@@ -47,7 +47,8 @@ def fresh_data_dir(root: Path, extra_corpus: Path | None = None) -> Path:
 def texts_a_build_embeds(data: Path) -> list[str]:
     """Every distinct text a build of `data` embeds: extraction's phrases and concept names, node embedding
     texts and passages."""
-    from kb.build import embedding_text, extract_documents, read_documents
+    from kb.build import extract_documents, read_documents
+    from kb.index_entries import index_texts
     from kb.config import load_settings
     from kb.extract import extract_graph
     from kb.extract.classify import load_classifier
@@ -68,8 +69,8 @@ def texts_a_build_embeds(data: Path) -> list[str]:
     extract_graph(documents, load_taxonomy(settings.taxonomy_path), load_curation(settings.curation_path),
                   cues=load_cues(settings.cues_path), classifier=load_classifier(settings.classifier_path), embed=record)
     nodes = extract_documents(settings, documents).nodes
-    texts = {*phrases, *(embedding_text(n) for n in nodes.values()),
-             *(p.context_text for doc in documents for p in document_passages(doc))}
+    passages = [p for doc in documents for p in document_passages(doc)]
+    texts = {*phrases, *index_texts(nodes, passages).values()}
     return sorted(texts)
 
 
