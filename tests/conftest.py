@@ -49,3 +49,15 @@ def kb(built_data_dir):
     from kb.api import KnowledgeBase
 
     return KnowledgeBase.load(built_data_dir)
+
+
+@pytest.fixture()
+def restore_torch_globals():
+    """The reproduction scripts set torch's determinism and thread count; give the rest of the session its own
+    back (used by the modules that run scripts in-process)."""
+    import torch
+
+    deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    yield
+    torch.use_deterministic_algorithms(deterministic)
+    torch.set_num_threads(threads)

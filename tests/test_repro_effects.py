@@ -11,16 +11,10 @@ import pytest
 from kb.repro import load_script_module
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("restore_torch_globals")
 SEEDS = (0, 1, 2)
 
 
-@pytest.fixture(autouse=True)
-def _restore_torch_globals():
-    """The scripts set torch's determinism and thread count; give the rest of the test session its own back."""
-    deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    yield
-    torch.use_deterministic_algorithms(deterministic)
-    torch.set_num_threads(threads)
 
 
 @functools.lru_cache(maxsize=None)  # several tests read the same run; results are only read

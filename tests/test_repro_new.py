@@ -11,19 +11,13 @@ import pytest
 from kb.repro.registry import get_reproduction
 from kb.repro.runner import load_script_module
 
-torch = pytest.importorskip("torch")
+pytest.importorskip("torch")
 NEW = ("verifier-hacking", "entropy-collapse", "sycophancy")
 OWN_FLAGS = {"verifier-hacking": "--monitor-recall", "entropy-collapse": "--eps-high", "sycophancy": "--counter-pairs"}
+pytestmark = pytest.mark.usefixtures("restore_torch_globals")
 SEED = 3
 
 
-@pytest.fixture(autouse=True)
-def _restore_torch_globals():
-    """The scripts set torch's determinism and thread count; give the rest of the session its own back."""
-    deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    yield
-    torch.use_deterministic_algorithms(deterministic)
-    torch.set_num_threads(threads)
 
 
 _RUNS: dict[tuple, dict] = {}
