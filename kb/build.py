@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Settings
+from .embed import ensure_onnx_model
 from .errors import CorpusError, KBError
 from .extract import Extraction, extract_graph
 from .extract.classify import load_classifier
@@ -87,6 +88,7 @@ def build(settings: Settings, *, force: bool = False, log: Callable[[str], None]
     log(f"linked claims to concepts by meaning at cosine >= {threshold:.2f}")
     G = build_graph(extraction)
     index = build_index(G, extraction.nodes, passages, vectors)
+    ensure_onnx_model(settings.cache_dir)  # the query encoder, current even when every vector came from the cache
 
     staged = staging_dir(settings)
     try:

@@ -201,18 +201,21 @@ def export_graph(ctx, path):
     click.echo(f"wrote {path}: {kb.G.number_of_nodes()} nodes, {kb.G.number_of_edges()} edges")
 
 
-@export.command("site")
-@click.argument("out", type=click.Path(file_okay=False))
-@click.pass_context
+def _exporter(name: str):
+    """Register a `kb export NAME OUT` command (OUT: the folder it writes)."""
+    def register(fn):
+        return export.command(name)(click.argument("out", type=click.Path(file_okay=False))(click.pass_context(fn)))
+    return register
+
+
+@_exporter("site")
 def export_site_cmd(ctx, out):
     """Write a self-contained static site (works from file:// and any static host)."""
     report = _export(ctx, "export_site", out)
     click.echo(f"wrote {report['pages']} pages to {out} in {report['seconds']:.1f} s; open {out}/index.html")
 
 
-@export.command("mkdocs")
-@click.argument("out", type=click.Path(file_okay=False))
-@click.pass_context
+@_exporter("mkdocs")
 def export_mkdocs_cmd(ctx, out):
     """Write Markdown pages and mkdocs.yml for `mkdocs build --strict`."""
     report = _export(ctx, "export_mkdocs", out)

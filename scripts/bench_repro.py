@@ -1,8 +1,11 @@
 """Benchmark the reproductions: every script over fresh seeds, full and quick, as separate processes.
 
 For each script and mode it reports on how many seeds the signature held, the median and largest wall time of a
-run (interpreter start included: the time a user waits for `python scripts/repro/NAME.py`), and every top-level
-numeric metric (the script's headline effect sizes) as mean +- sd over the seeds.
+run (interpreter start included: the time a user waits for `python scripts/repro/NAME.py`), and every numeric
+metric as mean +- sd over the seeds: the top-level ones (the script's headline effect sizes) first, then the
+nested ones under dotted names (`failure.gold_final`, `mitigation.clip-cov.passk_final`), so a script whose
+metrics are all per arm still gets its effect sizes. Metrics that are the same on every run (settings such as k)
+are listed once instead of as rows. The 1-minute load average is recorded after every run.
 
     .venv/bin/python scripts/bench_repro.py                         # all scripts, seeds 7001-7008, full + quick
     .venv/bin/python scripts/bench_repro.py --names no-foothold --seeds 7001,7002 --modes quick
@@ -39,11 +42,22 @@ def run_once(script: Path, name: str, seed: int, quick: bool, timeout: float) ->
         seconds = time.perf_counter() - t0
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no stderr"])[-1]
-            return {"seconds": seconds, "signature_met": False, "error": last, "effects": {}}
+            return {"seconds": seconds, "signature_met": False, "error": last, "effects": {},
+                    "load1": os.getloadavg()[0]}
         payload = json.loads((Path(out) / f"{name}.json").read_text())
-    effects = {k: float(v) for k, v in payload["metrics"].items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    return {"seconds": seconds, "signature_met": bool(payload["signature_met"]), "effects": effects}
+    return {"seconds": seconds, "signature_met": bool(payload["signature_met"]), "effects": flatten(payload["metrics"]),
+            "load1": os.getloadavg()[0]}
+
+
+def flatten(metrics: dict, prefix: str = "") -> dict[str, float]:
+    """Every numeric leaf of a metrics dict under a dotted name (lists, booleans and nulls are skipped)."""
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[f"{prefix}{key}"] = float(value)
+    return out
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -55,26 +69,40 @@ def summarize(runs: list[dict]) -> dict:
         effects[k] = {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
                       "min": min(values), "max": max(values)}
     seconds = [r["seconds"] for r in runs]
+    loads = [r["load1"] for r in runs if "load1" in r]
     return {"runs": len(runs), "held": sum(r["signature_met"] for r in runs),
             "median_s": statistics.median(seconds), "max_s": max(seconds), "effects": effects,
+            "load1": {"min": min(loads), "max": max(loads)} if loads else None,
             "errors": sorted({r["error"] for r in runs if "error" in r})}
 
 
 def markdown(report: dict) -> str:
     """The report as Markdown: one timing/verdict table, then effect sizes per script."""
-    lines = [f"Seeds {', '.join(map(str, report['seeds']))}; wall time includes interpreter start.", "",
-             "| reproduction | mode | signature held | median s | max s |", "|---|---|---|---|---|"]
+    lines = [f"Seeds {', '.join(map(str, report['seeds']))}; wall time includes interpreter start; load = 1-minute "
+             "load average after each run (min-max).", "",
+             "| reproduction | mode | signature held | median s | max s | load |", "|---|---|---|---|---|---|"]
     for name, modes in report["results"].items():
         for mode, s in modes.items():
-            lines.append(f"| {name} | {mode} | {s['held']}/{s['runs']} | {s['median_s']:.1f} | {s['max_s']:.1f} |")
+            load = f"{s['load1']['min']:.1f}-{s['load1']['max']:.1f}" if s.get("load1") else "–"
+            lines.append(f"| {name} | {mode} | {s['held']}/{s['runs']} | {s['median_s']:.1f} | {s['max_s']:.1f} "
+                         f"| {load} |")
     for name, modes in report["results"].items():
         lines += ["", f"**{name}**", "", "| effect | " + " | ".join(modes) + " |",
                   "|---|" + "---|" * len(modes)]
-        keys = sorted({k for s in modes.values() for k in s["effects"]})
+        keys = sorted({k for s in modes.values() for k in s["effects"]}, key=lambda k: ("." in k, k))
+        constant = {}
         for k in keys:
-            cells = [f"{s['effects'][k]['mean']:.3g} ± {s['effects'][k]['sd']:.2g}" if k in s["effects"] else "–"
-                     for s in modes.values()]
+            stats = [s["effects"].get(k) for s in modes.values()]
+            if all(e is not None and e["min"] == e["max"] for e in stats) and len({e["min"] for e in stats}) == 1:
+                constant[k] = stats[0]["min"]
+                continue
+            cells = [f"{e['mean']:.3g} ± {e['sd']:.2g}" if e is not None else "–" for e in stats]
             lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        if constant:
+            lines += ["", "Same on every run: " + ", ".join(f"{k} = {v:.4g}" for k, v in constant.items())]
+        errors = sorted({e for s in modes.values() for e in s.get("errors", [])})
+        if errors:
+            lines += ["", "Errors: " + "; ".join(errors)]
     return "\n".join(lines) + "\n"
 
 

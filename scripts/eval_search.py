@@ -95,8 +95,9 @@ def scratch_dir(base_data: Path, realdev: Path, cache_root: Path) -> Path:
             shutil.copyfile(path, tmp / rel)
         earlier = sorted(cache_root.glob("realdev-eval-*/.cache"), key=lambda p: p.stat().st_mtime)
         seed = earlier[-1] if earlier else base_data / ".cache"
-        if seed.is_dir():
-            shutil.copytree(seed, tmp / ".cache")
+        if seed.is_dir():   # the knowledge base's own cache holds the scratch builds: never copy those into one
+            shutil.copytree(seed, tmp / ".cache", ignore=shutil.ignore_patterns(
+                "realdev-eval-*", ".realdev-eval-*", "eval-extract", "synthetic-*"))
         (tmp / ".complete").write_text("")
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)

@@ -94,7 +94,8 @@ def test_encoders_return_empty_array_for_no_texts(onnx_dir, st_encoder):
 
 
 def test_export_writes_model_tokenizer_and_version(onnx_dir):
-    assert sorted(p.name for p in onnx_dir.iterdir()) == ["export.json", "model.onnx", "model.opt.onnx", "tokenizer.json"]
+    assert sorted(p.name for p in onnx_dir.iterdir()) == [
+        "export.json", "model.onnx", "model.opt.onnx", "model.opt.weights", "tokenizer.json"]
     meta = json.loads((onnx_dir / "export.json").read_text())
     assert meta == {
         "format": embed.EXPORT_FORMAT,

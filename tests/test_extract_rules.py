@@ -12,7 +12,7 @@ from kb.extract.clean import claim_sentences, is_claim_text
 from kb.extract.cues import load_cues
 from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.relevance import judge_relevance
-from kb.extract.resolve import alias_shaped, names_a_concept
+from kb.extract.resolve import abbreviates, alias_shaped, names_a_concept
 from kb.parse import parse_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +42,38 @@ def test_alias_hits_carry_spans_and_weakness():
     hit = _index().find(text)[0]
     assert (hit.concept_id, hit.weak, text[hit.start:hit.end]) == ("fm:hack", True, "hack")
     assert [t.word for t in tokens("Clip-Higher and pass@k")] == ["cliphigher", "and", "pass@k"]
+
+
+def test_multiword_aliases_match_with_inserted_words_inside_one_clause():
+    index = build_alias_index([("fm:noisy", ["annotators disagree"], []), ("fm:zv", ["zero standard deviation"], [])],
+                              inserted_words=CUES.inserted_words)
+    hits = lambda text: {h.concept_id: text[h.start:h.end] for h in index.find(text)}
+    assert hits("Human annotators can often disagree on labels.") == {"fm:noisy": "annotators can often disagree"}
+    assert hits("Annotators, in our data, disagree.") == {}              # not across a clause break
+    assert hits("Annotators who were paid disagree.") == {}              # "who were paid" is not an inserted word run
+    assert hits("Annotators rarely disagree.") == {}                     # nor is a word that changes the meaning
+    assert hits("groups that have 0 standard deviation") == {"fm:zv": "0 standard deviation"}
+    plain = build_alias_index([("fm:noisy", ["annotators disagree"], [])])
+    assert plain.find("annotators can often disagree") == []          # only with the cue list
+
+
+def test_no_alias_starts_inside_a_neutral_term_and_strong_hits_win():
+    index = build_alias_index([("fm:unstable", ["training instability"], ["diverge*"]),
+                               ("fm:bias", ["biased KL estimator"], ["KL estimate"])],
+                              neutral_terms=CUES.neutral_terms)
+    assert index.find("We tune the KL divergence penalty.") == []          # "divergence" inside "KL divergence"
+    assert [h.concept_id for h in index.find("Training started to diverge.")] == ["fm:unstable"]
+    hits = index.find("The KL estimate we used was a biased KL estimator.")
+    assert [(h.concept_id, h.weak, h.alias) for h in hits] == [("fm:bias", False, "biased KL estimator")]
+
+
+@pytest.mark.parametrize("short, full, same", [
+    ("NL penalty", "natural language penalty", True), ("IS correction", "importance sampling correction", True),
+    ("NL penalty", "length penalty", False), ("nl penalty", "natural language penalty", False),
+    ("KL penalty", "KL penalty", False),
+])
+def test_acronyms_are_read_as_the_words_they_abbreviate(short, full, same):
+    assert abbreviates(short, full) is same
 
 
 @pytest.mark.parametrize("line", [
@@ -108,6 +140,11 @@ def test_alias_shape_rejects_generic_words_and_sentences():
     assert not alias_shaped("Higher reward means better performance, right?", CUES)
 
 
+def _relevance(doc, index):
+    claims = claim_sentences(doc, CUES)
+    return judge_relevance(doc, [index.find(c.sentence.text) for c in claims], claims, CUES, index)
+
+
 def test_relevance_gate_separates_rl_writing_from_unrelated_posts():
     index = build_alias_index([("fm:hack", ["reward hacking"], []), ("fm:ent", ["entropy collapse"], []),
                                ("mit:kl", ["KL penalty"], []), ("fm:over", ["overfitting"], [])])
@@ -117,5 +154,13 @@ def test_relevance_gate_separates_rl_writing_from_unrelated_posts():
     other = parse_text("# Quantizing a model\n\nWe quantize weights to eight bits and measure perplexity on a "
                        "held-out set. Calibrating on too little data leads to overfitting of the scales.\n",
                        path="q.md", fmt="md")
-    assert judge_relevance(rl, claim_sentences(rl, CUES), CUES, index).on_topic
-    assert not judge_relevance(other, claim_sentences(other, CUES), CUES, index).on_topic
+    assert _relevance(rl, index).on_topic
+    assert not _relevance(other, index).on_topic
+
+
+def test_relevance_reads_headings_of_a_short_docs_page():
+    index = build_alias_index([("mit:replay", ["replay buffer"], []), ("fm:zv", ["zero-variance groups"], [])])
+    page = parse_text("# GRPO with a replay buffer\n\nThis trainer swaps groups with no reward spread for stored "
+                      "groups from earlier batches.\n\n```python\ntrainer.train()\n```\n", path="doc.md", fmt="md")
+    verdict = _relevance(page, index)
+    assert verdict.concepts_named == 1 and verdict.on_topic

@@ -176,11 +176,15 @@ def test_success_rate_not_determinism_blocks_learning(seed):
         assert learnable["frac_all_wrong_trigger"] < 0.5
     assert m["mitigation"]["elicitation_sft"]["trigger_acc_final"] > m["failure"]["trigger_acc_final"] + 0.2
     assert m["mitigation"]["injected_successes"]["trigger_acc_final"] > 0.7
+    for kind in ("hacker", "spread_lock"):  # RL prompts are ones where the lock holds; no success is ever sampled
+        assert cap[kind]["rl_set_max_p_correct"] < 1e-5 and cap[kind]["rl_expected_successes"] < 0.05
+    assert m["hacker_successes_sampled"] == 0 and m["spread_lock_successes_sampled"] == 0
+    assert 0 <= m["lock_leak_frac"] < 0.05
 
 
-@pytest.mark.parametrize("name", ["no-foothold", "memorization", "loss-normalization"])
+@pytest.mark.parametrize("name", ["no-foothold", "memorization", "loss-normalization", "exploration-hacking"])
 def test_signature_is_computed_not_constant(name):
     """Breaking the mitigation (same budget, no learning) must flip signature_met to False."""
     overrides = {"no-foothold": {"lr": 0.0}, "memorization": {"steps": 5},
-                 "loss-normalization": {"steps": 3}}[name]
+                 "loss-normalization": {"steps": 3}, "exploration-hacking": {"lr": 0.0}}[name]
     assert quick_run(name, 0, **overrides)["signature_met"] is False

@@ -290,7 +290,7 @@ def show_result(result: dict, plot: str | None) -> None:
     metrics = result.get("metrics") or {}
     if metrics:
         st.dataframe([{"metric": k, "value": str(v)} for k, v in metrics.items()], hide_index=True,
-                     use_container_width=True)
+                     width="stretch")
     if plot and Path(plot).is_file():
         st.image(str(plot))
 

@@ -120,10 +120,7 @@ def write_file(root: Path, rel: str, content: str | bytes) -> None:
         raise KBError(f"refusing to write unsafe export path {rel!r}")
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
 
 
 class Progress:

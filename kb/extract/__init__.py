@@ -26,7 +26,7 @@ from ..models import Document, Node, Provenance
 from ..taxonomy import Concept, Curation, Taxonomy
 from ..text import Sentence, normalize, short_hash, word_count
 from .accumulate import TAXONOMY_SOURCE, Extraction, GraphBuilder
-from .aliases import AliasHit, AliasIndex, build_alias_index
+from .aliases import AliasHit, AliasIndex, build_alias_index, merge_hits
 from .classify import ConceptClassifier
 from .clean import ClaimSentence, claim_sentences
 from .cues import Cues
@@ -41,7 +41,7 @@ __all__ = ["Extraction", "extract_graph"]
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 MIN_WEAK_SENTENCES = 2
-ONE_WORD_WEIGHT = 1.0   # so a one-word weak alias needs three sentences
+ONE_WORD_WEIGHT = 1.0   # how much of a sentence a one-word weak alias counts for
 MAX_SECTION_CLAIMS = 6   # a section's later sentences drift from what its heading names
 MEASUREMENT = re.compile(
     r"\d+(?:\.\d+)?\s*(?:%|pp\b|pts?\b|points\b|x\b|×|-fold)|\$\s?\d|pass@\d+\s*(?:of|from|=|:)?\s*\d|"
@@ -55,15 +55,19 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     """Extract the typed claim graph from parsed documents, starting from the taxonomy and ending with curation."""
     concepts = curated = curated_concepts(taxonomy, curation)
     claims = {doc.id: claim_sentences(doc, cues) for doc in documents}
-    curated_index = alias_index(concepts)
-    relevance = {doc.id: judge_relevance(doc, claims[doc.id], cues, curated_index) for doc in documents}
+    curated_index = alias_index(concepts, cues)
+    curated_hits = {doc.id: [curated_index.find(c.sentence.text) for c in claims[doc.id]] for doc in documents}
+    relevance = {doc.id: judge_relevance(doc, curated_hits[doc.id], claims[doc.id], cues, curated_index)
+                 for doc in documents}
     topical = [d for d in documents if relevance[d.id].on_topic and d.kind != "bibliography"]
     mentions = [m for doc in topical for m in document_mentions(doc, claims[doc.id], cues)]
     resolutions, new_concepts = resolve_mentions(mentions, concepts, classifier, embed, cues)
     concepts = with_found_aliases([*concepts, *new_concepts], resolutions)
-    index = alias_index(with_found_aliases([*curated, *new_concepts],
-                                           [r for r in resolutions if r.confident]))
-    hits = {doc.id: [index.find(c.sentence.text) for c in claims[doc.id]] for doc in topical}
+    confident = [r for r in resolutions if r.confident]
+    index = alias_index(with_found_aliases([*curated, *new_concepts], confident), cues)   # headings, rows, items
+    found = found_index(curated, new_concepts, confident, cues)
+    hits = {doc.id: [merge_hits(known, found.find(c.sentence.text))
+                     for c, known in zip(claims[doc.id], curated_hits[doc.id])] for doc in topical}
     surfaces = surface_forms(topical, claims, hits)
     concepts = with_surface_forms(concepts, surfaces)
 
@@ -103,17 +107,19 @@ def concept_kind(concept_id: str) -> str:
     return "mitigation" if concept_id.startswith("mit:") else "failure_mode"
 
 
-def alias_index(concepts: list[Concept]) -> AliasIndex:
+def alias_index(concepts: list[Concept], cues: Cues) -> AliasIndex:
     """The alias index over concept labels (before any parenthesis), strong and weak aliases."""
-    return build_alias_index((c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in concepts)
+    return build_alias_index(((c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in concepts),
+                             inserted_words=cues.inserted_words, joining_words=cues.connecting_words,
+                             neutral_terms=cues.neutral_terms)
 
 
-def with_found_aliases(concepts: list[Concept], resolutions: list[Resolution]) -> list[Concept]:
-    """Concepts with the phrases documents use for them added as aliases (one phenomenon, one node)."""
+def found_aliases(concepts: list[Concept], resolutions: list[Resolution]) -> dict[str, list[str]]:
+    """Concept id -> the phrases documents use for it that are not yet among its names, sorted."""
     found: dict[str, list[str]] = defaultdict(list)
     for r in resolutions:
         found[r.concept_id].append(r.mention.phrase)
-    out = []
+    out = {}
     for c in concepts:
         known = {normalize(a.rstrip("*")) for a in [c.label, *c.aliases]}
         extra = []
@@ -121,8 +127,27 @@ def with_found_aliases(concepts: list[Concept], resolutions: list[Resolution]) -
             if normalize(phrase) not in known:
                 known.add(normalize(phrase))
                 extra.append(phrase)
-        out.append(c.model_copy(update={"aliases": [*c.aliases, *sorted(extra)]}) if extra else c)
+        if extra:
+            out[c.id] = sorted(extra)
     return out
+
+
+def with_found_aliases(concepts: list[Concept], resolutions: list[Resolution]) -> list[Concept]:
+    """Concepts with the phrases documents use for them added as aliases (one phenomenon, one node)."""
+    extra = found_aliases(concepts, resolutions)
+    return [c.model_copy(update={"aliases": [*c.aliases, *extra[c.id]]}) if c.id in extra else c for c in concepts]
+
+
+def found_index(curated: list[Concept], new_concepts: list[Concept], resolutions: list[Resolution],
+                cues: Cues) -> AliasIndex:
+    """An alias index over what extraction added to the taxonomy: the new concepts' names and the phrases
+    documents use for curated concepts. Claims are matched against it and the curated index separately, so
+    a build matches every claim against the (large) curated index once."""
+    extra = found_aliases(curated, resolutions)
+    named = [(c.id, extra[c.id], []) for c in curated if c.id in extra]
+    named += [(c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in new_concepts]
+    return build_alias_index(named, inserted_words=cues.inserted_words, joining_words=cues.connecting_words,
+                             neutral_terms=cues.neutral_terms)
 
 
 def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentence]],
@@ -334,7 +359,7 @@ def _add_mitigates(g: GraphBuilder, doc: Document, s: Sentence, named: dict[str,
     fixes = [c for c in named if concept_kind(c) == "mitigation"]
     if not fixes:
         return
-    if failures and cues.remedy.search(s.text):
+    if failures and cues.patterns.remedy.search(s.text):
         for fix in fixes:
             for failure in failures:
                 g.add_edge(fix, failure, "mitigates", _prov(doc, s, "rule:remedy"))

@@ -3,10 +3,15 @@
 Text and aliases are normalized the same way: case-folded, hyphens inside a word removed ("over-optimization"
 -> "overoptimization", "Clip-Higher" -> "cliphigher"), split on anything else that is not a letter or digit,
 and each word Snowball-stemmed, so "KL penalties" matches the alias "KL penalty". A hyphenated alias is also
-registered split ("token-level loss" matches "token level loss"). Stemming can over-reach
-("monitorability" and "monitoring" share the stem "monitor", "reinforcement" and "reinforce" too), so a
-matched word may differ from the alias word by at most MAX_LENGTH_GAP characters, unless the alias ends in
-`*` ("memoriz*"), which asks for any word ending.
+registered split ("token-level loss" matches "token level loss"), and a short alias of words also joined
+("KL penalty" matches "KL-penalty"). Stemming can over-reach ("monitorability" and "monitoring" share the
+stem "monitor", "reinforcement" and "reinforce" too), so a matched word may differ from the alias word by at
+most MAX_LENGTH_GAP characters, unless the alias ends in `*` ("memoriz*"), which asks for any word ending.
+
+Writers put words inside a name ("annotators can often disagree" for "annotators disagree", "diverging too
+far from a reference" for "diverges from the reference"), so a strong alias also matches by its other words
+(two to four of them), with up to MAX_WORD_GAP inserted words (function words and hedges, `inserted_words`
+in data/cues.yaml) between them and no punctuation (one clause).
 """
 
 from __future__ import annotations
@@ -22,8 +27,14 @@ _WORD = re.compile(r"[a-z0-9@]+(?:[-'][a-z0-9@]+)*\+*")
 _STEMMER = Stemmer.Stemmer("english")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
 _CAMEL_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# Small numbers written as digits match aliases written in words ("0 standard deviation", "zero standard deviation").
+NUMBER_WORDS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
+                "7": "seven", "8": "eight", "9": "nine", "10": "ten"}
 MAX_ALIAS_WORDS = 8
 MAX_LENGTH_GAP = 3
+MAX_WORD_GAP = 2
+GAPPED_ALIAS_WORDS = range(2, 5)
+_CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}|\n]")
 
 
 @lru_cache(maxsize=200_000)
@@ -55,6 +66,7 @@ def tokens(text: str) -> tuple[Token, ...]:
             parts = [(m.start() + p.start(), m.start() + p.end()) for p in _CAMEL_PART.finditer(original)]
         for start, end in parts:
             word = lowered[start:end].replace("-", "").replace("'", "")
+            word = NUMBER_WORDS.get(word, word)
             if word:
                 out.append(Token(_stem(word), start, end, len(word), word))
     return tuple(out)
@@ -65,6 +77,9 @@ def alias_keys(alias: str) -> dict[tuple[str, ...], tuple[int, ...]]:
     the lengths of the alias's words."""
     alias = alias.strip().rstrip("*").lower()
     variants = [alias, alias.replace("-", " ")] if "-" in alias else [alias]
+    words = alias.replace("-", " ").split()
+    if 2 <= len(words) <= 3 and all(w.isalnum() for w in words):
+        variants.append("".join(words))   # written as one hyphenated word: "KL-penalty", "reward-hacking"
     keys = {}
     for variant in variants:
         toks = tokens(variant)
@@ -90,6 +105,10 @@ class AliasIndex:
 
     entries: dict[tuple[str, ...], list[tuple[str, str, bool, tuple[int, ...], bool]]] = field(default_factory=dict)
     prefixed: dict[str, list[tuple[str, str, bool, tuple[str, ...]]]] = field(default_factory=dict)
+    gapped: dict[str, list[tuple[str, str, tuple[str, ...], tuple[int, ...]]]] = field(default_factory=dict)
+    inserted_words: frozenset[str] = frozenset()
+    joining_words: frozenset[str] = frozenset()
+    neutral: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)   # first stem -> neutral terms
     longest: int = 1
     first_stems: set[str] = field(default_factory=set)
 
@@ -107,35 +126,110 @@ class AliasIndex:
                 bucket.append((concept_id, alias.rstrip("*"), weak, lengths, wildcard))
             self.longest = max(self.longest, len(key))
             self.first_stems.add(key[0])
+            if not weak and self.inserted_words:
+                self._add_gapped(concept_id, alias.rstrip("*"), key, lengths, alias_words(alias))
+
+    def _add_gapped(self, concept_id: str, alias: str, key: tuple[str, ...], lengths: tuple[int, ...],
+                    words: tuple[str, ...]) -> None:
+        """Register the alias's own words without its inserted words ("diverges from the reference" as
+        diverg-from-refer), when at least two of them carry meaning beyond joining words."""
+        if len(words) != len(key):
+            return
+        kept = [(stem, n) for stem, n, word in zip(key, lengths, words) if word not in self.inserted_words]
+        meaningful = [w for w in words if w not in self.inserted_words and w not in self.joining_words]
+        if len(kept) in GAPPED_ALIAS_WORDS and len(meaningful) >= 2:
+            stems, sizes = zip(*kept)
+            self.gapped.setdefault(stems[0], []).append((concept_id, alias, stems, sizes))
 
     def find(self, text: str, toks: tuple[Token, ...] | None = None) -> list[AliasHit]:
-        """Every concept named in `text`, longest match first at each position, without overlapping hits
-        of the same concept."""
+        """Every concept named in `text`, longest match first at each position, one hit per concept (its
+        first strong hit if it has one)."""
         toks = tokens(text) if toks is None else toks
         stems = [t.stem for t in toks]
         hits: list[AliasHit] = []
-        seen: set[str] = set()
+        inside = self._inside_neutral(stems)
         for i in range(len(toks)):
-            if stems[i] not in self.first_stems and toks[i].word[:3] not in self.prefixed:
+            if i in inside or (stems[i] not in self.first_stems and toks[i].word[:3] not in self.prefixed):
                 continue
             for n in range(min(self.longest, len(toks) - i), 0, -1):
                 bucket = self.entries.get(tuple(stems[i:i + n]))
                 if not bucket:
                     continue
                 for concept_id, alias, weak, lengths, wildcard in bucket:
-                    if concept_id in seen or not _lengths_agree(toks[i:i + n], lengths, wildcard):
-                        continue
-                    seen.add(concept_id)
-                    hits.append(AliasHit(concept_id, alias, toks[i].start, toks[i + n - 1].end, weak))
+                    if _lengths_agree(toks[i:i + n], lengths, wildcard):
+                        _keep(hits, AliasHit(concept_id, alias, toks[i].start, toks[i + n - 1].end, weak))
                 break
             for concept_id, alias, weak, words in self.prefixed.get(toks[i].word[:3], ()):
                 window = toks[i:i + len(words)]
-                if concept_id in seen or len(window) < len(words):
-                    continue
-                if all(t.word == w for t, w in zip(window[:-1], words[:-1])) and window[-1].word.startswith(words[-1]):
-                    seen.add(concept_id)
-                    hits.append(AliasHit(concept_id, alias, window[0].start, window[-1].end, weak))
+                if len(window) == len(words) and all(t.word == w for t, w in zip(window[:-1], words[:-1])) \
+                        and window[-1].word.startswith(words[-1]):
+                    _keep(hits, AliasHit(concept_id, alias, window[0].start, window[-1].end, weak))
+        for hit in self._gapped_hits(text, toks, {h.concept_id for h in hits if not h.weak}, inside):
+            _keep(hits, hit)
         return hits
+
+    def _inside_neutral(self, stems: list[str]) -> set[int]:
+        """Positions inside (not at the start of) a multi-word neutral term of the field: no alias starts
+        there, so "divergence" in "KL divergence" names no failure."""
+        inside: set[int] = set()
+        for i, stem in enumerate(stems):
+            for key in self.neutral.get(stem, ()):
+                if tuple(stems[i:i + len(key)]) == key:
+                    inside.update(range(i + 1, i + len(key)))
+        return inside
+
+    def _gapped_hits(self, text: str, toks: tuple[Token, ...], seen: set[str], inside: set[int]) -> list[AliasHit]:
+        """Strong multi-word aliases written with a few other words inside them, within one clause."""
+        hits = []
+        present = {t.stem for t in toks}
+        for i, tok in enumerate(toks):
+            if i in inside:
+                continue
+            for concept_id, alias, key, lengths in self.gapped.get(tok.stem, ()):
+                if concept_id in seen or not present.issuperset(key):
+                    continue
+                end = _gapped_end(text, toks, i, key, lengths, self.inserted_words)
+                if end is not None:
+                    seen.add(concept_id)
+                    hits.append(AliasHit(concept_id, alias, tok.start, toks[end].end, False))
+        return hits
+
+
+def merge_hits(first: list[AliasHit], second: list[AliasHit]) -> list[AliasHit]:
+    """The hits of two indexes on one text, one per concept (a strong hit replaces a weak one)."""
+    hits = list(first)
+    for hit in second:
+        _keep(hits, hit)
+    return hits
+
+
+def _keep(hits: list[AliasHit], hit: AliasHit) -> None:
+    """Add `hit` unless its concept is already named; a strong hit replaces an earlier weak one."""
+    for k, earlier in enumerate(hits):
+        if earlier.concept_id == hit.concept_id:
+            if earlier.weak and not hit.weak:
+                hits[k] = hit
+            return
+    hits.append(hit)
+
+
+def _gapped_end(text: str, toks: tuple[Token, ...], i: int, key: tuple[str, ...], lengths: tuple[int, ...],
+                inserted: frozenset[str]) -> int | None:
+    """Index of the token ending `key` matched from token i with at most MAX_WORD_GAP inserted words between
+    consecutive alias words and no clause break, or None."""
+    at = i
+    for stem, length in zip(key[1:], lengths[1:]):
+        for j in range(at + 1, min(at + 2 + MAX_WORD_GAP, len(toks))):
+            if _CLAUSE_BREAK.search(text, toks[j - 1].end, toks[j].start):
+                return None
+            if toks[j].stem == stem and abs(toks[j].length - length) <= MAX_LENGTH_GAP:
+                at = j
+                break
+            if toks[j].word not in inserted:
+                return None
+        else:
+            return None
+    return at
 
 
 def _lengths_agree(found: list[Token], lengths: tuple[int, ...], wildcard: bool) -> bool:
@@ -144,9 +238,23 @@ def _lengths_agree(found: list[Token], lengths: tuple[int, ...], wildcard: bool)
                for k, (t, n) in enumerate(zip(found, lengths)))
 
 
-def build_alias_index(named: Iterable[tuple[str, Iterable[str], Iterable[str]]]) -> AliasIndex:
-    """An index over (concept id, strong aliases, weak aliases) triples."""
-    index = AliasIndex()
+def alias_words(alias: str) -> tuple[str, ...]:
+    """The normalized words of an alias, as `tokens` reads them."""
+    return tuple(t.word for t in tokens(alias.strip().rstrip("*").lower()))
+
+
+def build_alias_index(named: Iterable[tuple[str, Iterable[str], Iterable[str]]], *,
+                      inserted_words: Iterable[str] = (), joining_words: Iterable[str] = (),
+                      neutral_terms: Iterable[str] = ()) -> AliasIndex:
+    """An index over (concept id, strong aliases, weak aliases) triples; with `inserted_words`, strong
+    multi-word aliases also match with a few of those words inside them or without their own (an alias
+    needs two words that are neither inserted nor `joining_words` for that). No alias starts inside one of
+    the multi-word `neutral_terms`."""
+    neutral: dict[str, list[tuple[str, ...]]] = {}
+    for key in sorted({key for term in neutral_terms for key in alias_keys(term) if len(key) > 1}):
+        neutral.setdefault(key[0], []).append(key)
+    index = AliasIndex(inserted_words=frozenset(inserted_words), joining_words=frozenset(joining_words),
+                       neutral=neutral)
     for concept_id, strong, weak in named:
         for alias in strong:
             index.add(concept_id, alias)

@@ -100,9 +100,9 @@ def split_label(text: str, cues: Cues) -> tuple[Hint | None, str]:
     if not m:
         return None, text
     label, rest = m.group(1).strip(), m.group(2).strip()
-    if cues.failure_label.match(label):
+    if cues.patterns.failure_label.match(label):
         return "failure_mode", rest
-    if cues.mitigation_label.match(label):
+    if cues.patterns.mitigation_label.match(label):
         return "mitigation", rest
     if cues.is_structural(label):
         return None, rest

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..models import Document
 from ..text import word_count
-from .aliases import AliasIndex
+from .aliases import AliasHit, AliasIndex
 from .clean import ClaimSentence
 from .cues import Cues
 
@@ -31,12 +31,17 @@ class Relevance:
     on_topic: bool
 
 
-def judge_relevance(doc: Document, claims: list[ClaimSentence], cues: Cues, index: AliasIndex) -> Relevance:
-    """Score a document's domain vocabulary density and the distinct concepts it names by strong alias."""
-    text = " ".join(c.sentence.text for c in claims)
+def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: list[ClaimSentence], cues: Cues,
+                    index: AliasIndex) -> Relevance:
+    """Score a document's domain vocabulary density and the distinct concepts it names by strong alias, in
+    its claims (`claim_hits`, the index's hits in each claim) and its headings (a short docs page may say
+    what it is about only in its title)."""
+    headings = [b.text for b in doc.blocks if b.kind == "heading"]
+    text = " ".join([*(c.sentence.text for c in claims), *headings])
     words = max(1, word_count(text))
-    domain = 100.0 * len(cues.domain_terms.findall(text)) / words
-    named = {h.concept_id for c in claims for h in index.find(c.sentence.text) if not h.weak}
+    domain = 100.0 * len(cues.patterns.domain.findall(text)) / words
+    hits = [h for found in claim_hits for h in found] + [h for heading in headings for h in index.find(heading)]
+    named = {h.concept_id for h in hits if not h.weak}
     on_topic = (bool(doc.meta.failure_modes) or len(named) >= MIN_CONCEPTS_ALONE
                 or (domain >= MIN_DOMAIN_PER_100_WORDS and len(named) >= MIN_CONCEPTS_WITH_VOCABULARY)
                 or (doc.kind in PROJECT_KINDS and len(named) >= 1))

@@ -23,6 +23,7 @@ KIND_PREFIX = {"failure_mode": "fm", "mitigation": "mit"}
 ALIAS_SIMILARITY = 0.68        # cosine at which a phrase means an existing concept
 ALIAS_FUZZ = 92                # string similarity at which a phrase is a spelling of an existing name
 SAME_MEANING = 0.90            # cosine at which the classifier's doubt no longer matters
+PART_OF_NAME_SIMILARITY = 0.55 # a phrase whose words all stand in an existing name ("Stop sequence") is that concept
 ALIAS_MIN_PROBABILITY = 0.35   # the phrase must plausibly be of the concept's kind
 CONFIDENT_PROBABILITY = 0.5    # ... and likely of it, for the alias to link other sentences
 NEW_MIN_PROBABILITY = 0.85     # a new concept needs a confident classifier ...
@@ -79,9 +80,9 @@ def _section_weights(section: str, cues: Cues) -> np.ndarray:
     """Multipliers from the words of the section heading ("Fixes", "Problems", "Mitigation strategies")."""
     words = _SECTION_WORDS.findall(section.lower())
     weights = np.ones(len(CLASSES), dtype=np.float32)
-    if any(cues.failure_label.match(w) for w in words):
+    if any(cues.patterns.failure_label.match(w) for w in words):
         weights[CLASSES.index("failure_mode")] *= SECTION_WEIGHT
-    if any(cues.mitigation_label.match(w) or cues.mitigation_label.match(w.rstrip("s")) for w in words):
+    if any(cues.patterns.mitigation_label.match(w) or cues.patterns.mitigation_label.match(w.rstrip("s")) for w in words):
         weights[CLASSES.index("mitigation")] *= SECTION_WEIGHT
     return weights
 
@@ -117,6 +118,7 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     base = classifier.probabilities(feature_matrix(phrases, vectors, cues))
     known = concept_vectors(concepts, embed)
     vocabulary = concept_vocabulary(concepts, cues)
+    name_stems = NameStems.of(known.names, cues)
     sims = vectors @ known.matrix.T if len(known.names) else np.zeros((len(phrases), 0))
     resolutions: list[Resolution] = []
     new_candidates: list[tuple[Mention, str, float]] = []
@@ -124,8 +126,10 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     for mention in mentions:
         i = row[mention.phrase]
         p = _in_context(base[i], mention, cues)
-        match = (_existing_match(mention.phrase, sims[i], known, p, vocabulary, cues)
-                 if alias_shaped(mention.phrase, cues) else None)
+        match = None
+        if alias_shaped(mention.phrase, cues):
+            match = (_existing_match(mention.phrase, sims[i], known, p, vocabulary, cues)
+                     or _part_of_name(mention.phrase, sims[i], known, name_stems, p, cues))
         if match is not None:
             concept_id, similarity, confident = match
             kind = _kind_of(concept_id)
@@ -211,6 +215,58 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     return None
 
 
+@dataclass(frozen=True)
+class NameStems:
+    """The content stems of each concept name, and which names hold each stem."""
+
+    stems: list[set[str]]
+    holding: dict[str, set[int]]
+
+    @classmethod
+    def of(cls, names: list[str], cues: Cues) -> NameStems:
+        stems = [content_stems(name, cues) for name in names]
+        holding: dict[str, set[int]] = defaultdict(set)
+        for j, owned in enumerate(stems):
+            for stem in owned:
+                holding[stem].add(j)
+        return cls(stems, dict(holding))
+
+    def holding_all(self, stems: set[str]) -> set[int]:
+        """Indices of the names that hold every one of `stems`."""
+        return set.intersection(*(self.holding.get(s, set()) for s in stems)) if stems else set()
+
+
+def _part_of_name(phrase: str, sims: np.ndarray, known: ConceptVectors, name_stems: NameStems, p: np.ndarray,
+                  cues: Cues) -> tuple[str, float, bool] | None:
+    """The existing concept one of whose names holds every content word of the phrase ("Loss instability" in
+    "training instability", "Stop sequence" in "stop sequences and EOS handling") at a modest similarity: the
+    phrase is a shortened name, not a new concept. It ties where it stands but does not link other sentences."""
+    words = tokens(phrase)
+    stems = content_stems(phrase, cues)
+    if not words or words[-1].stem not in stems:    # "Average rewards" is not a kind of "weight averaging"
+        return None
+    best: tuple[str, float, bool] | None = None
+    for j in sorted(name_stems.holding_all(stems)):
+        similarity = float(sims[j])
+        if (similarity >= PART_OF_NAME_SIMILARITY
+                and p[CLASSES.index(_kind_of(known.owners[j]))] >= ALIAS_MIN_PROBABILITY
+                and (best is None or similarity > best[1])):
+            best = (known.owners[j], similarity, False)
+    return best
+
+
+def abbreviates(short: str, full: str) -> bool:
+    """Whether `short` writes `full` with its leading words as an acronym ("NL penalty", "natural language
+    penalty"; "IS correction", "importance sampling correction")."""
+    head, *rest = short.split() or [""]
+    words = full.split()
+    n = len(head)
+    if not (2 <= n <= 5 and head.isupper() and head.isalpha()) or len(words) != n + len(rest):
+        return False
+    initials = "".join(w[0] for w in words[:n]).upper()
+    return initials == head and [w.lower() for w in words[n:]] == [w.lower() for w in rest]
+
+
 def _new_concepts(candidates: list[tuple[Mention, str, float]], vectors: np.ndarray,
                   row: dict[str, int]) -> tuple[list[Resolution], list[Concept]]:
     """Group confident new phrases of one kind by meaning; each group becomes one concept."""
@@ -219,7 +275,8 @@ def _new_concepts(candidates: list[tuple[Mention, str, float]], vectors: np.ndar
         v = vectors[row[mention.phrase]]
         group = next((gr for gr in groups if gr["kind"] == kind and (
             float(gr["vector"] @ v) >= NEW_MERGE_SIMILARITY
-            or fuzz.ratio(normalize(gr["label"]), normalize(mention.phrase)) >= ALIAS_FUZZ)), None)
+            or fuzz.ratio(normalize(gr["label"]), normalize(mention.phrase)) >= ALIAS_FUZZ
+            or abbreviates(mention.phrase, gr["label"]) or abbreviates(gr["label"], mention.phrase))), None)
         if group is None:
             group = {"kind": kind, "label": mention.phrase, "vector": v, "members": []}
             groups.append(group)
@@ -227,7 +284,9 @@ def _new_concepts(candidates: list[tuple[Mention, str, float]], vectors: np.ndar
     resolutions, concepts = [], []
     used_ids: dict[str, int] = defaultdict(int)
     for group in groups:
-        label = group["label"][:1].upper() + group["label"][1:]
+        spelled_out = [m.phrase for m, _, _ in group["members"] if abbreviates(group["label"], m.phrase)]
+        label = spelled_out[0] if spelled_out else group["label"]
+        label = label[:1].upper() + label[1:]
         base_id = f"{KIND_PREFIX[group['kind']]}:{slugify(label, max_words=6)}"
         used_ids[base_id] += 1
         concept_id = base_id if used_ids[base_id] == 1 else f"{base_id}-{used_ids[base_id]}"
