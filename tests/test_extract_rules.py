@@ -67,6 +67,14 @@ def test_no_alias_starts_inside_a_neutral_term_and_strong_hits_win():
     assert [(h.concept_id, h.weak, h.alias) for h in hits] == [("fm:bias", False, "biased KL estimator")]
 
 
+def test_an_alias_leading_a_hyphenated_compound_matches_in_prose_but_not_in_links():
+    index = build_alias_index([("fm:judge", ["LLM-as-a-judge"], []), ("fm:syc", ["sycophancy"], [])])
+    found = lambda text: [(h.concept_id, text[h.start:h.end]) for h in index.find(text)]
+    assert found("LLM-as-a-judge-based leaderboards") == [("fm:judge", "LLM-as-a-judge")]
+    assert found("a sycophancy-like reply") == [("fm:syc", "sycophancy")]
+    assert found("see https://example.org/posts/sycophancy-to-subterfuge") == []
+
+
 @pytest.mark.parametrize("short, full, same", [
     ("NL penalty", "natural language penalty", True), ("IS correction", "importance sampling correction", True),
     ("NL penalty", "length penalty", False), ("nl penalty", "natural language penalty", False),

@@ -34,6 +34,7 @@ MAX_ALIAS_WORDS = 8
 MAX_LENGTH_GAP = 3
 MAX_WORD_GAP = 2
 GAPPED_ALIAS_WORDS = range(2, 5)
+_LINK_CHARS = set("/#=._-")   # a compound right after these is a URL or anchor slug, not prose
 _CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}|\n]")
 
 
@@ -164,8 +165,28 @@ class AliasIndex:
                 if len(window) == len(words) and all(t.word == w for t, w in zip(window[:-1], words[:-1])) \
                         and window[-1].word.startswith(words[-1]):
                     _keep(hits, AliasHit(concept_id, alias, window[0].start, window[-1].end, weak))
+        for hit in self._compound_hits(text, toks, inside):
+            _keep(hits, hit)
         for hit in self._gapped_hits(text, toks, {h.concept_id for h in hits if not h.weak}, inside):
             _keep(hits, hit)
+        return hits
+
+    def _compound_hits(self, text: str, toks: tuple[Token, ...], inside: set[int]) -> list[AliasHit]:
+        """Aliases that lead a hyphenated compound in prose ("LLM-as-a-judge-based", "sycophancy-like"): the
+        longest run of its leading parts, joined, that is a one-key alias."""
+        hits = []
+        for i, tok in enumerate(toks):
+            parts = text[tok.start:tok.end].lower().split("-")
+            if i in inside or len(parts) < 2 or (tok.start and text[tok.start - 1] in _LINK_CHARS):
+                continue
+            for k in range(len(parts) - 1, 0, -1):
+                joined = "".join(parts[:k]).replace("'", "")
+                found = [entry for entry in self.entries.get((_stem(joined),), ())
+                         if abs(len(joined) - entry[3][0]) <= MAX_LENGTH_GAP]
+                if found:
+                    end = tok.start + len("-".join(parts[:k]))
+                    hits += [AliasHit(concept_id, alias, tok.start, end, weak) for concept_id, alias, weak, _, _ in found]
+                    break
         return hits
 
     def _inside_neutral(self, stems: list[str]) -> set[int]:
