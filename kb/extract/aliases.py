@@ -185,7 +185,7 @@ class AliasIndex:
                          if abs(len(joined) - entry[3][0]) <= MAX_LENGTH_GAP]
                 if found:
                     end = tok.start + len("-".join(parts[:k]))
-                    hits += [AliasHit(concept_id, alias, tok.start, end, weak) for concept_id, alias, weak, _, _ in found]
+                    hits += [AliasHit(entry[0], entry[1], tok.start, end, entry[2]) for entry in found]
                     break
         return hits
 

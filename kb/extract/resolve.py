@@ -82,7 +82,8 @@ def _section_weights(section: str, cues: Cues) -> np.ndarray:
     weights = np.ones(len(CLASSES), dtype=np.float32)
     if any(cues.patterns.failure_label.match(w) for w in words):
         weights[CLASSES.index("failure_mode")] *= SECTION_WEIGHT
-    if any(cues.patterns.mitigation_label.match(w) or cues.patterns.mitigation_label.match(w.rstrip("s")) for w in words):
+    fixes = cues.patterns.mitigation_label
+    if any(fixes.match(w) or fixes.match(w.rstrip("s")) for w in words):
         weights[CLASSES.index("mitigation")] *= SECTION_WEIGHT
     return weights
 
@@ -217,19 +218,17 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
 
 @dataclass(frozen=True)
 class NameStems:
-    """The content stems of each concept name, and which names hold each stem."""
+    """Which concept names (by index) hold each content stem."""
 
-    stems: list[set[str]]
     holding: dict[str, set[int]]
 
     @classmethod
     def of(cls, names: list[str], cues: Cues) -> NameStems:
-        stems = [content_stems(name, cues) for name in names]
         holding: dict[str, set[int]] = defaultdict(set)
-        for j, owned in enumerate(stems):
-            for stem in owned:
+        for j, name in enumerate(names):
+            for stem in content_stems(name, cues):
                 holding[stem].add(j)
-        return cls(stems, dict(holding))
+        return cls(dict(holding))
 
     def holding_all(self, stems: set[str]) -> set[int]:
         """Indices of the names that hold every one of `stems`."""
