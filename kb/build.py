@@ -37,7 +37,7 @@ from .store import (
     staging_dir,
     write_text_atomic,
 )
-from .taxonomy import load_curation, load_taxonomy
+from .taxonomy import load_curation, load_glossary, load_taxonomy
 from .vectors import phrase_vectors, text_vectors
 
 BUILD_FORMAT = "1"
@@ -87,7 +87,7 @@ def build(settings: Settings, *, force: bool = False, log: Callable[[str], None]
     extraction, threshold = link_concepts(extraction, vectors)
     log(f"linked claims to concepts by meaning at cosine >= {threshold:.2f}")
     G = build_graph(extraction)
-    index = build_index(G, extraction.nodes, passages, vectors)
+    index = build_index(G, extraction.nodes, passages, vectors, load_glossary(settings.glossary_path).groups)
     ensure_onnx_model(settings.cache_dir)  # the query encoder, current even when every vector came from the cache
 
     staged = staging_dir(settings)
@@ -133,7 +133,8 @@ def input_fingerprint(settings: Settings) -> str:
     for path in sorted(package.rglob("*.py")):
         h.update(str(path.relative_to(package)).encode())
         h.update(path.read_bytes())
-    for path in [settings.taxonomy_path, settings.curation_path, settings.cues_path, settings.classifier_path]:
+    for path in [settings.taxonomy_path, settings.curation_path, settings.cues_path, settings.glossary_path,
+                 settings.classifier_path]:
         h.update(path.read_bytes() if path.exists() else b"-")
     for root in (settings.corpus_dir, settings.repro_dir, SCRIPTS_DIR):  # scripts: a changed one makes its run stale
         for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()) if root.exists() else []:

@@ -52,6 +52,11 @@ class Settings:
         return self.data_dir / "cues.yaml"
 
     @property
+    def glossary_path(self) -> Path:
+        """Groups of words the field uses for the same thing, for expanding lexical queries."""
+        return self.data_dir / "glossary.yaml"
+
+    @property
     def classifier_path(self) -> Path:
         """Weights of the concept-phrase classifier, written by scripts/train_concept_classifier.py."""
         return self.data_dir / "models" / "concept_classifier.json"
@@ -75,8 +80,9 @@ class Settings:
         return _model_dir()
 
 
-# The inputs of a knowledge base besides its corpus: curated taxonomy, curation, cue vocabularies, trained models.
-INPUT_FILES = ("taxonomy.yaml", "curation.yaml", "cues.yaml", "models")
+# The inputs of a knowledge base besides its corpus: curated taxonomy, curation, cue vocabularies, query
+# glossary, trained models.
+INPUT_FILES = ("taxonomy.yaml", "curation.yaml", "cues.yaml", "glossary.yaml", "models")
 
 
 def copy_inputs(source_data_dir: Path, dest_data_dir: Path) -> None:

@@ -170,8 +170,10 @@ def index_texts(nodes: dict[str, Node], passages: list[Passage]) -> dict[str, st
     return {**{i: embedding_text(n) for i, n in nodes.items()}, **{p.id: p.context_text for p in passages}}
 
 
-def build_index(G, nodes: dict[str, Node], passages: list[Passage], vectors: dict[str, np.ndarray]) -> HybridIndex:
-    """The search index over every node and passage, from their vectors (`index_texts`, embedded)."""
+def build_index(G, nodes: dict[str, Node], passages: list[Passage], vectors: dict[str, np.ndarray],
+                synonyms: list[list[str]] = ()) -> HybridIndex:
+    """The search index over every node and passage, from their vectors (`index_texts`, embedded), with the
+    glossary's `synonyms` groups for lexical query expansion."""
     import numpy as np
 
     from .config import EMBEDDING_DIM
@@ -181,4 +183,4 @@ def build_index(G, nodes: dict[str, Node], passages: list[Passage], vectors: dic
     matrix = np.stack([vectors[i] for i in entries.ids]) if entries.ids else np.zeros((0, EMBEDDING_DIM), np.float32)
     return HybridIndex.build(entries.ids, entries.texts, matrix, kinds=entries.kinds, records=entries.records,
                              source_ids=entries.source_ids, ties=entries.ties, neighbours=entries.neighbours,
-                             contains=entries.contains)
+                             contains=entries.contains, synonyms=synonyms)

@@ -1,12 +1,13 @@
 """Hybrid search over node and passage texts: exact inner product on normalized vectors, BM25 over
 Snowball-stemmed words, and reciprocal rank fusion of the two, with two graph-aware steps (concept terms
-added to the lexical query, concept hits lifting the statements tied to them).
+added to the lexical query, concept hits lifting the statements tied to them) and glossary expansion of the
+lexical query (a phrase of a glossary group brings the group's other phrases in at a lower weight).
 
 A saved index is a directory of two files: `dense.npy` (the vectors) and `search.sqlite`, which holds the
 row ids and kinds, the BM25 postings (one row per term: the rows it occurs in and their precomputed BM25
-weights), what each hit shows (a JSON record computed at build time, so a query never loads the graph)
-and the concept links the two graph-aware steps follow. A query reads only the postings of its own terms
-and the records of the hits it returns. The same input always gives the same bytes.
+weights), what each hit shows (a JSON record computed at build time, so a query never loads the graph),
+the concept links the two graph-aware steps follow, and the glossary's expansions. A query reads only the
+postings of its own terms and the records of the hits it returns. The same input always gives the same bytes.
 
 This module is on the cold query path: it imports numpy, sqlite3 and PyStemmer, nothing else.
 """
@@ -35,11 +36,15 @@ CONCEPT_KINDS = ("failure_mode", "mitigation")
 STATEMENT_KINDS = ("claim", "evidence", "passage")
 
 BM25_K1 = 1.2
-BM25_B = 0.75
+# Weaker length normalization than Lucene's 0.75: a one-sentence claim that shares two words with a question
+# should not outrank the paragraph that answers it (chosen from 0.3, 0.5, 0.75, 0.9 on the development queries).
+BM25_B = 0.5
 
 DENSE_FILE = "dense.npy"
 SQLITE_FILE = "search.sqlite"
-INDEX_FORMAT = "3"
+INDEX_FORMAT = "4"
+# Longest glossary phrase matched in a query, in stemmed words.
+MAX_SYNONYM_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,9 @@ class Fusion:
     passages, concepts, sources and papers: a lone sentence is too short for the model to place, while the
     paragraph around it carries the context. A statement takes the dense rank of the passage it stands in
     (BM25 still ranks every row on its own words).
+    `synonym_weight`: when the query contains a phrase of a glossary group (data/glossary.yaml), the words of the
+    group's other phrases join the lexical query at this weight per term (lexical and hybrid modes), so a
+    practitioner's "half precision" also reaches "bf16".
     """
 
     rrf_k: float = 60.0
@@ -69,11 +77,12 @@ class Fusion:
     concept_expansion: float = 0.0
     per_source: int = 0
     dense_statements: bool = True
+    synonym_weight: float = 0.0
 
 
 # Chosen by 5-fold cross-validation on the development queries (scripts/eval_search.py --cv); the README
 # lists the held-out scores.
-DEFAULT_FUSION = Fusion(rrf_k=10.0, lexical_weight=0.75, per_source=1, dense_statements=False)
+DEFAULT_FUSION = Fusion(rrf_k=10.0, per_source=1, dense_statements=False, synonym_weight=0.25)
 
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being below
@@ -153,6 +162,21 @@ def _top_rows(scores: np.ndarray, depth: int) -> np.ndarray:
 # --- building -------------------------------------------------------------------------------------------
 
 
+def synonym_expansions(groups: Iterable[Iterable[str]]) -> dict[str, str]:
+    """Stemmed phrase -> the stemmed words of the other phrases in its glossary groups (space-joined, sorted).
+    A phrase of several groups expands to the words of all of them; words of the phrase itself are left out."""
+    words: dict[str, set[str]] = {}
+    for group in groups:
+        phrases = {" ".join(tokenize(p)) for p in group} - {""}
+        if len(phrases) < 2:
+            continue
+        group_words = {w for p in phrases for w in p.split()}
+        for phrase in phrases:
+            if len(phrase.split()) <= MAX_SYNONYM_WORDS:
+                words.setdefault(phrase, set()).update(group_words - set(phrase.split()))
+    return {phrase: " ".join(sorted(w)) for phrase, w in words.items() if w}
+
+
 def bm25_postings(corpus_tokens: list[list[str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """BM25 (Lucene variant) postings: for each term, the rows it occurs in (ascending) and the weight it
     contributes to each row's score, idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg_len))."""
@@ -185,6 +209,7 @@ CREATE TABLE postings (term TEXT PRIMARY KEY, rows BLOB NOT NULL, weights BLOB N
 CREATE TABLE ties (concept INTEGER NOT NULL, row INTEGER NOT NULL, PRIMARY KEY (concept, row)) WITHOUT ROWID;
 CREATE TABLE neighbours (node INTEGER NOT NULL, row INTEGER NOT NULL, PRIMARY KEY (node, row)) WITHOUT ROWID;
 CREATE TABLE contains (passage INTEGER NOT NULL, row INTEGER NOT NULL, PRIMARY KEY (passage, row)) WITHOUT ROWID;
+CREATE TABLE synonyms (phrase TEXT PRIMARY KEY, terms TEXT NOT NULL) WITHOUT ROWID;
 """
 
 
@@ -226,13 +251,13 @@ class HybridIndex:
     def build(cls, ids: list[str], texts: list[str], vectors: np.ndarray, *, kinds: list[str] | None = None,
               records: list[dict] | None = None, source_ids: list[str | None] | None = None,
               ties: Iterable[tuple[str, str]] = (), neighbours: dict[str, Iterable[str]] | None = None,
-              contains: Iterable[tuple[str, str]] = ()) -> HybridIndex:
+              contains: Iterable[tuple[str, str]] = (), synonyms: Iterable[Iterable[str]] = ()) -> HybridIndex:
         """Index `texts` (lexical) and `vectors` (dense, L2-normalized rows), row i belonging to `ids[i]`.
 
         `kinds`, `source_ids` and `records` (what a hit shows) default to "node", None and {"id", "text"};
         `ties` are (concept id, statement id) pairs for concept expansion; `neighbours` maps a failure-mode
         id to the ids one edge away from it, for the failure-mode filter; `contains` are (passage id,
-        statement id) pairs, a statement found inside a passage.
+        statement id) pairs, a statement found inside a passage; `synonyms` are glossary groups of phrases.
         """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n = len(ids)
@@ -264,6 +289,7 @@ class HybridIndex:
             for other in others if other in row_of))
         db.executemany("INSERT OR IGNORE INTO contains VALUES (?, ?)", sorted(
             (row_of[p], row_of[s]) for p, s in contains if p in row_of and s in row_of))
+        db.executemany("INSERT INTO synonyms VALUES (?, ?)", sorted(synonym_expansions(synonyms).items()))
         db.commit()
         return cls(vectors, db)
 
@@ -279,7 +305,8 @@ class HybridIndex:
             # Rows are copied in key order into a fresh file, so the bytes depend only on the content.
             out.executescript(_SCHEMA)
             for table, order in (("meta", "key"), ("rows", "row"), ("postings", "term"), ("ties", "concept, row"),
-                                 ("neighbours", "node, row"), ("contains", "passage, row")):
+                                 ("neighbours", "node, row"), ("contains", "passage, row"),
+                                 ("synonyms", "phrase")):
                 cols = len(self.db.execute(f"SELECT * FROM {table} LIMIT 0").description)
                 out.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * cols)})",
                                 self.db.execute(f"SELECT * FROM {table} ORDER BY {order}"))
@@ -376,7 +403,10 @@ class HybridIndex:
         if k < 1:
             raise QueryError(f"k must be at least 1, got {k}")
         allowed = self._check_allowed(allowed)
-        terms = dict(Counter(tokenize(query)))
+        tokens = tokenize(query)
+        terms = dict(Counter(tokens))
+        if fusion.synonym_weight > 0 and mode != "dense":
+            terms = self._with_synonyms(terms, tokens, fusion.synonym_weight)
         postings = self._postings(terms)
         mode = _effective_mode(mode, has_lexical=bool(postings), has_dense=query_vector is not None)
         if mode is None or len(self) == 0:
@@ -402,11 +432,11 @@ class HybridIndex:
         dense_rank = {r: i for i, r in enumerate(dense_list, 1)}
         if not fusion.dense_statements:
             dense_rank = {**self._inherited_ranks(dense_rank, allowed), **dense_rank}
-        fused = rrf_fuse_ranks(dense_rank, {r: i for i, r in enumerate(lexical_list, 1)}, rrf_k=fusion.rrf_k,
+        lexical_rank = {r: i for i, r in enumerate(lexical_list, 1)}
+        fused = rrf_fuse_ranks(dense_rank, lexical_rank, rrf_k=fusion.rrf_k,
                                dense_weight=fusion.dense_weight, lexical_weight=fusion.lexical_weight)
         if fusion.concept_expansion > 0:
             fused = self._expand_concepts(fused, k, fusion.concept_expansion, dense_list)
-        lexical_rank = {r: i for i, r in enumerate(lexical_list, 1)}
         found = [(r, s, dense_rank.get(r), lexical_rank.get(r)) for r, s in fused[:max(k, depth)]]
         return self._diversified(found, fusion.per_source)[:k]
 
@@ -461,6 +491,19 @@ class HybridIndex:
             self._concepts = self.rows_mask(
                 f"SELECT row FROM rows WHERE kind IN ({', '.join('?' * len(CONCEPT_KINDS))})", CONCEPT_KINDS)
         return self._concepts
+
+    def _with_synonyms(self, terms: dict[str, float], tokens: list[str], weight: float) -> dict[str, float]:
+        """`terms` plus, at `weight`, the glossary expansions of every phrase the query's words contain."""
+        grams = {" ".join(tokens[i:i + n]) for n in range(1, MAX_SYNONYM_WORDS + 1) for i in range(len(tokens) - n + 1)}
+        if not grams:
+            return terms
+        found = self.db.execute(f"SELECT terms FROM synonyms WHERE phrase IN ({', '.join('?' * len(grams))})",
+                                sorted(grams))
+        merged = dict(terms)
+        for (words,) in found:
+            for word in words.split():
+                merged.setdefault(word, weight)
+        return merged
 
     def _with_concept_terms(self, terms: dict[str, float], rows: np.ndarray, scores: np.ndarray,
                             fusion: Fusion) -> dict[str, float]:

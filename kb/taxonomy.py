@@ -1,4 +1,4 @@
-"""The curated inputs: the failure-mode/mitigation taxonomy and a person's curation file."""
+"""The curated inputs: the failure-mode/mitigation taxonomy, a person's curation file and the query glossary."""
 
 from __future__ import annotations
 
@@ -95,6 +95,12 @@ class Curation(_Strict):
     retract: list[Retraction] = Field(default_factory=list)
 
 
+class Glossary(_Strict):
+    """Groups of phrases the field uses for one thing; search expands a lexical query with a matched group."""
+
+    groups: list[list[str]] = Field(default_factory=list)
+
+
 def _load_yaml(path: Path, model: type[BaseModel], *, required: bool) -> Any:
     if not path.exists():
         if required:
@@ -119,3 +125,8 @@ def load_taxonomy(path: Path) -> Taxonomy:
 def load_curation(path: Path) -> Curation:
     """Read and validate the curation file (an absent file means no curation)."""
     return _load_yaml(path, Curation, required=False)
+
+
+def load_glossary(path: Path) -> Glossary:
+    """Read and validate the query glossary (an absent file means no query expansion)."""
+    return _load_yaml(path, Glossary, required=False)

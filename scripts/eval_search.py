@@ -11,10 +11,10 @@
     python scripts/eval_search.py [--data-dir data] [--queries FILE] [--realdev DIR] [--k 5] [--cv 5]
                                   [--reuse] [--verbose] [--json]
 
-`--cv N` chooses the fusion settings (RRF constant, lexical weight, concept terms and expansion, hits per
-document) by N-fold cross-validation over both query sets together: each fold's settings are the best on
-the other folds, and the held-out scores are reported, so the numbers are not fitted to the strings they
-score.
+`--cv N` chooses the fusion settings (RRF constant, lexical weight, glossary weight, concept expansion, hits
+per document, statements on the dense side) by N-fold cross-validation over both query sets together: each
+fold's settings are the best on the other folds, and the held-out scores are reported, so the numbers are not
+fitted to the strings they score.
 The realdev texts are read from `--realdev` at run time; nothing of them is copied into the repository.
 """
 
@@ -164,11 +164,11 @@ def score(ranks: list[int | None], k: int) -> dict:
 
 
 def fusion_grid() -> list[Fusion]:
-    """Candidate fusion settings for cross-validation (144 combinations)."""
-    return [replace(DEFAULT_FUSION, rrf_k=rrf_k, lexical_weight=lexical_weight, concept_terms=terms,
+    """Candidate fusion settings for cross-validation (216 combinations)."""
+    return [replace(DEFAULT_FUSION, rrf_k=rrf_k, lexical_weight=lexical_weight, synonym_weight=synonyms,
                     concept_expansion=expansion, per_source=per_source, dense_statements=statements)
-            for rrf_k, lexical_weight, terms, expansion, per_source, statements in itertools.product(
-                (10, 30, 60), (0.75, 1.0, 1.25), (0.0, 0.5), (0.0, 0.5), (0, 1), (True, False))]
+            for rrf_k, lexical_weight, synonyms, expansion, per_source, statements in itertools.product(
+                (10, 30, 60), (0.75, 1.0, 1.25), (0.0, 0.25, 0.5), (0.0, 0.5), (0, 1), (True, False))]
 
 
 def cross_validate(kbs: dict[str, KnowledgeBase], queries: list[Query], vectors: list, folds: int, k: int) -> dict:

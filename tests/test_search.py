@@ -233,7 +233,7 @@ def test_bm25_postings_match_a_hand_computed_lucene_score():
     postings = bm25_postings(docs)
     avg = (3 + 1 + 4) / 3
     idf = np.log(1 + (3 - 2 + 0.5) / (2 + 0.5))  # "reward" is in 2 of 3 documents
-    expected = [idf * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / avg)) for tf, length in ((2, 3), (1, 1))]
+    expected = [idf * tf * 2.2 / (tf + 1.2 * (0.5 + 0.5 * length / avg)) for tf, length in ((2, 3), (1, 1))]  # k1 1.2, b 0.5
     rows, weights = postings["reward"]
     assert rows.tolist() == [0, 1]
     assert weights.tolist() == pytest.approx(expected, rel=1e-6)
@@ -279,6 +279,52 @@ def test_concept_expansion_lifts_the_statements_tied_to_a_concept_hit():
     assert plain.index("claim:a") > plain.index("claim:c")
     assert lifted.index("claim:a") < lifted.index("claim:c")
     assert sorted(plain) == sorted(lifted)
+
+
+def test_synonym_expansions_map_each_phrase_to_the_other_phrases_words():
+    groups = [["half precision", "bf16", "fp16"], ["reward model", "scorer"], ["lonely"], ["the", "of"]]
+    found = search.synonym_expansions(groups)
+    assert found["half precis"] == "bf16 fp16"
+    assert found["bf16"] == "fp16 half precis"
+    assert found["scorer"] == "model reward"
+    assert "lone" not in found and "lonely" not in found  # a group of one phrase expands to nothing
+    assert "" not in found  # stopword-only phrases drop out
+
+
+def test_glossary_file_loads_and_bad_files_are_one_line_errors(tmp_path):
+    from pathlib import Path
+
+    from kb.errors import KBError
+    from kb.taxonomy import load_glossary
+
+    shipped = load_glossary(Path(__file__).resolve().parents[1] / "data" / "glossary.yaml")
+    assert len(shipped.groups) > 40 and all(len(g) >= 2 for g in shipped.groups)
+    assert load_glossary(tmp_path / "absent.yaml").groups == []
+    for bad in ("groups: 3", "groups: [[a, b]]\nextra: 1", "groups: [[a, b"):
+        path = tmp_path / "glossary.yaml"
+        path.write_text(bad, encoding="utf-8")
+        with pytest.raises(KBError) as err:
+            load_glossary(path)
+        assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+
+
+def test_glossary_expansion_reaches_a_row_only_in_other_words(tmp_path):
+    ids = ["claim:bf16", "claim:other"]
+    texts = ["Under bf16 the two passes disagree about token probabilities.", "The learning rate was too high."]
+    index = HybridIndex.build(ids, texts, np.stack([_unit(0), _unit(1)]),
+                              synonyms=[["half precision", "bf16", "fp16"]])
+    query = "ratio is off in half precision"
+    plain = index.search(query, None, k=2, mode="lexical", fusion=Fusion())
+    expanded = index.search(query, None, k=2, mode="lexical", fusion=Fusion(synonym_weight=0.5))
+    assert [h.id for h in plain] == []
+    assert [h.id for h in expanded] == ["claim:bf16"]
+    index.save(tmp_path / "i")
+    reloaded = HybridIndex.load(tmp_path / "i")
+    assert [h.id for h in reloaded.search(query, None, k=2, mode="lexical", fusion=Fusion(synonym_weight=0.5))] \
+        == ["claim:bf16"]
+    # dense mode never reads the glossary
+    dense = index.search(query, _unit(1), k=1, mode="dense", fusion=Fusion(synonym_weight=0.5))
+    assert [h.id for h in dense] == ["claim:other"]
 
 
 def test_records_and_filter_masks_survive_save_and_load(tmp_path):
