@@ -213,3 +213,35 @@ def test_invalid_taxonomy_is_a_one_line_error(tmp_path, bad):
     with pytest.raises(KBError) as err:
         load_taxonomy(path)
     assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+
+
+def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelated_posts(vectors):
+    from kb.extract import alias_index, curated_concepts
+    from kb.extract.clean import claim_sentences
+    from kb.extract.relevance import MIN_TOPIC_SIMILARITY, judge_relevance, taxonomy_centroid, with_topic_similarity
+    from kb.parse import parse_text
+
+    concepts = curated_concepts(TAXONOMY, Curation())
+    index = alias_index(concepts, CUES)
+    centroid = taxonomy_centroid([f"{c.label}: {c.description}" for c in concepts], vectors.embed)
+    practice = parse_text(
+        "# What went wrong in our post-training runs\n\nTwo runs of one recipe with different seeds ended four "
+        "points apart on a math benchmark, so a single run of a language model says little. The model's answers "
+        "grew longer every week while human raters liked them less. Catastrophic forgetting showed up as a drop "
+        "in trivia accuracy after the last stage. A judge model kept preferring the tuned model even when people "
+        "disagreed. We now repeat each evaluation three times, sweep the learning rate, and stop training when "
+        "the held-out scores turn down.\n", path="practice.md", fmt="md")
+    loader = parse_text(
+        "# Loading a large dataset\n\nThe library memory-maps each file, so opening a table of a billion rows "
+        "takes a second. Shuffling a stream keeps a buffer of examples and draws from it at random. Caching the "
+        "processed columns saves minutes on the second run. Catastrophic forgetting is not something a data "
+        "loader can cause, but a wrong split can leak test rows into training. Filter and map calls run in "
+        "parallel over shards.\n", path="loader.md", fmt="md")
+    verdicts = {}
+    for doc in (practice, loader):
+        claims = claim_sentences(doc, CUES)
+        first = judge_relevance(doc, [index.find(c.sentence.text) for c in claims], claims, CUES, index)
+        assert not first.on_topic and first.concepts_named == 1  # both fail the vocabulary test
+        verdicts[doc.path] = with_topic_similarity(first, claims, centroid, vectors.embed)
+    assert verdicts["practice.md"].on_topic and verdicts["practice.md"].topic_similarity >= MIN_TOPIC_SIMILARITY
+    assert not verdicts["loader.md"].on_topic and verdicts["loader.md"].topic_similarity < MIN_TOPIC_SIMILARITY

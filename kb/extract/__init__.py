@@ -34,7 +34,7 @@ from .curation import apply_curation
 from .debates import add_debates
 from .mentions import document_mentions, is_table_row
 from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
-from .relevance import Relevance, judge_relevance
+from .relevance import Relevance, judge_relevance, taxonomy_centroid, with_topic_similarity
 from .resolve import Resolution, resolve_mentions
 
 __all__ = ["Extraction", "extract_graph"]
@@ -59,6 +59,7 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     curated_hits = {doc.id: [curated_index.find(c.sentence.text) for c in claims[doc.id]] for doc in documents}
     relevance = {doc.id: judge_relevance(doc, curated_hits[doc.id], claims[doc.id], cues, curated_index)
                  for doc in documents}
+    relevance = second_look(documents, claims, relevance, curated, embed)
     topical = [d for d in documents if relevance[d.id].on_topic and d.kind != "bibliography"]
     mentions = [m for doc in topical for m in document_mentions(doc, claims[doc.id], cues)]
     resolutions, new_concepts = resolve_mentions(mentions, concepts, classifier, embed, cues)
@@ -88,6 +89,18 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     add_debates(g, taxonomy)
     apply_curation(g, curation)
     return g.freeze()
+
+
+def second_look(documents: list[Document], claims: dict[str, list[ClaimSentence]], relevance: dict[str, Relevance],
+                concepts: list[Concept], embed: Embed) -> dict[str, Relevance]:
+    """Relevance after documents the vocabulary test turned away are judged again by meaning (the taxonomy's
+    definitions are embedded only when some document needs it)."""
+    doubtful = [d for d in documents if not relevance[d.id].on_topic and relevance[d.id].concepts_named]
+    if not doubtful:
+        return relevance
+    centroid = taxonomy_centroid([f"{c.label}: {c.description}" for c in concepts], embed)
+    return {**relevance, **{d.id: with_topic_similarity(relevance[d.id], claims[d.id], centroid, embed)
+                            for d in doubtful}}
 
 
 # --- concepts --------------------------------------------------------------------------------------
@@ -219,7 +232,8 @@ def source_node(doc: Document, relevance: Relevance) -> Node:
         attrs={"doc_kind": doc.kind, "path": doc.path, "format": doc.format, "authors": list(meta.authors),
                "date": meta.date, "url": meta.url, "episode": meta.episode, "paper": meta.paper,
                "reliability": meta.reliability, "on_topic": relevance.on_topic,
-               "domain_per_100_words": relevance.domain_per_100_words},
+               "domain_per_100_words": relevance.domain_per_100_words,
+               "topic_similarity": relevance.topic_similarity},
     )
 
 
