@@ -144,8 +144,8 @@ def query(ctx, text, k, kinds, failure_mode, source, mode, as_json):
     # The query path reads only the search index (no graph, no pydantic): see kb/query.py.
     from .query import Searcher
 
-    hits = Searcher.load(ctx.obj).search_records(text, k=k, kinds=kinds, failure_mode=failure_mode, source=source,
-                                                 mode=mode)
+    hits = Searcher.load(ctx.obj, one_shot=True).search_records(text, k=k, kinds=kinds, failure_mode=failure_mode,
+                                                                source=source, mode=mode)
     if as_json:
         click.echo(json.dumps(hits, indent=1, ensure_ascii=False))
         return

@@ -223,8 +223,12 @@ class OnnxEncoder:
         self._input_names = {i.name for i in session.get_inputs()}
 
     @classmethod
-    def load(cls, model_dir: Path) -> OnnxEncoder:
-        """Open an export written by `export_onnx`; raises KBError when it is missing or incomplete."""
+    def load(cls, model_dir: Path, *, one_shot: bool = False) -> OnnxEncoder:
+        """Open an export written by `export_onnx`; raises KBError when it is missing or incomplete.
+
+        `one_shot` skips prepacking the weights for the CPU kernels: the session opens in about 70 ms instead
+        of 110-150 ms and each encode takes about 12 ms instead of 8, a gain for a process that encodes one
+        query and exits."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -235,6 +239,8 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = ONNX_THREADS
         options.inter_op_num_threads = 1
+        if one_shot:
+            options.add_session_config_entry("session.disable_prepacking", "1")
         model = model_dir / ONNX_FILE
         if (model_dir / OPTIMIZED_FILE).is_file() and (model_dir / OPTIMIZED_WEIGHTS_FILE).is_file():
             model = model_dir / OPTIMIZED_FILE

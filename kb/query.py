@@ -36,16 +36,18 @@ def validate_query(text: str, k: int) -> str:
 
 
 class Searcher:
-    """Search over one build: the index and the encoder open on first use."""
+    """Search over one build: the index and the encoder open on first use. A `one_shot` searcher (the CLI's:
+    one query, then exit) opens the encoder for a fast start rather than fast repeated encoding."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, one_shot: bool = False):
         self.settings = settings
+        self.one_shot = one_shot
 
     @classmethod
-    def load(cls, settings: Settings) -> Searcher:
+    def load(cls, settings: Settings, *, one_shot: bool = False) -> Searcher:
         """A searcher for the build of `settings`; BuildMissingError when there is no build."""
         require_build(settings)
-        return cls(settings)
+        return cls(settings, one_shot=one_shot)
 
     @cached_property
     def index(self) -> HybridIndex:
@@ -57,7 +59,7 @@ class Searcher:
         """The ONNX query encoder (no torch import on the query path)."""
         from .embed import OnnxEncoder, onnx_model_dir
 
-        return OnnxEncoder.load(onnx_model_dir(self.settings.cache_dir))
+        return OnnxEncoder.load(onnx_model_dir(self.settings.cache_dir), one_shot=self.one_shot)
 
     def search_records(self, text: str, k: int = 10, *, kinds: Iterable[str] | None = None,
                        failure_mode: str | None = None, source: str | None = None, mode: str = "hybrid",

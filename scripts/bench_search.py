@@ -28,6 +28,7 @@ import numpy as np
 
 from kb.config import load_settings
 from kb.embed import OnnxEncoder, ensure_onnx_model
+from kb.errors import BuildMissingError
 from kb.search import SQLITE_FILE, HybridIndex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +64,10 @@ def summarize(ms: list[float]) -> dict:
 
 
 def ensure_synthetic(directory: Path) -> None:
-    if not (directory / SQLITE_FILE).exists():
+    """Generate the synthetic index when it is missing or was saved by another index format."""
+    try:
+        HybridIndex.load(directory)
+    except BuildMissingError:
         subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_synthetic.py"), "100000", str(directory)], check=True)
 
 

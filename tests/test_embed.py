@@ -80,6 +80,12 @@ def test_optimized_model_is_what_loads_and_gives_the_raw_model_vectors(onnx_dir,
     np.testing.assert_allclose(optimized.encode(TEXTS), raw.encode(TEXTS), atol=1e-5)
 
 
+def test_one_shot_session_skips_prepacking_and_gives_the_same_vectors(onnx_dir):
+    one_shot, warm = OnnxEncoder.load(onnx_dir, one_shot=True), OnnxEncoder.load(onnx_dir)
+    assert one_shot.session.get_session_options().get_session_config_entry("session.disable_prepacking") == "1"
+    np.testing.assert_allclose(one_shot.encode(TEXTS), warm.encode(TEXTS), atol=1e-5)
+
+
 def test_onnx_encoding_does_not_depend_on_batch_neighbours(onnx_dir):
     encoder = OnnxEncoder.load(onnx_dir)
     together = encoder.encode(TEXTS, batch_size=64)
