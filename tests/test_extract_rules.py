@@ -12,7 +12,7 @@ from kb.extract.clean import claim_sentences, is_claim_text
 from kb.extract.cues import load_cues
 from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.relevance import judge_relevance
-from kb.extract.resolve import abbreviates, alias_shaped, names_a_concept
+from kb.extract.resolve import abbreviates, alias_shaped, defined_acronyms, expand_acronyms, names_a_concept
 from kb.parse import parse_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,3 +172,21 @@ def test_relevance_reads_headings_of_a_short_docs_page():
                       "groups from earlier batches.\n\n```python\ntrainer.train()\n```\n", path="doc.md", fmt="md")
     verdict = _relevance(page, index)
     assert verdict.concepts_named == 1 and verdict.on_topic
+
+
+def test_acronyms_come_from_the_documents_own_definitions():
+    texts = ["We reweight tokens with Truncated Importance Sampling (TIS), a form of importance sampling (IS).",
+             "Supervised Fine-Tuning (SFT) comes first.", "The Reverse KL (RL) term is odd.",
+             "Our baseline (RB) and the running baseline (RB) differ.", "Another importance sampling (IS) note."]
+    found = defined_acronyms(texts)
+    assert found["TIS"] == "truncated importance sampling"
+    assert found["IS"] == "importance sampling" and found["SFT"] == "supervised fine tuning"
+    assert "RL" not in found  # "Reverse KL" does not spell RL
+    assert found["RB"] == "running baseline"  # "Our baseline" does not spell it; the one that does wins
+    assert expand_acronyms("Full IS Correction", found) == "Full importance sampling Correction"
+    assert expand_acronyms("IS ratios, not Is or is", {"IS": "importance sampling"}) == \
+        "importance sampling ratios, not Is or is"
+
+
+def test_an_acronym_spelled_two_ways_equally_often_is_dropped():
+    assert defined_acronyms(["policy optimization (PO)", "preference optimization (PO)"]) == {}

@@ -35,7 +35,7 @@ from .debates import add_debates
 from .mentions import document_mentions, is_table_row
 from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
 from .relevance import Relevance, judge_relevance, taxonomy_centroid, with_topic_similarity
-from .resolve import Resolution, resolve_mentions
+from .resolve import Resolution, defined_acronyms, resolve_mentions
 
 __all__ = ["Extraction", "extract_graph"]
 
@@ -62,7 +62,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     relevance = second_look(documents, claims, relevance, curated, embed)
     topical = [d for d in documents if relevance[d.id].on_topic and d.kind != "bibliography"]
     mentions = [m for doc in topical for m in document_mentions(doc, claims[doc.id], cues)]
-    resolutions, new_concepts = resolve_mentions(mentions, concepts, classifier, embed, cues)
+    acronyms = defined_acronyms(doc.text for doc in documents)
+    resolutions, new_concepts = resolve_mentions(mentions, concepts, classifier, embed, cues, acronyms)
     concepts = with_found_aliases([*concepts, *new_concepts], resolutions)
     confident = [r for r in resolutions if r.confident]
     index = alias_index(with_found_aliases([*curated, *new_concepts], confident), cues)   # headings, rows, items

@@ -6,7 +6,8 @@ or fix that nothing in the taxonomy covers, a new concept; new concepts found in
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,36 @@ def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
     return ConceptVectors(names, owners, embed(names) if names else np.zeros((0, 384), dtype=np.float32))
 
 
+_ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
+_DEFINED_ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){0,5}[A-Za-z][\w-]*)\s*\(([A-Z]{2,5})\)")
+
+
+def defined_acronyms(texts: Iterable[str]) -> dict[str, str]:
+    """Acronym -> the words it stands for, from definitions in the documents ("Truncated Importance Sampling
+    (TIS)", "supervised fine-tuning (SFT)"): the last words before the parenthesis whose initials spell it.
+    Where documents spell one acronym out differently, the most frequent reading wins and a tie drops it."""
+    readings: dict[str, Counter] = defaultdict(Counter)
+    for text in texts:
+        for match in _DEFINED_ACRONYM.finditer(text):
+            words = [w for w in re.split(r"[\s-]+", match.group(1)) if w]
+            acronym = match.group(2)
+            tail = words[-len(acronym):]
+            if len(tail) == len(acronym) and "".join(w[0] for w in tail).upper() == acronym:
+                readings[acronym][" ".join(tail).lower()] += 1
+    out = {}
+    for acronym, counts in readings.items():
+        (best, n), *rest = counts.most_common(2) + [("", 0)]
+        if n > rest[0][1]:
+            out[acronym] = best
+    return out
+
+
+def expand_acronyms(phrase: str, expansions: dict[str, str]) -> str:
+    """`phrase` with each upper-case acronym that `expansions` knows written out ("Full IS correction" ->
+    "Full importance sampling correction"); unchanged when it has none."""
+    return _ACRONYM.sub(lambda m: expansions.get(m.group(0), m.group(0)), phrase)
+
+
 def _section_weights(section: str, cues: Cues) -> np.ndarray:
     """Multipliers from the words of the section heading ("Fixes", "Problems", "Mitigation strategies")."""
     words = _SECTION_WORDS.findall(section.lower())
@@ -109,8 +140,9 @@ def _kind_of(concept_id: str) -> str:
 
 
 def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifier: ConceptClassifier, embed,
-                     cues: Cues) -> tuple[list[Resolution], list[Concept]]:
-    """Resolutions of the mentions that name a concept, and the new concepts they introduce."""
+                     cues: Cues, acronyms: dict[str, str] | None = None) -> tuple[list[Resolution], list[Concept]]:
+    """Resolutions of the mentions that name a concept, and the new concepts they introduce; `acronyms` are
+    the documents' own definitions (`defined_acronyms`), used to spell a phrase's acronyms out."""
     if not mentions:
         return [], []
     phrases = sorted({m.phrase for m in mentions})
@@ -121,6 +153,7 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     vocabulary = concept_vocabulary(concepts, cues)
     name_stems = NameStems.of(known.names, cues)
     sims = vectors @ known.matrix.T if len(known.names) else np.zeros((len(phrases), 0))
+    sims = _with_acronyms_spelled_out(phrases, sims, known, acronyms or {}, embed)
     resolutions: list[Resolution] = []
     new_candidates: list[tuple[Mention, str, float]] = []
     recurring = _recurring_terms(mentions)
@@ -143,6 +176,20 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
             new_candidates.append((mention, kind, float(p.max())))
     new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row)
     return [*resolutions, *new_resolutions], new_concepts
+
+
+def _with_acronyms_spelled_out(phrases: list[str], sims: np.ndarray, known: ConceptVectors,
+                               expansions: dict[str, str], embed) -> np.ndarray:
+    """Similarities to the known names, each phrase's the better of as written and with the acronyms the
+    documents define spelled out, so "Full IS correction" meets "importance sampling correction"."""
+    spelled = {i: expand_acronyms(p, expansions) for i, p in enumerate(phrases)}
+    changed = [i for i, text in spelled.items() if text != phrases[i]]
+    if not changed or not len(known.names):
+        return sims
+    better = embed([spelled[i] for i in changed]) @ known.matrix.T
+    out = sims.copy()
+    out[changed] = np.maximum(sims[changed], better)
+    return out
 
 
 def alias_shaped(phrase: str, cues: Cues) -> bool:
