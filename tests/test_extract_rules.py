@@ -12,7 +12,8 @@ from kb.extract.clean import claim_sentences, is_claim_text
 from kb.extract.cues import load_cues
 from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.relevance import judge_relevance
-from kb.extract.resolve import abbreviates, alias_shaped, defined_acronyms, expand_acronyms, names_a_concept
+from kb.extract.resolve import (abbreviates, alias_shaped, defined_acronyms, expand_acronyms, names_a_concept,
+                                names_other_machinery)
 from kb.parse import parse_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,3 +191,15 @@ def test_acronyms_come_from_the_documents_own_definitions():
 
 def test_an_acronym_spelled_two_ways_equally_often_is_dropped():
     assert defined_acronyms(["policy optimization (PO)", "preference optimization (PO)"]) == {}
+
+
+def test_a_phrase_naming_other_machinery_is_not_an_alias():
+    # A variant spelling of a neutral term of the field is no concept's alias.
+    assert not alias_shaped("Grouped Relative Policy Optimization", CUES)
+    # An acronym of the field's machinery that none of a concept's names holds makes them different things,
+    # however close their vectors ("GRPO objective" against GSPO's names).
+    assert names_other_machinery("GRPO objective", ["GSPO", "group sequence policy optimization"], CUES)
+    assert not names_other_machinery("PPO clipping", ["trust region", "PPO clip"], CUES)
+    assert not names_other_machinery("KL constraint", ["KL penalty"], CUES)
+    # Only written acronyms count: "rollout" is ordinary machinery too, but the phrase does not name a method.
+    assert not names_other_machinery("Rollout importance sampling", ["importance sampling correction"], CUES)

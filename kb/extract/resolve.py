@@ -9,6 +9,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -64,6 +65,17 @@ class ConceptVectors:
     names: list[str]
     owners: list[str]
     matrix: np.ndarray
+
+    @cached_property
+    def _by_owner(self) -> dict[str, list[str]]:
+        by_owner: dict[str, list[str]] = defaultdict(list)
+        for name, owner in zip(self.names, self.owners):
+            by_owner[owner].append(name)
+        return by_owner
+
+    def names_of(self, owner: str) -> list[str]:
+        """Every name of one concept."""
+        return self._by_owner.get(owner, [])
 
 
 def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
@@ -192,6 +204,27 @@ def _with_acronyms_spelled_out(phrases: list[str], sims: np.ndarray, known: Conc
     return out
 
 
+@lru_cache(maxsize=8)
+def _neutral_stems(neutral_terms: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The neutral terms as stemmed phrases, and the stems of the one-word ones (GRPO, PPO, KL, SFT …)."""
+    phrases = frozenset(" ".join(t.stem for t in tokens(term)) for term in neutral_terms)
+    return phrases, frozenset(p for p in phrases if p and " " not in p)
+
+
+def names_other_machinery(phrase: str, names: Iterable[str], cues: Cues) -> bool:
+    """Whether `phrase` writes an acronym of the field's machinery (GRPO, PPO, DPO, KL …) that none of a
+    concept's `names` holds: then the two name different things however close their vectors are ("GRPO
+    objective" is not GSPO)."""
+    single = _neutral_stems(cues.neutral_terms)[1]
+    acronyms = {_stem_of(a) for a in _ACRONYM.findall(phrase)} & single
+    return bool(acronyms) and not any(acronyms <= {t.stem for t in tokens(name)} for name in names)
+
+
+def _stem_of(word: str) -> str:
+    found = tokens(word)
+    return found[0].stem if found else word.lower()
+
+
 def alias_shaped(phrase: str, cues: Cues) -> bool:
     """Whether a phrase can stand as another name of a concept: one to six words, no sentence punctuation,
     not starting like a question or fragment, not a neutral term of the field ("reward model", "KL
@@ -203,6 +236,8 @@ def alias_shaped(phrase: str, cues: Cues) -> bool:
         return False
     if " ".join(words) in cues.neutral_terms or " ".join(words).rstrip("s") in cues.neutral_terms:
         return False
+    if " ".join(t.stem for t in tokens(phrase)) in _neutral_stems(cues.neutral_terms)[0]:
+        return False   # a variant spelling of a neutral term ("Grouped Relative Policy Optimization")
     generic = cues.generic_heads | cues.weak_modifiers | cues.non_concept_starts
     return any(w not in generic and len(w) >= 3 for w in words)
 
@@ -251,6 +286,8 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     stems = content_stems(phrase, cues)
     for j in order:
         owner, similarity = known.owners[j], float(sims[j])
+        if names_other_machinery(phrase, known.names_of(owner), cues):
+            continue
         kind_probability = p[CLASSES.index(_kind_of(owner))]
         plausible = kind_probability >= ALIAS_MIN_PROBABILITY
         shared = (bool(stems & vocabulary.get(owner, set())) and (len(norm.split()) > 1 or len(norm) >= 8)
@@ -295,6 +332,7 @@ def _part_of_name(phrase: str, sims: np.ndarray, known: ConceptVectors, name_ste
     for j in sorted(name_stems.holding_all(stems)):
         similarity = float(sims[j])
         if (similarity >= PART_OF_NAME_SIMILARITY
+                and not names_other_machinery(phrase, known.names_of(known.owners[j]), cues)
                 and p[CLASSES.index(_kind_of(known.owners[j]))] >= ALIAS_MIN_PROBABILITY
                 and (best is None or similarity > best[1])):
             best = (known.owners[j], similarity, False)
