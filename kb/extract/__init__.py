@@ -34,7 +34,7 @@ from .curation import apply_curation
 from .debates import add_debates
 from .mentions import document_mentions, is_table_row
 from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
-from .relevance import Relevance, judge_relevance, taxonomy_centroid, with_topic_similarity
+from .relevance import Relevance, judge_relevance, needs_second_look, taxonomy_centroid, with_topic_similarity
 from .resolve import Resolution, defined_acronyms, resolve_mentions
 
 __all__ = ["Extraction", "extract_graph"]
@@ -96,7 +96,7 @@ def second_look(documents: list[Document], claims: dict[str, list[ClaimSentence]
                 concepts: list[Concept], embed: Embed) -> dict[str, Relevance]:
     """Relevance after documents the vocabulary test turned away are judged again by meaning (the taxonomy's
     definitions are embedded only when some document needs it)."""
-    doubtful = [d for d in documents if not relevance[d.id].on_topic and relevance[d.id].concepts_named]
+    doubtful = [d for d in documents if needs_second_look(relevance[d.id])]
     if not doubtful:
         return relevance
     centroid = taxonomy_centroid([f"{c.label}: {c.description}" for c in concepts], embed)

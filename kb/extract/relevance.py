@@ -66,11 +66,16 @@ def taxonomy_centroid(definitions: Sequence[str], embed: Callable[[Sequence[str]
     return mean / (np.linalg.norm(mean) or 1.0)
 
 
+def needs_second_look(relevance: Relevance) -> bool:
+    """Whether the vocabulary test turned a document away although it names a concept."""
+    return not relevance.on_topic and relevance.concepts_named >= MIN_CONCEPTS_WITH_VOCABULARY
+
+
 def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], centroid: np.ndarray,
                           embed: Callable[[Sequence[str]], np.ndarray]) -> Relevance:
     """A document the vocabulary test turned away but that names a concept, judged again by meaning: on topic
     when the mean vector of its first claims is within MIN_TOPIC_SIMILARITY of the taxonomy's centroid."""
-    if relevance.on_topic or relevance.concepts_named < MIN_CONCEPTS_WITH_VOCABULARY or not claims:
+    if not needs_second_look(relevance) or not claims:
         return relevance
     mean = embed([c.sentence.text for c in claims[:TOPIC_SAMPLE_CLAIMS]]).mean(axis=0)
     similarity = float(mean @ centroid / (np.linalg.norm(mean) or 1.0))

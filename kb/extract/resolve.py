@@ -107,9 +107,9 @@ def defined_acronyms(texts: Iterable[str]) -> dict[str, str]:
                 readings[acronym][" ".join(tail).lower()] += 1
     out = {}
     for acronym, counts in readings.items():
-        (best, n), *rest = counts.most_common(2) + [("", 0)]
-        if n > rest[0][1]:
-            out[acronym] = best
+        top = counts.most_common(2)
+        if len(top) == 1 or top[0][1] > top[1][1]:
+            out[acronym] = top[0][0]
     return out
 
 
