@@ -27,6 +27,9 @@ class Concept(_Strict):
     aliases: list[str] = Field(default_factory=list)
     weak_aliases: list[str] = Field(default_factory=list)
     mitigates: list[str] = Field(default_factory=list)
+    general: bool = False
+    """A failure or fix of machine-learning training at large (memory, numerics, seeds, evaluation noise): a
+    document naming it is not thereby about RL, so the relevance gate does not count it."""
 
 
 class Debate(_Strict):

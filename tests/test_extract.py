@@ -237,10 +237,11 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
         "processed columns saves minutes on the second run. Catastrophic forgetting is not something a data "
         "loader can cause, but a wrong split can leak test rows into training. Filter and map calls run in "
         "parallel over shards.\n", path="loader.md", fmt="md")
+    general = frozenset(c.id for c in concepts if c.general)
     verdicts = {}
     for doc in (practice, loader):
         claims = claim_sentences(doc, CUES)
-        first = judge_relevance(doc, [index.find(c.sentence.text) for c in claims], claims, CUES, index)
+        first = judge_relevance(doc, [index.find(c.sentence.text) for c in claims], claims, CUES, index, general)
         assert not first.on_topic and first.concepts_named == 1  # both fail the vocabulary test
         verdicts[doc.path] = with_topic_similarity(first, claims, centroid, vectors.embed)
     assert verdicts["practice.md"].on_topic and verdicts["practice.md"].topic_similarity >= MIN_TOPIC_SIMILARITY

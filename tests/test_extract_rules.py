@@ -11,9 +11,10 @@ from kb.extract.aliases import build_alias_index, tokens
 from kb.extract.clean import claim_sentences, is_claim_text
 from kb.extract.cues import load_cues
 from kb.extract.mentions import clean_phrase, document_mentions, split_label
-from kb.extract.relevance import judge_relevance
+from kb.extract.mentions import Mention
+from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
 from kb.extract.resolve import (abbreviates, alias_shaped, defined_acronyms, expand_acronyms, names_a_concept,
-                                names_other_machinery)
+                                names_other_machinery, without_imperative)
 from kb.parse import parse_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,9 +138,25 @@ def test_labels_and_phrase_cleaning():
     ("Relative rewards", "mitigation", False),
     ("Entropy collapse", "mitigation", False),
     ("Fix 3 clipping", "mitigation", False),
+    ("Learning rate too high", "failure_mode", True),      # a setting misjudged
+    ("Insufficient warmup steps", "failure_mode", True),
+    ("Too small", "failure_mode", False),                  # ... but which setting?
+    ("Learning rate too high", "mitigation", False),
+    ("Multiple safeguards needed", "mitigation", False),   # a verdict, not a name
+    ("Eliminated catastrophic instabilities", "failure_mode", False),
+    ("Masking metrics", "mitigation", False),              # a part of the report
 ])
 def test_new_concept_names_have_the_shape_of_a_name(phrase, kind, ok):
     assert names_a_concept(phrase, kind, CUES) is ok
+
+
+def test_an_imperative_heading_stands_for_the_fix_it_names():
+    heading = Mention("Add entropy bonus", "doc", 10, 27, "heading", "Fixes", "heading")
+    named = without_imperative(heading, CUES)
+    assert (named.phrase, named.start, named.end) == ("entropy bonus", 14, 27)
+    # "the learning rate" names no fix, so the imperative stays whole
+    lower = Mention("Lower the learning rate", "doc", 0, 23, "heading", "Fixes", "heading")
+    assert without_imperative(lower, CUES) == lower
 
 
 def test_alias_shape_rejects_generic_words_and_sentences():
@@ -149,9 +166,36 @@ def test_alias_shape_rejects_generic_words_and_sentences():
     assert not alias_shaped("Higher reward means better performance, right?", CUES)
 
 
-def _relevance(doc, index):
+def _relevance(doc, index, general=frozenset()):
     claims = claim_sentences(doc, CUES)
-    return judge_relevance(doc, [index.find(c.sentence.text) for c in claims], claims, CUES, index)
+    return judge_relevance(doc, [index.find(c.sentence.text) for c in claims], claims, CUES, index, general)
+
+
+def test_general_concepts_do_not_make_a_document_about_rl():
+    index = build_alias_index([("fm:oom", ["out of memory"], []), ("fm:num", ["numerical instability"], []),
+                               ("mit:ckpt", ["gradient checkpointing"], []), ("fm:hack", ["reward hacking"], [])])
+    post = parse_text("# Four-bit inference\n\nLarge models run out of memory on one card. Gradient checkpointing "
+                      "trades compute for activations. Numerical instability appears when scales underflow.\n",
+                      path="q.md", fmt="md")
+    assert _relevance(post, index).on_topic                       # three concepts named: passes alone
+    verdict = _relevance(post, index, general=frozenset({"fm:oom", "fm:num", "mit:ckpt"}))
+    assert verdict.concepts_named == 0 and not verdict.on_topic
+
+
+def test_second_look_for_documents_that_name_a_concept_or_nearly_speak_the_field():
+    assert needs_second_look(Relevance(0.2, 1, False))
+    assert needs_second_look(Relevance(1.2, 0, False))
+    assert not needs_second_look(Relevance(0.4, 0, False))
+    assert not needs_second_look(Relevance(3.0, 2, True))
+
+
+def test_relevance_reads_the_tables_of_a_reading_list():
+    index = build_alias_index([("fm:ent", ["entropy collapse"], []), ("mit:clip", ["clip-higher"], []),
+                               ("mit:dyn", ["dynamic sampling"], [])])
+    listing = parse_text("# Recipes\n\n| Recipe | Insight |\n| --- | --- |\n| A | Clip-Higher against entropy "
+                         "collapse |\n| B | Dynamic sampling of prompts |\n", path="list.md", fmt="md")
+    verdict = _relevance(listing, index)
+    assert verdict.concepts_named == 3 and verdict.on_topic
 
 
 def test_relevance_gate_separates_rl_writing_from_unrelated_posts():
@@ -203,3 +247,16 @@ def test_a_phrase_naming_other_machinery_is_not_an_alias():
     assert not names_other_machinery("KL constraint", ["KL penalty"], CUES)
     # Only written acronyms count: "rollout" is ordinary machinery too, but the phrase does not name a method.
     assert not names_other_machinery("Rollout importance sampling", ["importance sampling correction"], CUES)
+
+
+def test_a_weak_alias_recurring_in_a_table_row_supports_the_concept():
+    from kb.extract import supported_concepts, unclaimed_blocks
+    index = build_alias_index([("mit:clip", [], ["gradient clipping", "max_grad_norm"])])
+    doc = parse_text("# Settings\n\nWe kept gradient clipping on for every run of the policy.\n\n"
+                     "| key | value |\n| --- | --- |\n| max_grad_norm | 1.0 |\n", path="s.md", fmt="md")
+    claims = claim_sentences(doc, CUES)
+    hits = [index.find(c.sentence.text) for c in claims]
+    blocks = unclaimed_blocks(doc, claims, index)
+    assert [rule for rule, _, found in blocks if found] == ["rule:table"]
+    assert supported_concepts(hits, []) == set()                                  # one sentence is not enough
+    assert supported_concepts([*hits, *(found for _, _, found in blocks)], []) == {"mit:clip"}

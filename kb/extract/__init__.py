@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..models import Document, Node, Provenance
+from ..models import Block, Document, Node, Provenance
 from ..taxonomy import Concept, Curation, Taxonomy
 from ..text import Sentence, normalize, short_hash, word_count
 from .accumulate import TAXONOMY_SOURCE, Extraction, GraphBuilder
@@ -57,7 +57,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     claims = {doc.id: claim_sentences(doc, cues) for doc in documents}
     curated_index = alias_index(concepts, cues)
     curated_hits = {doc.id: [curated_index.find(c.sentence.text) for c in claims[doc.id]] for doc in documents}
-    relevance = {doc.id: judge_relevance(doc, curated_hits[doc.id], claims[doc.id], cues, curated_index)
+    general = frozenset(c.id for c in curated if c.general)
+    relevance = {doc.id: judge_relevance(doc, curated_hits[doc.id], claims[doc.id], cues, curated_index, general)
                  for doc in documents}
     relevance = second_look(documents, claims, relevance, curated, embed)
     topical = [d for d in documents if relevance[d.id].on_topic and d.kind != "bibliography"]
@@ -286,7 +287,8 @@ def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hi
 
 def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], nodes: list[Node],
                    hits: list[list[AliasHit]], index: AliasIndex, resolutions: list[Resolution], cues: Cues) -> None:
-    supported = supported_concepts(hits, resolutions)
+    blocks = unclaimed_blocks(doc, claims, index)
+    supported = supported_concepts([*hits, *(found for _, _, found in blocks)], resolutions)
     by_sentence: dict[int, list[Resolution]] = defaultdict(list)
     for r in resolutions:
         if r.mention.sentence is not None:
@@ -312,7 +314,7 @@ def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], 
         if section_concept and section_concept not in named and section_rank[claim.block.section] <= MAX_SECTION_CLAIMS:
             g.add_edge(node.id, section_concept, "about", _prov(doc, s, "rule:section"), section=claim.block.section)
         _add_mitigates(g, doc, s, named, section_concept, cues)
-    _tie_blocks(g, doc, claims, index, resolutions, supported)
+    _tie_blocks(g, doc, blocks, resolutions, supported)
 
 
 def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]) -> set[str]:
@@ -327,19 +329,28 @@ def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]
     return strong | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
 
 
-def _tie_blocks(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], index: AliasIndex,
-                resolutions: list[Resolution], supported: set[str]) -> None:
-    """Headings, table rows and short list items are not claims, but a concept they name is still what the
-    source is about: an `about` edge from the source quotes the heading, row or item."""
-    src = f"src:{doc.id}"
+def unclaimed_blocks(doc: Document, claims: list[ClaimSentence], index: AliasIndex) -> list[tuple[str, Block, list[AliasHit]]]:
+    """Headings, table rows and short list items (not claims), each with the rule that ties through it and the
+    index's hits in it: a weak alias recurring there counts as support like one in a sentence."""
     with_claims = {c.block.start for c in claims}
+    out = []
     for block in doc.blocks:
         table = is_table_row(block)
         if block.start in with_claims or (block.kind != "heading" and not table and word_count(block.text) > 12):
             continue
         rule = "rule:table" if table else ("rule:heading" if block.kind == "heading" else "rule:short-block")
+        out.append((rule, block, index.find(doc.text[block.start:block.end])))
+    return out
+
+
+def _tie_blocks(g: GraphBuilder, doc: Document, blocks: list[tuple[str, Block, list[AliasHit]]],
+                resolutions: list[Resolution], supported: set[str]) -> None:
+    """Headings, table rows and short list items are not claims, but a concept they name is still what the
+    source is about: an `about` edge from the source quotes the heading, row or item."""
+    src = f"src:{doc.id}"
+    for rule, block, found in blocks:
         quote = doc.text[block.start:block.end]
-        for h in index.find(quote):
+        for h in found:
             if not h.weak or h.concept_id in supported:
                 g.add_edge(src, h.concept_id, "about", Provenance(source_id=doc.id, quote=quote, start=block.start,
                                                                    end=block.end, asserted_by=rule), matched=h.alias)

@@ -79,6 +79,10 @@ class Cues(BaseModel):
     inserted_words: WordSet
     generic_heads: WordSet
     neutral_terms: WordSet
+    clause_words: WordSet
+    report_tails: WordSet
+    degree_words: WordSet
+    shortfall_starts: WordSet
 
     _patterns: CuePatterns | None = PrivateAttr(default=None)
 

@@ -6,8 +6,8 @@ to say "overfitting" once does neither. Front matter naming failure modes always
 topic review (the project's own kinds) needs one concept.
 
 Word counts miss documents about training practice that use few of the field's words (seed variance,
-evaluation noise, distillation before RL), so a document that names a concept but fails the vocabulary test
-gets a second look by meaning: its claims' mean vector against the mean vector of the taxonomy's
+evaluation noise, distillation before RL), so a document that names a concept, or nearly passes the
+vocabulary test, gets a second look by meaning: its claims' mean vector against the mean vector of the taxonomy's
 definitions. On the development sets, unrelated documents (quantization, tokenizers, datasets, speech,
 video, profiling) reach a cosine of at most 0.47 and RL documents at least 0.52.
 """
@@ -24,10 +24,12 @@ from ..text import word_count
 from .aliases import AliasHit, AliasIndex
 from .clean import ClaimSentence
 from .cues import Cues
+from .mentions import is_table_row
 
 MIN_DOMAIN_PER_100_WORDS = 1.5
 MIN_CONCEPTS_WITH_VOCABULARY = 1
 MIN_CONCEPTS_ALONE = 3
+MIN_DOMAIN_FOR_SECOND_LOOK = 1.0   # a document naming no concept still gets a second look if it speaks the field
 PROJECT_KINDS = ("episode", "topic")
 MIN_TOPIC_SIMILARITY = 0.6   # cosine of a document's mean claim vector with the taxonomy's mean definition
 TOPIC_SAMPLE_CLAIMS = 60     # claims read for it, from the top of the document
@@ -44,16 +46,17 @@ class Relevance:
 
 
 def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: list[ClaimSentence], cues: Cues,
-                    index: AliasIndex) -> Relevance:
+                    index: AliasIndex, general: frozenset[str] = frozenset()) -> Relevance:
     """Score a document's domain vocabulary density and the distinct concepts it names by strong alias, in
     its claims (`claim_hits`, the index's hits in each claim) and its headings (a short docs page may say
-    what it is about only in its title)."""
-    headings = [b.text for b in doc.blocks if b.kind == "heading"]
+    what it is about only in its title, and a reading list only in its tables). Concepts in `general` (machine-learning practice at large, such as
+    memory or numerics) do not count: a quantization post names them too."""
+    headings = [b.text for b in doc.blocks if b.kind == "heading" or is_table_row(b)]
     text = " ".join([*(c.sentence.text for c in claims), *headings])
     words = max(1, word_count(text))
     domain = 100.0 * len(cues.patterns.domain.findall(text)) / words
     hits = [h for found in claim_hits for h in found] + [h for heading in headings for h in index.find(heading)]
-    named = {h.concept_id for h in hits if not h.weak}
+    named = {h.concept_id for h in hits if not h.weak and h.concept_id not in general}
     on_topic = (bool(doc.meta.failure_modes) or len(named) >= MIN_CONCEPTS_ALONE
                 or (domain >= MIN_DOMAIN_PER_100_WORDS and len(named) >= MIN_CONCEPTS_WITH_VOCABULARY)
                 or (doc.kind in PROJECT_KINDS and len(named) >= 1))
@@ -67,13 +70,16 @@ def taxonomy_centroid(definitions: Sequence[str], embed: Callable[[Sequence[str]
 
 
 def needs_second_look(relevance: Relevance) -> bool:
-    """Whether the vocabulary test turned a document away although it names a concept."""
-    return not relevance.on_topic and relevance.concepts_named >= MIN_CONCEPTS_WITH_VOCABULARY
+    """Whether the vocabulary test turned a document away although it names a concept or nearly speaks the
+    field's vocabulary."""
+    return not relevance.on_topic and (relevance.concepts_named >= MIN_CONCEPTS_WITH_VOCABULARY
+                                       or relevance.domain_per_100_words >= MIN_DOMAIN_FOR_SECOND_LOOK)
 
 
 def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], centroid: np.ndarray,
                           embed: Callable[[Sequence[str]], np.ndarray]) -> Relevance:
-    """A document the vocabulary test turned away but that names a concept, judged again by meaning: on topic
+    """A document the vocabulary test turned away but that names a concept or nearly speaks the field, judged
+    again by meaning: on topic
     when the mean vector of its first claims is within MIN_TOPIC_SIMILARITY of the taxonomy's centroid."""
     if not needs_second_look(relevance) or not claims:
         return relevance

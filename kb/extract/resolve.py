@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -157,6 +157,7 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     the documents' own definitions (`defined_acronyms`), used to spell a phrase's acronyms out."""
     if not mentions:
         return [], []
+    mentions = [without_imperative(m, cues) for m in mentions]
     phrases = sorted({m.phrase for m in mentions})
     vectors = embed(phrases)
     row = {p: i for i, p in enumerate(phrases)}
@@ -244,15 +245,20 @@ def alias_shaped(phrase: str, cues: Cues) -> bool:
 
 def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
     """Whether a phrase is shaped like the name of a concept of `kind`: one to five words, no digits or
-    sentence punctuation, not starting like a question or fragment, joining nothing ("X and Y"), ending in a head word of that kind, with
-    at least one modifier that is not a generic adjective."""
+    sentence punctuation, not starting like a question or fragment, joining nothing ("X and Y") and holding no
+    verb of a clause, ending in a head word of that kind with at least one modifier that is not a generic
+    adjective; or, for a failure, a setting misjudged ("Learning rate too high", "Insufficient warmup steps")."""
     if any(c.isdigit() for c in phrase) or any(c in phrase for c in ":?!/;,()"):
         return False
     words = [w.strip("'.-") for w in normalize(phrase).split()]
     if not 1 <= len(words) <= MAX_NEW_WORDS or words[0] in cues.non_concept_starts:
         return False
-    if any(w in cues.connecting_words for w in words) or " ".join(words) in cues.neutral_terms:
+    if any(w in cues.connecting_words or w in cues.clause_words or w in cues.report_tails for w in words):
         return False
+    if " ".join(words) in cues.neutral_terms:
+        return False
+    if kind == "failure_mode" and misjudged_setting(words, cues):
+        return True
     heads = cues.failure_heads if kind == "failure_mode" else cues.mitigation_heads
     for size in (2, 1):
         head = " ".join(words[-size:])
@@ -260,6 +266,32 @@ def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
             modifiers = words[:-size]
             return size == 2 or any(m not in cues.weak_modifiers for m in modifiers) or head in STANDALONE_HEADS
     return False
+
+
+def misjudged_setting(words: list[str], cues: Cues) -> bool:
+    """Whether normalized `words` name a setting that was too much or too little: "<setting> too <degree>" or
+    "<shortfall> <setting>", three to five words, the setting saying which one."""
+    if not 3 <= len(words) <= MAX_NEW_WORDS:
+        return False
+    if words[-2] == "too" and words[-1] in cues.degree_words:
+        setting = words[:-2]
+    elif words[0] in cues.shortfall_starts:
+        setting = words[1:]
+    else:
+        return False
+    return any(w not in cues.weak_modifiers and w not in cues.non_concept_starts and len(w) >= 3 for w in setting)
+
+
+def without_imperative(mention: Mention, cues: Cues) -> Mention:
+    """A heading or lead term that tells the reader to apply a fix ("Add entropy bonus", "Enable gradient
+    clipping") stands for the fix it names, when the words after the verb name one."""
+    words = mention.phrase.split()
+    rest = " ".join(words[1:])
+    if (len(words) >= 3 or (len(words) == 2 and len(rest) >= 6)) and normalize(words[0]) in cues.fix_verbs and (
+            names_a_concept(rest, "mitigation", cues)):
+        offset = len(mention.phrase) - len(rest)
+        return replace(mention, phrase=rest, start=mention.start + offset)
+    return mention
 
 
 def content_stems(text: str, cues: Cues) -> set[str]:
