@@ -145,6 +145,10 @@ def test_labels_and_phrase_cleaning():
     ("Multiple safeguards needed", "mitigation", False),   # a verdict, not a name
     ("Eliminated catastrophic instabilities", "failure_mode", False),
     ("Masking metrics", "mitigation", False),              # a part of the report
+    ("Higher generation temperature", "mitigation", True), # a setting changed
+    ("More completions per prompt", "mitigation", True),
+    ("More stable", "mitigation", False),                  # ... an outcome, not a setting
+    ("Higher generation temperature", "failure_mode", False),
 ])
 def test_new_concept_names_have_the_shape_of_a_name(phrase, kind, ok):
     assert names_a_concept(phrase, kind, CUES) is ok

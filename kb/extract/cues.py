@@ -83,6 +83,7 @@ class Cues(BaseModel):
     report_tails: WordSet
     degree_words: WordSet
     shortfall_starts: WordSet
+    adjustments: WordSet
 
     _patterns: CuePatterns | None = PrivateAttr(default=None)
 

@@ -29,6 +29,7 @@ PART_OF_NAME_SIMILARITY = 0.55 # a phrase whose words all stand in an existing n
 ALIAS_MIN_PROBABILITY = 0.35   # the phrase must plausibly be of the concept's kind
 CONFIDENT_PROBABILITY = 0.5    # ... and likely of it, for the alias to link other sentences
 NEW_MIN_PROBABILITY = 0.85     # a new concept needs a confident classifier ...
+SETTING_MIN_PROBABILITY = 0.6  # ... less so for a setting change, whose shape already says it is a fix
 NEW_ORIGINS = ("heading", "lead", "definition", "emphasis", "remedy")   # ... and a place where writers name things
 NEW_MERGE_SIMILARITY = 0.86
 MIN_TERM_SENTENCES = 2         # a noun phrase founds a concept only if the document keeps using it
@@ -89,6 +90,7 @@ def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
     return ConceptVectors(names, owners, embed(names) if names else np.zeros((0, 384), dtype=np.float32))
 
 
+_ADJECTIVE_ENDS = ("ble", "ive", "ous", "ful", "less")
 _ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
 _DEFINED_ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){0,5}[A-Za-z][\w-]*)\s*\(([A-Z]{2,5})\)")
 
@@ -185,7 +187,9 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
             continue
         kind = CLASSES[int(np.argmax(p))]
         placed = mention.origin in NEW_ORIGINS or (mention.doc_id, normalize(mention.phrase)) in recurring
-        if kind != "other" and p.max() >= NEW_MIN_PROBABILITY and placed and names_a_concept(mention.phrase, kind, cues):
+        confident = p.max() >= NEW_MIN_PROBABILITY or (
+            kind == "mitigation" and p.max() >= SETTING_MIN_PROBABILITY and adjusted_setting(mention.phrase, cues))
+        if kind != "other" and confident and placed and names_a_concept(mention.phrase, kind, cues):
             new_candidates.append((mention, kind, float(p.max())))
     new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row)
     return [*resolutions, *new_resolutions], new_concepts
@@ -233,7 +237,8 @@ def alias_shaped(phrase: str, cues: Cues) -> bool:
     if any(c in phrase for c in "?!:;"):
         return False
     words = [w.strip("'.-,") for w in normalize(phrase).split()]
-    if not 1 <= len(words) <= MAX_ALIAS_WORDS or words[0] in cues.non_concept_starts:
+    if not 1 <= len(words) <= MAX_ALIAS_WORDS or (words[0] in cues.non_concept_starts
+                                                   and not adjusted_setting(phrase, cues)):
         return False
     if " ".join(words) in cues.neutral_terms or " ".join(words).rstrip("s") in cues.neutral_terms:
         return False
@@ -259,6 +264,8 @@ def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
         return False
     if kind == "failure_mode" and misjudged_setting(words, cues):
         return True
+    if kind == "mitigation" and adjusted_setting(phrase, cues):
+        return True
     heads = cues.failure_heads if kind == "failure_mode" else cues.mitigation_heads
     for size in (2, 1):
         head = " ".join(words[-size:])
@@ -280,6 +287,21 @@ def misjudged_setting(words: list[str], cues: Cues) -> bool:
     else:
         return False
     return any(w not in cues.weak_modifiers and w not in cues.non_concept_starts and len(w) >= 3 for w in setting)
+
+
+def adjusted_setting(phrase: str, cues: Cues) -> bool:
+    """Whether a phrase names a fix as a setting changed: "<adjustment> <setting>" ("Higher generation
+    temperature", "More completions per prompt", "Reduce sequence length"), two to five words without digits,
+    sentence punctuation or clause verbs, the setting saying which one."""
+    if any(c.isdigit() for c in phrase) or any(c in phrase for c in ":?!/;,()"):
+        return False
+    words = [w.strip("'.-") for w in normalize(phrase).split()]
+    if not 2 <= len(words) <= MAX_NEW_WORDS or words[0] not in cues.adjustments:
+        return False
+    if any(w in cues.clause_words or w in cues.report_tails for w in words) or words[-1].endswith(_ADJECTIVE_ENDS):
+        return False   # "More stable" says how things turned out, not what was set
+    return any(w not in cues.weak_modifiers and w not in cues.non_concept_starts and w not in cues.adjustments
+               and len(w) >= 3 for w in words[1:])
 
 
 def without_imperative(mention: Mention, cues: Cues) -> Mention:
