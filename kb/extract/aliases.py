@@ -176,6 +176,8 @@ class AliasIndex:
         longest run of its leading parts, joined, that is a one-key alias."""
         hits = []
         for i, tok in enumerate(toks):
+            if tok.end - tok.start == tok.length:
+                continue   # nothing was taken out of the word: no hyphen in it
             parts = text[tok.start:tok.end].lower().split("-")
             if i in inside or len(parts) < 2 or (tok.start and text[tok.start - 1] in _LINK_CHARS):
                 continue

@@ -92,7 +92,8 @@ def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
 
 _ADJECTIVE_ENDS = ("ble", "ive", "ous", "ful", "less")
 _ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
-_DEFINED_ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){0,5}[A-Za-z][\w-]*)\s*\(([A-Z]{2,5})\)")
+_ACRONYM_IN_PARENS = re.compile(r"\(([A-Z]{2,5})\)")
+_WORDS_BEFORE = re.compile(r"((?:[A-Za-z][\w-]*\s+){0,5}[A-Za-z][\w-]*)\s*$")
 
 
 def defined_acronyms(texts: Iterable[str]) -> dict[str, str]:
@@ -101,9 +102,12 @@ def defined_acronyms(texts: Iterable[str]) -> dict[str, str]:
     Where documents spell one acronym out differently, the most frequent reading wins and a tie drops it."""
     readings: dict[str, Counter] = defaultdict(Counter)
     for text in texts:
-        for match in _DEFINED_ACRONYM.finditer(text):
-            words = [w for w in re.split(r"[\s-]+", match.group(1)) if w]
-            acronym = match.group(2)
+        for match in _ACRONYM_IN_PARENS.finditer(text):
+            before = _WORDS_BEFORE.search(text[max(0, match.start() - 120):match.start()])
+            if before is None:
+                continue
+            words = [w for w in re.split(r"[\s-]+", before.group(1)) if w]
+            acronym = match.group(1)
             tail = words[-len(acronym):]
             if len(tail) == len(acronym) and "".join(w[0] for w in tail).upper() == acronym:
                 readings[acronym][" ".join(tail).lower()] += 1
