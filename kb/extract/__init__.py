@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -69,7 +70,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     confident = [r for r in resolutions if r.confident]
     index = alias_index(with_found_aliases([*curated, *new_concepts], confident), cues)   # headings, rows, items
     found = found_index(curated, new_concepts, confident, cues)
-    hits = {doc.id: [merge_hits(known, found.find(c.sentence.text))
+    used_in = phrase_documents(curated, confident)
+    hits = {doc.id: [merge_hits(known, DocumentAliases(found, used_in, doc.id).find(c.sentence.text))
                      for c, known in zip(claims[doc.id], curated_hits[doc.id])] for doc in topical}
     surfaces = surface_forms(topical, claims, hits)
     concepts = with_surface_forms(concepts, surfaces)
@@ -86,7 +88,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
         by_doc[r.mention.doc_id].append(r)
     matcher = PaperMatcher(papers)
     for doc in documents:
-        add_document(g, doc, claims[doc.id], hits.get(doc.id, []), relevance[doc.id], index, by_doc.get(doc.id, []),
+        add_document(g, doc, claims[doc.id], hits.get(doc.id, []), relevance[doc.id],
+                     DocumentAliases(index, used_in, doc.id), by_doc.get(doc.id, []),
                      matcher, cues)
     add_debates(g, taxonomy)
     apply_curation(g, curation)
@@ -163,6 +166,33 @@ def found_index(curated: list[Concept], new_concepts: list[Concept], resolutions
     named += [(c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in new_concepts]
     return build_alias_index(named, inserted_words=cues.inserted_words, joining_words=cues.connecting_words,
                              neutral_terms=cues.neutral_terms)
+
+
+def phrase_documents(curated: list[Concept], resolutions: list[Resolution]) -> dict[tuple[str, str], frozenset[str]]:
+    """(curated concept id, normalized one-word phrase) -> the documents that used the word for that concept."""
+    curated_ids = {c.id for c in curated}
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in resolutions:
+        if r.concept_id in curated_ids and len(r.mention.phrase.split()) == 1:
+            out[(r.concept_id, normalize(r.mention.phrase))].add(r.mention.doc_id)
+    return {key: frozenset(docs) for key, docs in out.items()}
+
+
+@dataclass(frozen=True)
+class DocumentAliases:
+    """An alias index as one document reads it. A single word some document used for a curated concept names
+    that concept only in the documents that used it: one word carries too little context to be trusted
+    elsewhere, and a resolution that went wrong in one document ("collapses", "Adaptive", "Precision") does
+    not spread to every other. Longer phrases and new concepts' names count everywhere."""
+
+    index: AliasIndex
+    used_in: dict[tuple[str, str], frozenset[str]]
+    doc_id: str
+
+    def find(self, text: str) -> list[AliasHit]:
+        """The index's hits in `text` that hold in this document."""
+        return [h for h in self.index.find(text)
+                if self.doc_id in self.used_in.get((h.concept_id, normalize(h.alias)), (self.doc_id,))]
 
 
 def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentence]],
@@ -259,7 +289,7 @@ def claim_node(doc: Document, claim: ClaimSentence) -> Node:
 
 
 def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hits: list[list[AliasHit]],
-                 relevance: Relevance, index: AliasIndex, resolutions: list[Resolution], matcher: PaperMatcher,
+                 relevance: Relevance, index: DocumentAliases, resolutions: list[Resolution], matcher: PaperMatcher,
                  cues: Cues) -> None:
     """Source, claims, citations and, for on-topic documents, `about` and `mitigates` edges."""
     src = f"src:{doc.id}"
@@ -286,7 +316,7 @@ def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hi
 
 
 def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], nodes: list[Node],
-                   hits: list[list[AliasHit]], index: AliasIndex, resolutions: list[Resolution], cues: Cues) -> None:
+                   hits: list[list[AliasHit]], index: DocumentAliases, resolutions: list[Resolution], cues: Cues) -> None:
     blocks = unclaimed_blocks(doc, claims, index)
     supported = supported_concepts([*hits, *(found for _, _, found in blocks)], resolutions)
     by_sentence: dict[int, list[Resolution]] = defaultdict(list)
@@ -329,7 +359,7 @@ def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]
     return strong | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
 
 
-def unclaimed_blocks(doc: Document, claims: list[ClaimSentence], index: AliasIndex) -> list[tuple[str, Block, list[AliasHit]]]:
+def unclaimed_blocks(doc: Document, claims: list[ClaimSentence], index: AliasIndex | DocumentAliases) -> list[tuple[str, Block, list[AliasHit]]]:
     """Headings, table rows and short list items (not claims), each with the rule that ties through it and the
     index's hits in it: a weak alias recurring there counts as support like one in a sentence."""
     with_claims = {c.block.start for c in claims}
@@ -363,7 +393,7 @@ def _tie_blocks(g: GraphBuilder, doc: Document, blocks: list[tuple[str, Block, l
                        matched=m.phrase)
 
 
-def section_concepts(doc: Document, index: AliasIndex, resolutions: list[Resolution]) -> dict[str, str]:
+def section_concepts(doc: Document, index: AliasIndex | DocumentAliases, resolutions: list[Resolution]) -> dict[str, str]:
     """Section heading -> the one concept it names (resolved heading mention first, else a single alias hit)."""
     out: dict[str, str] = {}
     from_mentions = {r.mention.start: r.concept_id for r in resolutions if r.mention.origin == "heading" and r.confident}
