@@ -82,7 +82,7 @@ class Fusion:
 
 # Chosen by 5-fold cross-validation on the development queries (scripts/eval_search.py --cv); the README
 # lists the held-out scores.
-DEFAULT_FUSION = Fusion(rrf_k=10.0, lexical_weight=1.25, per_source=1, synonym_weight=0.25)
+DEFAULT_FUSION = Fusion(rrf_k=10.0, lexical_weight=1.25, per_source=1, synonym_weight=0.5)
 
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being below
