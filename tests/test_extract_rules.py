@@ -163,6 +163,14 @@ def test_an_imperative_heading_stands_for_the_fix_it_names():
     assert without_imperative(lower, CUES) == lower
 
 
+def test_opposite_settings_are_not_one_concept():
+    from kb.extract.resolve import opposite_settings
+    assert opposite_settings("Learning rate too high", "Learning Rate Too Low", CUES)
+    assert opposite_settings("Lower beta", "Higher beta", CUES)
+    assert not opposite_settings("Learning rate too high", "Learning rate too high", CUES)
+    assert not opposite_settings("Entropy collapse", "Entropy bonus", CUES)
+
+
 def test_alias_shape_rejects_generic_words_and_sentences():
     assert alias_shaped("KL explosion", CUES)
     assert not alias_shaped("reward", CUES)

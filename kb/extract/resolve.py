@@ -195,7 +195,7 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
             kind == "mitigation" and p.max() >= SETTING_MIN_PROBABILITY and adjusted_setting(mention.phrase, cues))
         if kind != "other" and confident and placed and names_a_concept(mention.phrase, kind, cues):
             new_candidates.append((mention, kind, float(p.max())))
-    new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row)
+    new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row, cues)
     return [*resolutions, *new_resolutions], new_concepts
 
 
@@ -409,16 +409,35 @@ def abbreviates(short: str, full: str) -> bool:
     return initials == head and [w.lower() for w in words[n:]] == [w.lower() for w in rest]
 
 
+def opposite_settings(a: str, b: str, cues: Cues) -> bool:
+    """Whether two names say a setting went opposite ways ("Learning rate too high" / "... too low", "Lower
+    beta" / "Higher beta"): close in spelling and meaning, yet not one concept."""
+    wa, wb = normalize(a).split(), normalize(b).split()
+    if not wa or not wb:
+        return False
+    last = wa[-1] != wb[-1] and wa[-1] in cues.degree_words and wb[-1] in cues.degree_words
+    first = wa[0] != wb[0] and wa[0] in cues.adjustments | cues.shortfall_starts and wb[0] in cues.adjustments | cues.shortfall_starts
+    return last or first
+
+
+def _same_concept(group: dict, phrase: str, vector: np.ndarray, cues: Cues) -> bool:
+    """Whether a new phrase joins a group of new phrases: close in meaning, a spelling of its label or an
+    abbreviation of it, and not the opposite setting."""
+    label = group["label"]
+    if opposite_settings(label, phrase, cues):
+        return False
+    return (float(group["vector"] @ vector) >= NEW_MERGE_SIMILARITY
+            or fuzz.ratio(normalize(label), normalize(phrase)) >= ALIAS_FUZZ
+            or abbreviates(phrase, label) or abbreviates(label, phrase))
+
+
 def _new_concepts(candidates: list[tuple[Mention, str, float]], vectors: np.ndarray,
-                  row: dict[str, int]) -> tuple[list[Resolution], list[Concept]]:
+                  row: dict[str, int], cues: Cues) -> tuple[list[Resolution], list[Concept]]:
     """Group confident new phrases of one kind by meaning; each group becomes one concept."""
     groups: list[dict] = []
     for mention, kind, probability in sorted(candidates, key=lambda c: (c[0].doc_id, c[0].start)):
         v = vectors[row[mention.phrase]]
-        group = next((gr for gr in groups if gr["kind"] == kind and (
-            float(gr["vector"] @ v) >= NEW_MERGE_SIMILARITY
-            or fuzz.ratio(normalize(gr["label"]), normalize(mention.phrase)) >= ALIAS_FUZZ
-            or abbreviates(mention.phrase, gr["label"]) or abbreviates(gr["label"], mention.phrase))), None)
+        group = next((gr for gr in groups if gr["kind"] == kind and _same_concept(gr, mention.phrase, v, cues)), None)
         if group is None:
             group = {"kind": kind, "label": mention.phrase, "vector": v, "members": []}
             groups.append(group)
