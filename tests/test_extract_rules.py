@@ -272,3 +272,17 @@ def test_a_weak_alias_recurring_in_a_table_row_supports_the_concept():
     assert [rule for rule, _, found in blocks if found] == ["rule:table"]
     assert supported_concepts(hits, []) == set()                                  # one sentence is not enough
     assert supported_concepts([*hits, *(found for _, _, found in blocks)], []) == {"mit:clip"}
+
+
+def test_a_concept_first_named_by_a_heading_is_described_by_its_section():
+    from kb.extract import with_section_descriptions
+    from kb.extract.resolve import Resolution
+    from kb.taxonomy import Concept
+    doc = parse_text("# Post-mortem\n\n## Stale reference drift\n\nThe frozen copy we compared against was three "
+                     "checkpoints old, so the penalty measured the wrong distance.\n", path="p.md", fmt="md")
+    heading = next(b for b in doc.blocks if b.kind == "heading" and b.text == "Stale reference drift")
+    mention = Mention("Stale reference drift", doc.id, heading.start, heading.end, "heading", heading.section, "heading")
+    concept = Concept(id="fm:stale-reference-drift", label="Stale reference drift", description="Stale reference drift")
+    found = Resolution(mention, concept.id, "failure_mode", "new", 0.9, 1.0)
+    [described] = with_section_descriptions([concept], [found], {doc.id: claim_sentences(doc, CUES)})
+    assert described.description.startswith("The frozen copy we compared against was three checkpoints old")

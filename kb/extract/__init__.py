@@ -66,6 +66,7 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     mentions = [m for doc in topical for m in document_mentions(doc, claims[doc.id], cues)]
     acronyms = defined_acronyms(doc.text for doc in documents)
     resolutions, new_concepts = resolve_mentions(mentions, concepts, classifier, embed, cues, acronyms)
+    new_concepts = with_section_descriptions(new_concepts, resolutions, claims)
     concepts = with_found_aliases([*concepts, *new_concepts], resolutions)
     confident = [r for r in resolutions if r.confident]
     index = alias_index(with_found_aliases([*curated, *new_concepts], confident), cues)   # headings, rows, items
@@ -118,6 +119,24 @@ def curated_concepts(taxonomy: Taxonomy, curation: Curation) -> list[Concept]:
         by_id[node.id] = Concept(id=node.id, label=node.label, description=node.description, aliases=node.aliases,
                                  mitigates=node.mitigates)
     return list(by_id.values())
+
+
+def with_section_descriptions(concepts: list[Concept], resolutions: list[Resolution],
+                              claims: dict[str, list[ClaimSentence]]) -> list[Concept]:
+    """New concepts first named by a heading, described by the first claim of that heading's section (the
+    writer's own account of the failure or fix) instead of by the heading again."""
+    first = _first_mentions(resolutions)
+    out = []
+    for c in concepts:
+        m = first[c.id].mention if c.id in first else None
+        if m is not None and m.sentence is None and m.origin == "heading":
+            heading = normalize(m.phrase)
+            below = next((cl.sentence.text for cl in claims.get(m.doc_id, [])
+                          if cl.block.start > m.start and heading in normalize(cl.block.section)), None)
+            if below:
+                c = c.model_copy(update={"description": below})
+        out.append(c)
+    return out
 
 
 def concept_kind(concept_id: str) -> str:
