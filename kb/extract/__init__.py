@@ -41,6 +41,7 @@ from .resolve import Resolution, defined_acronyms, resolve_mentions
 __all__ = ["Extraction", "extract_graph"]
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+BlockHits = tuple[str, Block, list[AliasHit]]   # (rule, heading / table row / short item, alias hits in it)
 MIN_WEAK_SENTENCES = 2
 ONE_WORD_WEIGHT = 1.0   # how much of a sentence a one-word weak alias counts for
 MAX_SECTION_CLAIMS = 6   # a section's later sentences drift from what its heading names
@@ -335,7 +336,8 @@ def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hi
 
 
 def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], nodes: list[Node],
-                   hits: list[list[AliasHit]], index: DocumentAliases, resolutions: list[Resolution], cues: Cues) -> None:
+                   hits: list[list[AliasHit]], index: DocumentAliases, resolutions: list[Resolution],
+                   cues: Cues) -> None:
     blocks = unclaimed_blocks(doc, claims, index)
     supported = supported_concepts([*hits, *(found for _, _, found in blocks)], resolutions)
     by_sentence: dict[int, list[Resolution]] = defaultdict(list)
@@ -378,7 +380,8 @@ def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]
     return strong | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
 
 
-def unclaimed_blocks(doc: Document, claims: list[ClaimSentence], index: AliasIndex | DocumentAliases) -> list[tuple[str, Block, list[AliasHit]]]:
+def unclaimed_blocks(doc: Document, claims: list[ClaimSentence],
+                     index: AliasIndex | DocumentAliases) -> list[BlockHits]:
     """Headings, table rows and short list items (not claims), each with the rule that ties through it and the
     index's hits in it: a weak alias recurring there counts as support like one in a sentence."""
     with_claims = {c.block.start for c in claims}
@@ -392,7 +395,7 @@ def unclaimed_blocks(doc: Document, claims: list[ClaimSentence], index: AliasInd
     return out
 
 
-def _tie_blocks(g: GraphBuilder, doc: Document, blocks: list[tuple[str, Block, list[AliasHit]]],
+def _tie_blocks(g: GraphBuilder, doc: Document, blocks: list[BlockHits],
                 resolutions: list[Resolution], supported: set[str]) -> None:
     """Headings, table rows and short list items are not claims, but a concept they name is still what the
     source is about: an `about` edge from the source quotes the heading, row or item."""
@@ -412,7 +415,8 @@ def _tie_blocks(g: GraphBuilder, doc: Document, blocks: list[tuple[str, Block, l
                        matched=m.phrase)
 
 
-def section_concepts(doc: Document, index: AliasIndex | DocumentAliases, resolutions: list[Resolution]) -> dict[str, str]:
+def section_concepts(doc: Document, index: AliasIndex | DocumentAliases,
+                     resolutions: list[Resolution]) -> dict[str, str]:
     """Section heading -> the one concept it names (resolved heading mention first, else a single alias hit)."""
     out: dict[str, str] = {}
     from_mentions = {r.mention.start: r.concept_id for r in resolutions if r.mention.origin == "heading" and r.confident}

@@ -7,8 +7,8 @@ topic review (the project's own kinds) needs one concept.
 
 Word counts miss documents about training practice that use few of the field's words (seed variance,
 evaluation noise, distillation before RL), so a document that names a concept, or nearly passes the
-vocabulary test, gets a second look by meaning: its claims' mean vector against the mean vector of the taxonomy's
-definitions. On the development sets, unrelated documents (quantization, tokenizers, datasets, speech,
+vocabulary test, gets a second look by meaning: its claims' mean vector against the mean vector of the
+taxonomy's definitions. On the development sets, unrelated documents (quantization, tokenizers, datasets, speech,
 video, profiling) reach a cosine of at most 0.47 and RL documents at least 0.52.
 """
 
@@ -48,9 +48,10 @@ class Relevance:
 def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: list[ClaimSentence], cues: Cues,
                     index: AliasIndex, general: frozenset[str] = frozenset()) -> Relevance:
     """Score a document's domain vocabulary density and the distinct concepts it names by strong alias, in
-    its claims (`claim_hits`, the index's hits in each claim) and its headings (a short docs page may say
-    what it is about only in its title, and a reading list only in its tables). Concepts in `general` (machine-learning practice at large, such as
-    memory or numerics) do not count: a quantization post names them too."""
+    its claims (`claim_hits`, the index's hits in each claim), its headings and its table rows (a short docs
+    page may say what it is about only in its title, a reading list only in its tables). Concepts in
+    `general` (machine-learning practice at large, such as memory or numerics) do not count: a quantization
+    post names them too."""
     headings = [b.text for b in doc.blocks if b.kind == "heading" or is_table_row(b)]
     text = " ".join([*(c.sentence.text for c in claims), *headings])
     words = max(1, word_count(text))
@@ -79,8 +80,8 @@ def needs_second_look(relevance: Relevance) -> bool:
 def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], centroid: np.ndarray,
                           embed: Callable[[Sequence[str]], np.ndarray]) -> Relevance:
     """A document the vocabulary test turned away but that names a concept or nearly speaks the field, judged
-    again by meaning: on topic
-    when the mean vector of its first claims is within MIN_TOPIC_SIMILARITY of the taxonomy's centroid."""
+    again by meaning: on topic when the mean vector of its first claims is within MIN_TOPIC_SIMILARITY of the
+    taxonomy's centroid."""
     if not needs_second_look(relevance) or not claims:
         return relevance
     mean = embed([c.sentence.text for c in claims[:TOPIC_SAMPLE_CLAIMS]]).mean(axis=0)

@@ -296,7 +296,10 @@ def misjudged_setting(words: list[str], cues: Cues) -> bool:
 def adjusted_setting(phrase: str, cues: Cues) -> bool:
     """Whether a phrase names a fix as a setting changed: "<adjustment> <setting>" ("Higher generation
     temperature", "More completions per prompt", "Reduce sequence length"), two to five words without digits,
-    sentence punctuation or clause verbs, the setting saying which one."""
+    sentence punctuation or clause verbs, the setting saying which one. One that starts like an instruction
+    ("Reduce ...", "Increase ...") may be an alias of an existing fix (`alias_shaped`) but founds no concept of
+    its own (`names_a_concept` turns instruction starts away first): allowing it added near-duplicates such
+    as "Increase temperature" beside rollout temperature tuning for one more item found per set."""
     if any(c.isdigit() for c in phrase) or any(c in phrase for c in ":?!/;,()"):
         return False
     words = [w.strip("'.-") for w in normalize(phrase).split()]
@@ -415,8 +418,9 @@ def opposite_settings(a: str, b: str, cues: Cues) -> bool:
     wa, wb = normalize(a).split(), normalize(b).split()
     if not wa or not wb:
         return False
+    changes = cues.adjustments | cues.shortfall_starts
     last = wa[-1] != wb[-1] and wa[-1] in cues.degree_words and wb[-1] in cues.degree_words
-    first = wa[0] != wb[0] and wa[0] in cues.adjustments | cues.shortfall_starts and wb[0] in cues.adjustments | cues.shortfall_starts
+    first = wa[0] != wb[0] and wa[0] in changes and wb[0] in changes
     return last or first
 
 
