@@ -149,6 +149,9 @@ def test_labels_and_phrase_cleaning():
     ("More completions per prompt", "mitigation", True),
     ("More stable", "mitigation", False),                  # ... an outcome, not a setting
     ("Higher generation temperature", "failure_mode", False),
+    ("Strict schema validation", "mitigation", True),     # two specific modifiers make a generic head a name
+    ("Schema validation", "mitigation", False),            # ... one does not
+    ("Better new reward", "mitigation", False),            # ... nor weak ones
 ])
 def test_new_concept_names_have_the_shape_of_a_name(phrase, kind, ok):
     assert names_a_concept(phrase, kind, CUES) is ok
@@ -161,6 +164,22 @@ def test_an_imperative_heading_stands_for_the_fix_it_names():
     # "the learning rate" names no fix, so the imperative stays whole
     lower = Mention("Lower the learning rate", "doc", 0, 23, "heading", "Fixes", "heading")
     assert without_imperative(lower, CUES) == lower
+
+
+def test_an_imperative_verb_inside_a_field_term_is_no_imperative():
+    heading = Mention("Reward model regularization", "doc", 0, 27, "lead", "Fixes", "list_item")
+    assert without_imperative(heading, CUES) == heading
+
+
+def test_a_labelled_heading_names_its_kind_however_it_ends():
+    from kb.extract.resolve import labelled, labelled_name
+    hint, rest = split_label("Problem 2: Slow slide into terse identical replies", CUES)
+    mention = Mention(rest, "doc", 0, 10, "heading", "Problems", "heading", hint)
+    assert labelled(mention, "failure_mode") and not labelled(mention, "mitigation")
+    assert labelled_name(rest, CUES) and not names_a_concept(rest, "failure_mode", CUES)
+    assert split_label("Option 2: Smaller starting checkpoint", CUES)[0] == "mitigation"
+    for phrase in ("Three complementary fixes", "Why it is not enough", "Batch size 64", "Collapse"):
+        assert not labelled_name(phrase, CUES), phrase
 
 
 def test_opposite_settings_are_not_one_concept():

@@ -193,7 +193,9 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         placed = mention.origin in NEW_ORIGINS or (mention.doc_id, normalize(mention.phrase)) in recurring
         confident = p.max() >= NEW_MIN_PROBABILITY or (
             kind == "mitigation" and p.max() >= SETTING_MIN_PROBABILITY and adjusted_setting(mention.phrase, cues))
-        if kind != "other" and confident and placed and names_a_concept(mention.phrase, kind, cues):
+        named = names_a_concept(mention.phrase, kind, cues) or (
+            labelled(mention, kind) and labelled_name(mention.phrase, cues))
+        if kind != "other" and confident and placed and named:
             new_candidates.append((mention, kind, float(p.max())))
     new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row, cues)
     return [*resolutions, *new_resolutions], new_concepts
@@ -234,6 +236,27 @@ def _stem_of(word: str) -> str:
     return found[0].stem if found else word.lower()
 
 
+def is_neutral(phrase: str, cues: Cues) -> bool:
+    """Whether a phrase is a neutral term of the field, as listed or spelled another way ("Supervised Fine
+    Tuning", "Grouped Relative Policy Optimization")."""
+    words = " ".join(w.strip("'.-,") for w in normalize(phrase).split())
+    if words in cues.neutral_terms or words.rstrip("s") in cues.neutral_terms:
+        return True
+    if _squashed(words) in _squashed_terms(cues.neutral_terms):
+        return True
+    return " ".join(t.stem for t in tokens(phrase)) in _neutral_stems(cues.neutral_terms)[0]
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"[\s-]+", "", text.lower()).removesuffix("s")
+
+
+@lru_cache(maxsize=8)
+def _squashed_terms(neutral_terms: frozenset[str]) -> frozenset[str]:
+    """The neutral terms without spaces or hyphens, so "fine tuning" meets "fine-tuning"."""
+    return frozenset(_squashed(t) for t in neutral_terms)
+
+
 def alias_shaped(phrase: str, cues: Cues) -> bool:
     """Whether a phrase can stand as another name of a concept: one to six words, no sentence punctuation,
     not starting like a question or fragment, not a neutral term of the field ("reward model", "KL
@@ -244,10 +267,8 @@ def alias_shaped(phrase: str, cues: Cues) -> bool:
     if not 1 <= len(words) <= MAX_ALIAS_WORDS or (words[0] in cues.non_concept_starts
                                                    and not adjusted_setting(phrase, cues)):
         return False
-    if " ".join(words) in cues.neutral_terms or " ".join(words).rstrip("s") in cues.neutral_terms:
+    if is_neutral(phrase, cues):
         return False
-    if " ".join(t.stem for t in tokens(phrase)) in _neutral_stems(cues.neutral_terms)[0]:
-        return False   # a variant spelling of a neutral term ("Grouped Relative Policy Optimization")
     generic = cues.generic_heads | cues.weak_modifiers | cues.non_concept_starts
     return any(w not in generic and len(w) >= 3 for w in words)
 
@@ -264,7 +285,7 @@ def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
         return False
     if any(w in cues.connecting_words or w in cues.clause_words or w in cues.report_tails for w in words):
         return False
-    if " ".join(words) in cues.neutral_terms:
+    if is_neutral(phrase, cues):
         return False
     if kind == "failure_mode" and misjudged_setting(words, cues):
         return True
@@ -276,7 +297,38 @@ def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
         if len(words) >= size and head in heads and head not in cues.generic_heads:
             modifiers = words[:-size]
             return size == 2 or any(m not in cues.weak_modifiers for m in modifiers) or head in STANDALONE_HEADS
-    return False
+    return words[-1] in heads and _qualified_generic_head(words[:-1], cues)
+
+
+def _qualified_generic_head(modifiers: list[str], cues: Cues) -> bool:
+    """Whether two or more modifiers make a generic head specific ("Explicit diversity reward", "Strict format
+    validation"): the word next to the head says what kind, and no modifier is a weak or generic word."""
+    generic = cues.weak_modifiers | cues.generic_heads | GENERIC_WORDS | cues.non_concept_starts | cues.neutral_terms
+    return len(modifiers) >= 2 and all(m not in generic and len(m) >= 3 for m in modifiers)
+
+
+def labelled(mention: Mention, kind: str) -> bool:
+    """Whether the writer labelled a heading or lead term as a failure or fix of `kind` ("Problem 2: ...",
+    "Solution: ...")."""
+    return mention.hint == kind and mention.origin in ("heading", "lead")
+
+
+def labelled_name(phrase: str, cues: Cues) -> bool:
+    """Whether a labelled phrase reads as a name however it ends ("Delayed collapse to short identical
+    outputs", "Beta too conservative"): two to six words without digits, sentence punctuation, clause verbs
+    or report parts, not a question or fragment and not a neutral term. The label already says what it is."""
+    if any(c.isdigit() for c in phrase) or any(c in phrase for c in ":?!/;,()"):
+        return False
+    words = [w.strip("'.-") for w in normalize(phrase).split()]
+    if not 2 <= len(words) <= MAX_ALIAS_WORDS or words[0] in cues.non_concept_starts:
+        return False
+    if any(w in cues.clause_words or w in cues.report_tails for w in words):
+        return False
+    last = words[-1]
+    singulars = {last, last.removesuffix("s"), last.removesuffix("es")}
+    labels = (cues.patterns.failure_label, cues.patterns.mitigation_label)
+    container = any(p.fullmatch(w) for p in labels for w in singulars)   # "Three fixes" lists fixes, is none
+    return not container and not is_neutral(phrase, cues) and words[-1] not in cues.connecting_words
 
 
 def misjudged_setting(words: list[str], cues: Cues) -> bool:
@@ -316,6 +368,8 @@ def without_imperative(mention: Mention, cues: Cues) -> Mention:
     clipping") stands for the fix it names, when the words after the verb name one."""
     words = mention.phrase.split()
     rest = " ".join(words[1:])
+    if normalize(" ".join(words[:2])) in cues.neutral_terms:
+        return mention   # "Reward model regularization" names a fix of the reward model; "Reward" is no verb here
     if (len(words) >= 3 or (len(words) == 2 and len(rest) >= 6)) and normalize(words[0]) in cues.fix_verbs and (
             names_a_concept(rest, "mitigation", cues)):
         offset = len(mention.phrase) - len(rest)
