@@ -141,6 +141,7 @@ def test_labels_and_phrase_cleaning():
     ("Learning rate too high", "failure_mode", True),      # a setting misjudged
     ("Insufficient warmup steps", "failure_mode", True),
     ("Too small", "failure_mode", False),                  # ... but which setting?
+    ("Warmup not long enough", "failure_mode", True),
     ("Learning rate too high", "mitigation", False),
     ("Multiple safeguards needed", "mitigation", False),   # a verdict, not a name
     ("Eliminated catastrophic instabilities", "failure_mode", False),

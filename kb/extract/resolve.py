@@ -283,12 +283,12 @@ def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
     words = [w.strip("'.-") for w in normalize(phrase).split()]
     if not 1 <= len(words) <= MAX_NEW_WORDS or words[0] in cues.non_concept_starts:
         return False
+    if kind == "failure_mode" and misjudged_setting(words, cues):
+        return True   # before the clause words: "Temperature not high enough" holds "not" and "enough"
     if any(w in cues.connecting_words or w in cues.clause_words or w in cues.report_tails for w in words):
         return False
     if is_neutral(phrase, cues):
         return False
-    if kind == "failure_mode" and misjudged_setting(words, cues):
-        return True
     if kind == "mitigation" and adjusted_setting(phrase, cues):
         return True
     heads = cues.failure_heads if kind == "failure_mode" else cues.mitigation_heads
@@ -332,12 +332,15 @@ def labelled_name(phrase: str, cues: Cues) -> bool:
 
 
 def misjudged_setting(words: list[str], cues: Cues) -> bool:
-    """Whether normalized `words` name a setting that was too much or too little: "<setting> too <degree>" or
-    "<shortfall> <setting>", three to five words, the setting saying which one."""
+    """Whether normalized `words` name a setting that was too much or too little: "<setting> too <degree>",
+    "<setting> not <degree> enough" or "<shortfall> <setting>", three to five words, the setting saying which
+    one."""
     if not 3 <= len(words) <= MAX_NEW_WORDS:
         return False
     if words[-2] == "too" and words[-1] in cues.degree_words:
         setting = words[:-2]
+    elif len(words) >= 4 and words[-3] == "not" and words[-2] in cues.degree_words and words[-1] == "enough":
+        setting = words[:-3]
     elif words[0] in cues.shortfall_starts:
         setting = words[1:]
     else:
