@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import kb
 from kb.api import KnowledgeBase
 from kb.config import load_settings
 from kb.search import DEFAULT_FUSION, Fusion
@@ -75,7 +76,8 @@ SKIP_INPUTS = ("build", ".cache")
 
 
 def scratch_dir(base_data: Path, realdev: Path, cache_root: Path) -> Path:
-    """A knowledge base of `base_data`'s inputs plus the realdev documents, made once per distinct input.
+    """A knowledge base of `base_data`'s inputs plus the realdev documents, made once per distinct input
+    (the data files, the documents and kb's own code).
 
     Its `.cache` (parsed documents, embeddings by text hash, the ONNX export) starts as a copy of the newest
     earlier scratch build's, or of `base_data`'s, so a changed input costs only what changed."""
@@ -83,7 +85,10 @@ def scratch_dir(base_data: Path, realdev: Path, cache_root: Path) -> Path:
               if p.is_file() and p.relative_to(base_data).parts[0] not in SKIP_INPUTS
               and not p.relative_to(base_data).parts[0].startswith(".build-")]
     inputs += [(f"corpus/realdev/{p.name}", p) for p in sorted((realdev / "docs").iterdir()) if p.is_file()]
+    code = Path(kb.__file__).resolve().parent   # a changed extraction or index must not reuse an old build
     h = hashlib.sha256(SCRATCH_FORMAT.encode())
+    for path in sorted(code.rglob("*.py")):
+        h.update(path.relative_to(code).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     for rel, path in inputs:
         h.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     target = cache_root / f"realdev-eval-{h.hexdigest()[:16]}"
