@@ -86,10 +86,9 @@ def scratch_dir(base_data: Path, realdev: Path, cache_root: Path) -> Path:
               and not p.relative_to(base_data).parts[0].startswith(".build-")]
     inputs += [(f"corpus/realdev/{p.name}", p) for p in sorted((realdev / "docs").iterdir()) if p.is_file()]
     code = Path(kb.__file__).resolve().parent   # a changed extraction or index must not reuse an old build
+    hashed = inputs + [(f"kb/{p.relative_to(code).as_posix()}", p) for p in sorted(code.rglob("*.py"))]
     h = hashlib.sha256(SCRATCH_FORMAT.encode())
-    for path in sorted(code.rglob("*.py")):
-        h.update(path.relative_to(code).as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
-    for rel, path in inputs:
+    for rel, path in hashed:
         h.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     target = cache_root / f"realdev-eval-{h.hexdigest()[:16]}"
     if not (target / ".complete").exists():

@@ -273,15 +273,21 @@ def alias_shaped(phrase: str, cues: Cues) -> bool:
     return any(w not in generic and len(w) >= 3 for w in words)
 
 
+def name_words(phrase: str) -> list[str] | None:
+    """The normalized words of a phrase that could be a name, or None when it holds digits or sentence
+    punctuation (a measurement, a clause, a question)."""
+    if any(c.isdigit() for c in phrase) or any(c in phrase for c in ":?!/;,()"):
+        return None
+    return [w.strip("'.-") for w in normalize(phrase).split()]
+
+
 def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
     """Whether a phrase is shaped like the name of a concept of `kind`: one to five words, no digits or
     sentence punctuation, not starting like a question or fragment, joining nothing ("X and Y") and holding no
     verb of a clause, ending in a head word of that kind with at least one modifier that is not a generic
     adjective; or, for a failure, a setting misjudged ("Learning rate too high", "Insufficient warmup steps")."""
-    if any(c.isdigit() for c in phrase) or any(c in phrase for c in ":?!/;,()"):
-        return False
-    words = [w.strip("'.-") for w in normalize(phrase).split()]
-    if not 1 <= len(words) <= MAX_NEW_WORDS or words[0] in cues.non_concept_starts:
+    words = name_words(phrase)
+    if not words or len(words) > MAX_NEW_WORDS or words[0] in cues.non_concept_starts:
         return False
     if kind == "failure_mode" and misjudged_setting(words, cues):
         return True   # before the clause words: "Temperature not high enough" holds "not" and "enough"
@@ -317,10 +323,8 @@ def labelled_name(phrase: str, cues: Cues) -> bool:
     """Whether a labelled phrase reads as a name however it ends ("Delayed collapse to short identical
     outputs", "Beta too conservative"): two to six words without digits, sentence punctuation, clause verbs
     or report parts, not a question or fragment and not a neutral term. The label already says what it is."""
-    if any(c.isdigit() for c in phrase) or any(c in phrase for c in ":?!/;,()"):
-        return False
-    words = [w.strip("'.-") for w in normalize(phrase).split()]
-    if not 2 <= len(words) <= MAX_ALIAS_WORDS or words[0] in cues.non_concept_starts:
+    words = name_words(phrase)
+    if not words or not 2 <= len(words) <= MAX_ALIAS_WORDS or words[0] in cues.non_concept_starts:
         return False
     if any(w in cues.clause_words or w in cues.report_tails for w in words):
         return False
@@ -328,7 +332,7 @@ def labelled_name(phrase: str, cues: Cues) -> bool:
     singulars = {last, last.removesuffix("s"), last.removesuffix("es")}
     labels = (cues.patterns.failure_label, cues.patterns.mitigation_label)
     container = any(p.fullmatch(w) for p in labels for w in singulars)   # "Three fixes" lists fixes, is none
-    return not container and not is_neutral(phrase, cues) and words[-1] not in cues.connecting_words
+    return not container and not is_neutral(phrase, cues) and last not in cues.connecting_words
 
 
 def misjudged_setting(words: list[str], cues: Cues) -> bool:
@@ -355,10 +359,8 @@ def adjusted_setting(phrase: str, cues: Cues) -> bool:
     ("Reduce ...", "Increase ...") may be an alias of an existing fix (`alias_shaped`) but founds no concept of
     its own (`names_a_concept` turns instruction starts away first): allowing it added near-duplicates such
     as "Increase temperature" beside rollout temperature tuning for one more item found per set."""
-    if any(c.isdigit() for c in phrase) or any(c in phrase for c in ":?!/;,()"):
-        return False
-    words = [w.strip("'.-") for w in normalize(phrase).split()]
-    if not 2 <= len(words) <= MAX_NEW_WORDS or words[0] not in cues.adjustments:
+    words = name_words(phrase)
+    if not words or not 2 <= len(words) <= MAX_NEW_WORDS or words[0] not in cues.adjustments:
         return False
     if any(w in cues.clause_words or w in cues.report_tails for w in words) or words[-1].endswith(_ADJECTIVE_ENDS):
         return False   # "More stable" says how things turned out, not what was set
@@ -371,7 +373,7 @@ def without_imperative(mention: Mention, cues: Cues) -> Mention:
     clipping") stands for the fix it names, when the words after the verb name one."""
     words = mention.phrase.split()
     rest = " ".join(words[1:])
-    if normalize(" ".join(words[:2])) in cues.neutral_terms:
+    if is_neutral(" ".join(words[:2]), cues):
         return mention   # "Reward model regularization" names a fix of the reward model; "Reward" is no verb here
     if (len(words) >= 3 or (len(words) == 2 and len(rest) >= 6)) and normalize(words[0]) in cues.fix_verbs and (
             names_a_concept(rest, "mitigation", cues)):
