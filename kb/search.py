@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -43,14 +43,24 @@ BM25_B = 0.5
 DENSE_FILE = "dense.npy"
 SQLITE_FILE = "search.sqlite"
 INDEX_FORMAT = "4"
+# How many rows a single ranking reads so that `per_source` can bring other documents into its top k.
+SPREAD_DEPTH = 100
 # Longest glossary phrase matched in a query, in stemmed words.
 MAX_SYNONYM_WORDS = 4
 
 
+FusionMethod = Literal["rrf", "score"]
+_V = TypeVar("_V", int, float)
+
+
 @dataclass(frozen=True)
 class Fusion:
-    """How the two rankings are combined: score(d) = sum over sides of weight / (rrf_k + rank), each side
-    cut to its top `depth` candidates.
+    """How the two rankings are combined, each side cut to its top `depth` candidates.
+
+    `method` "rrf": score(d) = sum over sides of weight / (rrf_k + rank). `method` "score": each side's scores
+    (cosine, BM25) are min-max scaled over its candidates and combined as dense_share x dense + (1 - dense_share)
+    x lexical. Ranks throw away how far ahead a side's first hit is; scaled scores keep it, so a confident BM25
+    match is not pulled down by rows the model only half likes.
 
     `concept_terms`: when the best dense concept (failure mode or mitigation) has cosine >= `concept_min_cos`
     with the query, its label and aliases join the lexical query at this weight per term. This maps a
@@ -78,11 +88,13 @@ class Fusion:
     per_source: int = 0
     dense_statements: bool = True
     synonym_weight: float = 0.0
+    method: FusionMethod = "rrf"
+    dense_share: float = 0.5
 
 
 # Chosen by 5-fold cross-validation on the development queries (scripts/eval_search.py --cv); the README
 # lists the held-out scores.
-DEFAULT_FUSION = Fusion(rrf_k=10.0, lexical_weight=1.25, per_source=1, synonym_weight=0.5)
+DEFAULT_FUSION = Fusion(method="score", dense_share=0.4, depth=10, per_source=1, synonym_weight=0.5)
 
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being below
@@ -142,6 +154,26 @@ def rrf_fuse_ranks(dense: dict[int, int], lexical: dict[int, int], *, rrf_k: flo
             scores[row] = scores.get(row, 0.0) + weight / (rrf_k + rank)
     order = sorted(scores, key=lambda r: (-scores[r], dense.get(r, len(dense) + 1), r))
     return [(row, scores[row]) for row in order]
+
+
+def _spread(scores: np.ndarray) -> np.ndarray:
+    """Scores scaled to [0, 1] over the candidates (all 1 when they are equal)."""
+    if len(scores) == 0:
+        return scores
+    low, high = float(scores.min()), float(scores.max())
+    return (scores - low) / (high - low) if high > low else np.ones_like(scores)
+
+
+def score_fuse(dense: dict[int, float], lexical: dict[int, float], dense_share: float,
+               dense_order: list[int]) -> list[tuple[int, float]]:
+    """Convex combination of each side's {row: score} min-max scaled over its candidates, best first; a row one
+    side did not rank gets nothing from that side. Ties are broken by the order of `dense_order`, then row."""
+    scores: dict[int, float] = {}
+    for share, side in ((dense_share, dense), (1 - dense_share, lexical)):
+        scaled = _spread(np.fromiter(side.values(), dtype=np.float64, count=len(side)))
+        for row, v in zip(side, scaled.tolist()):
+            scores[row] = scores.get(row, 0.0) + share * v
+    return _ordered(scores, dense_order)
 
 
 def _ordered(scores: dict[int, float], dense: list[int]) -> list[tuple[int, float]]:
@@ -412,15 +444,16 @@ class HybridIndex:
         if mode is None or len(self) == 0:
             return []
         depth = max(k, fusion.depth)
+        spread_depth = max(k, SPREAD_DEPTH) if fusion.per_source else k   # one ranking alone: room to spread
         dense_allowed = allowed if fusion.dense_statements else self._without_statements(allowed)
         if dense_allowed is not None and not dense_allowed.any():
             dense_allowed = allowed  # a filter to statements alone: rank them by their own vectors
         if mode == "dense":
-            rows, scores = self._dense_ranked(query_vector, depth if fusion.per_source else k, dense_allowed)
+            rows, scores = self._dense_ranked(query_vector, spread_depth, dense_allowed)
             found = [(int(r), float(s), i, None) for i, (r, s) in enumerate(zip(rows, scores), 1)]
             return self._diversified(found, fusion.per_source)[:k]
         if mode == "lexical":
-            rows, scores = self._lexical_ranked(terms, postings, depth if fusion.per_source else k, allowed)
+            rows, scores = self._lexical_ranked(terms, postings, spread_depth, allowed)
             found = [(int(r), float(s), None, i) for i, (r, s) in enumerate(zip(rows, scores), 1)]
             return self._diversified(found, fusion.per_source)[:k]
         dense_rows, dense_scores = self._dense_ranked(query_vector, depth, dense_allowed)
@@ -428,13 +461,21 @@ class HybridIndex:
             terms = self._with_concept_terms(terms, dense_rows, dense_scores, fusion)
             postings = {**postings, **self._postings({t: w for t, w in terms.items() if t not in postings})}
         dense_list = dense_rows.tolist()
-        lexical_list = self._lexical_ranked(terms, postings, depth, allowed)[0].tolist()
+        lexical_rows, lexical_scores = self._lexical_ranked(terms, postings, depth, allowed)
+        lexical_list = lexical_rows.tolist()
         dense_rank = {r: i for i, r in enumerate(dense_list, 1)}
         if not fusion.dense_statements:
-            dense_rank = {**self._inherited_ranks(dense_rank, allowed), **dense_rank}
+            dense_rank = {**self._inherited(dense_rank, allowed), **dense_rank}
         lexical_rank = {r: i for i, r in enumerate(lexical_list, 1)}
-        fused = rrf_fuse_ranks(dense_rank, lexical_rank, rrf_k=fusion.rrf_k,
-                               dense_weight=fusion.dense_weight, lexical_weight=fusion.lexical_weight)
+        if fusion.method == "score":
+            dense_score = dict(zip(dense_list, dense_scores.tolist()))
+            if not fusion.dense_statements:
+                dense_score = {**self._inherited(dense_score, allowed), **dense_score}
+            fused = score_fuse(dense_score, dict(zip(lexical_list, lexical_scores.tolist())), fusion.dense_share,
+                               dense_list)
+        else:
+            fused = rrf_fuse_ranks(dense_rank, lexical_rank, rrf_k=fusion.rrf_k,
+                                   dense_weight=fusion.dense_weight, lexical_weight=fusion.lexical_weight)
         if fusion.concept_expansion > 0:
             fused = self._expand_concepts(fused, k, fusion.concept_expansion, dense_list)
         found = [(r, s, dense_rank.get(r), lexical_rank.get(r)) for r, s in fused[:max(k, depth)]]
@@ -472,8 +513,8 @@ class HybridIndex:
             raise QueryError(f"allowed must be a boolean mask of length {len(self)}")
         return allowed
 
-    def _inherited_ranks(self, ranks: dict[int, int], allowed: np.ndarray | None) -> dict[int, int]:
-        """The rank of each ranked passage, given to the statements inside it."""
+    def _inherited(self, ranks: dict[int, _V], allowed: np.ndarray | None) -> dict[int, _V]:
+        """The rank (or score) of each ranked passage, given to the statements inside it."""
         passages = list(ranks)
         if not passages:
             return {}

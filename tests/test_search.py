@@ -15,7 +15,7 @@ from kb import search
 from kb.embed import SentenceTransformerEncoder
 from kb.errors import BuildMissingError, QueryError
 from kb.search import DEFAULT_FUSION as F
-from kb.search import Fusion, HybridIndex, ScoredId, bm25_postings, rrf_fuse, rrf_fuse_ranks, tokenize
+from kb.search import Fusion, HybridIndex, ScoredId, bm25_postings, rrf_fuse, rrf_fuse_ranks, score_fuse, tokenize
 
 CORPUS = {
     "hack": "Reward hacking: the policy exploits a loophole in the reward model and scores high without doing the task.",
@@ -74,11 +74,15 @@ def test_mode_sets_the_ranks_it_used(index, encoder):
     assert [h.id for h in lexical] == ["hack", "zero"]
 
 
+RANK_FUSION = Fusion(method="rrf", rrf_k=10.0, lexical_weight=1.25)
+SCORE_FUSION = Fusion(method="score", dense_share=0.3)
+
+
 def test_hybrid_scores_are_reciprocal_rank_fusion_of_both_sides(index, encoder):
-    query = "reward signal"
-    dense = index.search(query, encoder.encode([query])[0], k=6, mode="dense")
-    lexical = index.search(query, None, k=6, mode="lexical")
-    hybrid = index.search(query, encoder.encode([query])[0], k=6, mode="hybrid")
+    query, F = "reward signal", RANK_FUSION
+    dense = index.search(query, encoder.encode([query])[0], k=6, mode="dense", fusion=F)
+    lexical = index.search(query, None, k=6, mode="lexical", fusion=F)
+    hybrid = index.search(query, encoder.encode([query])[0], k=6, mode="hybrid", fusion=F)
     dense_rank = {h.id: h.dense_rank for h in dense}
     lexical_rank = {h.id: h.lexical_rank for h in lexical}
     expected = {
@@ -89,6 +93,33 @@ def test_hybrid_scores_are_reciprocal_rank_fusion_of_both_sides(index, encoder):
     assert [h.id for h in hybrid] == sorted(expected, key=lambda i: (-expected[i], dense_rank[i]))
     assert [h.score for h in hybrid] == pytest.approx([expected[h.id] for h in hybrid])
     assert [(h.dense_rank, h.lexical_rank) for h in hybrid] == [(dense_rank[h.id], lexical_rank.get(h.id)) for h in hybrid]
+
+
+def test_hybrid_scores_are_scaled_scores_of_both_sides(index, encoder):
+    query, F = "reward signal", SCORE_FUSION
+    vector = encoder.encode([query])[0]
+    dense = {h.id: h.score for h in index.search(query, vector, k=6, mode="dense", fusion=F)}
+    lexical = {h.id: h.score for h in index.search(query, None, k=6, mode="lexical", fusion=F)}
+    assert len(dense) == 6 and 2 <= len(lexical) < 6   # rows without a query word get nothing from BM25
+
+    def scaled(side: dict[str, float]) -> dict[str, float]:
+        low, high = min(side.values()), max(side.values())
+        return {i: (v - low) / (high - low) for i, v in side.items()}
+
+    d, lex = scaled(dense), scaled(lexical)
+    expected = {i: F.dense_share * d[i] + (1 - F.dense_share) * lex.get(i, 0.0) for i in CORPUS}
+    hybrid = index.search(query, vector, k=6, mode="hybrid", fusion=F)
+    assert [h.id for h in hybrid] == sorted(expected, key=lambda i: -expected[i])
+    assert [h.score for h in hybrid] == pytest.approx([expected[h.id] for h in hybrid])
+
+
+def test_score_fusion_on_a_hand_computed_example():
+    # dense 0.9 / 0.7 / 0.5 scales to 1 / 0.5 / 0; lexical 8 / 2 scales to 1 / 0.
+    fused = score_fuse({3: 0.9, 1: 0.7, 2: 0.5}, {2: 8.0, 4: 2.0}, 0.25, [3, 1, 2])
+    # 2: 0.25 x 0 + 0.75 x 1, 3: 0.25 x 1, 1: 0.25 x 0.5, 4: 0.75 x 0 (a tie at 0 with nothing else).
+    assert fused == [(2, pytest.approx(0.75)), (3, pytest.approx(0.25)), (1, pytest.approx(0.125)),
+                     (4, pytest.approx(0.0))]
+    assert score_fuse({1: 0.4, 2: 0.4}, {}, 0.5, [2, 1]) == [(2, 0.5), (1, 0.5)]   # equal scores: dense order
 
 
 def test_rrf_on_a_hand_computed_example():
