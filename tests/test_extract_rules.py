@@ -122,6 +122,19 @@ def test_mentions_come_from_headings_leads_and_terms_but_not_structural_headings
     assert ("Add a stop sequence", "heading", "mitigation") in found
 
 
+@pytest.mark.parametrize("sentence, phrase, hint", [
+    ("Long runs are prone to mode collapse when the group is small.", "mode collapse", "failure_mode"),
+    ("We add a bonus to prevent the entropy collapse we saw.", "entropy collapse", "failure_mode"),
+    ("A stale buffer led to reward hacking on the easy prompts.", "reward hacking", "failure_mode"),
+    ("Length normalization prevents runaway answers.", "Length normalization", "mitigation"),
+    ("On day two, entropy collapse set in.", "entropy collapse", None),
+])
+def test_the_words_around_a_noun_phrase_say_its_kind(sentence, phrase, hint):
+    doc = parse_text(f"# Notes\n\n{sentence}\n", path="notes.md", fmt="md")
+    found = {(m.phrase, m.origin, m.hint) for m in document_mentions(doc, claim_sentences(doc, CUES), CUES)}
+    assert (phrase, "cue" if hint else "term", hint) in found
+
+
 def test_labels_and_phrase_cleaning():
     assert split_label("Problem 2: Loss spikes", CUES) == ("failure_mode", "Loss spikes")
     assert split_label("Solution: Lower the learning rate", CUES) == ("mitigation", "Lower the learning rate")

@@ -52,6 +52,8 @@ class CuePatterns:
     mitigation_label: re.Pattern[str]    # labels that announce fixes ("What works")
     remedy: re.Pattern[str]              # phrases that introduce a fix ("the fix is to")
     definition: re.Pattern[str]          # phrases that define a term ("is known as")
+    failure_object: re.Pattern[str]      # ends a text right before a failure ("to prevent ")
+    mitigation_subject: re.Pattern[str]  # starts a text right after a fix (" prevents")
     domain: re.Pattern[str]              # the field's vocabulary, for the relevance gate
     boilerplate_block: re.Pattern[str]
     boilerplate_sentence: re.Pattern[str]
@@ -70,6 +72,8 @@ class Cues(BaseModel):
     fix_verbs: WordSet
     remedy_phrases: list[str]
     definition_phrases: list[str]
+    failure_object_cues: list[str]
+    mitigation_subject_cues: list[str]
     boilerplate_blocks: list[str]
     boilerplate_sentences: list[str]
     domain_terms: list[str]
@@ -94,6 +98,10 @@ class Cues(BaseModel):
             mitigation_label=_words_pattern(self.mitigation_labels, whole=True),
             remedy=_words_pattern(self.remedy_phrases),
             definition=_words_pattern(self.definition_phrases),
+            failure_object=re.compile(_words_pattern(self.failure_object_cues).pattern
+                                      + r"\s+(?:the\s+|a\s+|an\s+|this\s+|such\s+)?$", re.IGNORECASE),
+            mitigation_subject=re.compile(r"^\s+" + _words_pattern(self.mitigation_subject_cues).pattern,
+                                          re.IGNORECASE),
             domain=_words_pattern(self.domain_terms),
             boilerplate_block=_alternation(self.boilerplate_blocks),
             boilerplate_sentence=_alternation(self.boilerplate_sentences),

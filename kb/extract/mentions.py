@@ -17,7 +17,7 @@ from ..text import Sentence, normalize, word_count
 from .clean import ClaimSentence, plain
 from .cues import Cues
 
-Origin = Literal["heading", "lead", "emphasis", "definition", "term", "remedy"]
+Origin = Literal["heading", "lead", "emphasis", "definition", "term", "cue", "remedy"]
 Hint = Literal["failure_mode", "mitigation"]
 MAX_PHRASE_WORDS = 7
 MAX_TERM_MODIFIERS = 3
@@ -187,11 +187,11 @@ def _sentence_mentions(doc: Document, claim: ClaimSentence, cues: Cues) -> list[
     s, block = claim.sentence, claim.block
     out = []
 
-    def add(raw: str, offset: int, origin: Origin) -> None:
+    def add(raw: str, offset: int, origin: Origin, hint: Hint | None = None) -> None:
         phrase = clean_phrase(raw)
         if _usable(phrase) and not cues.is_structural(phrase):
             out.append(Mention(phrase, doc.id, s.start + offset, s.start + offset + len(raw), origin, block.section,
-                               block.kind, None, s))
+                               block.kind, hint, s))
 
     for m in _EMPH.finditer(s.text):
         raw = m.group(1) or m.group(2)
@@ -202,7 +202,8 @@ def _sentence_mentions(doc: Document, claim: ClaimSentence, cues: Cues) -> list[
     if m:
         add(m.group(1), 0, "definition")
     for phrase, offset in head_terms(s.text, cues):
-        add(phrase, offset, "term")
+        hint = cued_kind(s.text, offset, offset + len(phrase), cues)
+        add(phrase, offset, "cue" if hint else "term", hint)
     remedy = _REMEDY_LEAD.match(s.text)
     if remedy:
         clause = _CLAUSE_END.split(s.text[remedy.end():], maxsplit=1)[0].strip().rstrip(".")
@@ -212,6 +213,16 @@ def _sentence_mentions(doc: Document, claim: ClaimSentence, cues: Cues) -> list[
                 out.append(Mention(phrase, doc.id, s.start + remedy.end(), s.start + remedy.end() + len(clause),
                                    "remedy", block.section, block.kind, "mitigation", s))
     return out
+
+
+def cued_kind(text: str, start: int, end: int, cues: Cues) -> Hint | None:
+    """The kind a sentence gives the noun phrase at text[start:end] by the words around it: something to
+    prevent or suffer from is a failure ("prone to mode collapse"), something that prevents is a fix."""
+    if cues.patterns.failure_object.search(text[:start]):
+        return "failure_mode"
+    if cues.patterns.mitigation_subject.match(text[end:]):
+        return "mitigation"
+    return None
 
 
 def head_terms(text: str, cues: Cues) -> list[tuple[str, int]]:

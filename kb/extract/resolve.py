@@ -30,7 +30,7 @@ ALIAS_MIN_PROBABILITY = 0.35   # the phrase must plausibly be of the concept's k
 CONFIDENT_PROBABILITY = 0.5    # ... and likely of it, for the alias to link other sentences
 NEW_MIN_PROBABILITY = 0.85     # a new concept needs a confident classifier ...
 SETTING_MIN_PROBABILITY = 0.6  # ... less so for a setting change, whose shape already says it is a fix
-NEW_ORIGINS = ("heading", "lead", "definition", "emphasis", "remedy")   # ... and a place where writers name things
+NEW_ORIGINS = ("heading", "lead", "definition", "emphasis", "remedy", "cue")   # ... and a place where writers name things
 NEW_MERGE_SIMILARITY = 0.86
 MIN_TERM_SENTENCES = 2         # a noun phrase founds a concept only if the document keeps using it
 MAX_NEW_WORDS = 5
@@ -148,7 +148,7 @@ def _recurring_terms(mentions: list[Mention]) -> set[tuple[str, str]]:
     """(document, phrase) pairs of noun-phrase mentions that a document uses in two or more sentences."""
     seen: dict[tuple[str, str], set[int]] = defaultdict(set)
     for m in mentions:
-        if m.origin == "term" and m.sentence is not None:
+        if m.origin in ("term", "cue") and m.sentence is not None:
             seen[(m.doc_id, normalize(m.phrase))].add(m.sentence.start)
     return {key for key, starts in seen.items() if len(starts) >= MIN_TERM_SENTENCES}
 
