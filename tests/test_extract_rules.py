@@ -39,6 +39,17 @@ def test_alias_matching_stems_words_but_not_across_derivations():
     assert [h.concept_id for h in _index().find("set AdaptiveKLController in the config")] == ["mit:akl"]
 
 
+def test_words_that_move_a_setting_match_others_of_the_same_direction_only():
+    index = build_alias_index([("mit:temp", ["raise the temperature"], []), ("mit:lr", ["lower learning rate"], []),
+                               ("fm:jb", ["higher risk of jailbreaks"], [])], inserted_words=CUES.inserted_words)
+    found = lambda text: [h.concept_id for h in index.find(text)]
+    assert found("increase the temperature of the sampler") == ["mit:temp"]
+    assert found("Reduce the Learning Rate by ten") == ["mit:lr"] and found("a reduced learning rate") == ["mit:lr"]
+    assert found("a smaller learning rate helped") == ["mit:lr"]
+    assert found("decrease the temperature") == [] and found("a higher learning rate") == []
+    assert found("a reduced risk of jailbreaks") == [] and found("an increased risk of jailbreaks") == ["fm:jb"]
+
+
 def test_alias_hits_carry_spans_and_weakness():
     text = "They hack the grader."
     hit = _index().find(text)[0]

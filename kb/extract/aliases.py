@@ -30,6 +30,15 @@ _CAMEL_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Small numbers written as digits match aliases written in words ("0 standard deviation", "zero standard deviation").
 NUMBER_WORDS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
                 "7": "seven", "8": "eight", "9": "nine", "10": "ten"}
+# Words that move a setting one way read as one word, so "increase the temperature" matches the alias "raise
+# the temperature" and "reduce the learning rate" matches "lower learning rate" (never the other direction).
+# "more" and "less" stay themselves: they mostly grade an adjective ("more stable").
+DIRECTION_WORDS = {
+    **dict.fromkeys(["increase", "increases", "increased", "increasing", "raise", "raised", "raising", "higher",
+                     "larger", "bigger", "boost", "boosted", "boosting"], "higher"),
+    **dict.fromkeys(["decrease", "decreases", "decreased", "decreasing", "lower", "lowered", "lowering", "reduce",
+                     "reduces", "reduced", "reducing", "smaller", "fewer"], "lower"),
+}
 MAX_ALIAS_WORDS = 8
 MAX_LENGTH_GAP = 3
 MAX_WORD_GAP = 2
@@ -67,7 +76,7 @@ def tokens(text: str) -> tuple[Token, ...]:
             parts = [(m.start() + p.start(), m.start() + p.end()) for p in _CAMEL_PART.finditer(original)]
         for start, end in parts:
             word = lowered[start:end].replace("-", "").replace("'", "")
-            word = NUMBER_WORDS.get(word, word)
+            word = NUMBER_WORDS.get(word) or DIRECTION_WORDS.get(word, word)
             if word:
                 out.append(Token(_stem(word), start, end, len(word), word))
     return tuple(out)
