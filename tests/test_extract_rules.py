@@ -146,6 +146,14 @@ def test_the_words_around_a_noun_phrase_say_its_kind(sentence, phrase, hint):
     assert (phrase, "cue" if hint else "term", hint) in found
 
 
+def test_a_short_list_item_is_a_candidate_name_but_a_sentence_item_is_not():
+    doc = parse_text("# Notes\n\n- Gradient clipping\n- We clipped the gradient norm at one.\n"
+                     "- Entropy bonus (0.01)\n", path="notes.md", fmt="md")
+    found = {(m.phrase, m.origin) for m in document_mentions(doc, claim_sentences(doc, CUES), CUES)}
+    assert ("Gradient clipping", "item") in found and ("Entropy bonus", "item") in found
+    assert not any(origin == "item" and "clipped" in phrase for phrase, origin in found)
+
+
 def test_labels_and_phrase_cleaning():
     assert split_label("Problem 2: Loss spikes", CUES) == ("failure_mode", "Loss spikes")
     assert split_label("Solution: Lower the learning rate", CUES) == ("mitigation", "Lower the learning rate")

@@ -17,9 +17,10 @@ from ..text import Sentence, normalize, word_count
 from .clean import ClaimSentence, plain
 from .cues import Cues
 
-Origin = Literal["heading", "lead", "emphasis", "definition", "term", "cue", "remedy"]
+Origin = Literal["heading", "lead", "item", "emphasis", "definition", "term", "cue", "remedy"]
 Hint = Literal["failure_mode", "mitigation"]
 MAX_PHRASE_WORDS = 7
+MAX_ITEM_WORDS = 6   # a list item this short may be a bare name
 MAX_TERM_MODIFIERS = 3
 
 _NUMBERING = re.compile(r"^\s*(?:#+\s*)?(?:\(?\d+(?:\.\d+)*[.):]?|\(?[ivx]+[.)]|\(?[a-h][.)]|[-*•·])\s+", re.IGNORECASE)
@@ -159,6 +160,15 @@ def _lead_term(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+def _short_item(block: Block) -> str | None:
+    """A list item that is a short phrase and nothing else ("- Gradient clipping", "- Reduces mode collapse");
+    it may name a known concept, but is too often an outcome ("- More stable training") to found one."""
+    text = block.text.strip()
+    if block.kind != "item" or "\n" in text or word_count(plain(text)) > MAX_ITEM_WORDS or text.endswith((".", ":", "?")):
+        return None
+    return text
+
+
 def block_mentions(doc: Document, claims: list[ClaimSentence], cues: Cues) -> list[Mention]:
     """Lead terms of paragraphs and list items, emphasised terms, defined terms and head-word noun phrases."""
     by_block: dict[int, list[ClaimSentence]] = {}
@@ -171,6 +181,13 @@ def block_mentions(doc: Document, claims: list[ClaimSentence], cues: Cues) -> li
         sentences = by_block.get(block.start, [])
         first = sentences[0].sentence if sentences else None
         lead = _lead_term(block.text)
+        short = None if lead else _short_item(block)
+        if short:
+            phrase = clean_phrase(short)
+            if _usable(phrase) and not cues.is_structural(phrase):
+                start = block.text.find(short)
+                out.append(Mention(phrase, doc.id, block.start + max(0, start), block.start + max(0, start) + len(short),
+                                   "item", block.section, block.kind, None, first))
         if lead:
             hint, rest = split_label(clean_phrase(lead), cues)
             phrase = clean_phrase(rest)

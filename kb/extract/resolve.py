@@ -183,6 +183,8 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         if alias_shaped(mention.phrase, cues):
             match = (_existing_match(mention.phrase, sims[i], known, p, vocabulary, cues)
                      or _part_of_name(mention.phrase, sims[i], known, name_stems, p, cues))
+        if match is not None and mention.origin == "item" and not match[2]:
+            match = None   # a bare list item is often an outcome ("Rewards flat"): only a sure match names a concept
         if match is not None:
             concept_id, similarity, confident = match
             kind = _kind_of(concept_id)
