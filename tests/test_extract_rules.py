@@ -154,6 +154,15 @@ def test_a_short_list_item_is_a_candidate_name_but_a_sentence_item_is_not():
     assert not any(origin == "item" and "clipped" in phrase for phrase, origin in found)
 
 
+def test_table_cells_under_a_failure_or_fix_column_are_candidates_of_that_kind():
+    doc = parse_text("# Notes\n\n| Step | Symptom | Fix | Notes |\n|---|---|---|---|\n"
+                     "| 1 | Reward plateau | Entropy bonus | seen twice |\n", path="notes.md", fmt="md")
+    found = {(m.phrase, m.hint) for m in document_mentions(doc, claim_sentences(doc, CUES), CUES)
+             if m.block_kind == "table"}
+    assert ("Reward plateau", "failure_mode") in found and ("Entropy bonus", "mitigation") in found
+    assert not any(phrase == "seen twice" for phrase, _ in found)   # a column with no failure or fix label
+
+
 def test_labels_and_phrase_cleaning():
     assert split_label("Problem 2: Loss spikes", CUES) == ("failure_mode", "Loss spikes")
     assert split_label("Solution: Lower the learning rate", CUES) == ("mitigation", "Lower the learning rate")

@@ -135,21 +135,39 @@ def is_table_row(block: Block) -> bool:
 
 
 def table_mentions(doc: Document, cues: Cues) -> list[Mention]:
-    """The first cell of each table row (tables often list failures or fixes by name in their first column)."""
+    """The first cell of each table row (tables often list failures or fixes by name in their first column),
+    and every cell under a column the header labels as failures or fixes ("Symptom", "Fix")."""
     out = []
+    header: list[Hint | None] | None = None
     for block in doc.blocks:
         if block.kind == "heading" or not is_table_row(block):
+            header = None
             continue
-        cells = [c for c in block.text.strip().strip("|").split("|")]
-        first = cells[0] if cells else ""
-        if not first.strip() or set(first.strip()) <= set("-: "):
-            continue
-        phrase = clean_phrase(first)
-        if _usable(phrase) and not cues.is_structural(phrase):
-            offset = block.text.find(first)
-            out.append(Mention(phrase, doc.id, block.start + offset, block.start + offset + len(first), "lead",
-                               block.section, "table"))
+        cells = block.text.strip().strip("|").split("|")
+        if all(set(c.strip()) <= set("-: ") for c in cells):
+            continue   # the separator under the header
+        if header is None:
+            header = [_column_kind(c, cues) for c in cells]
+        for i, cell in enumerate(cells):
+            hint = header[i] if i < len(header) else None
+            if (i and not hint) or not cell.strip():
+                continue
+            phrase = clean_phrase(cell)
+            if _usable(phrase) and not cues.is_structural(phrase):
+                offset = block.text.find(cell)
+                out.append(Mention(phrase, doc.id, block.start + offset, block.start + offset + len(cell), "lead",
+                                   block.section, "table", hint))
     return out
+
+
+def _column_kind(cell: str, cues: Cues) -> Hint | None:
+    label = normalize(clean_phrase(cell)).rstrip("s") if cell.strip() else ""
+    for candidate in (label, label + "s"):
+        if cues.patterns.failure_label.match(candidate):
+            return "failure_mode"
+        if cues.patterns.mitigation_label.match(candidate):
+            return "mitigation"
+    return None
 
 
 def _lead_term(text: str) -> str | None:
