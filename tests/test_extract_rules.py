@@ -335,6 +335,18 @@ def test_a_weak_alias_recurring_in_a_table_row_supports_the_concept():
     assert supported_concepts([*hits, *(found for _, _, found in blocks)], []) == {"mit:clip"}
 
 
+def test_a_weak_phrase_is_vouched_for_by_a_related_concept_named_outright():
+    from kb.extract import supported_concepts
+    index = build_alias_index([("fm:trunc", [], ["overlong responses", "overlong"]), ("mit:filter", ["overlong filtering"], []),
+                               ("mit:other", ["entropy bonus"], [])])
+    related = {"fm:trunc": frozenset({"mit:filter"}), "mit:filter": frozenset({"fm:trunc"})}
+    once = [index.find("Some overlong responses hit the cap.")]
+    assert supported_concepts([*once, index.find("We use an entropy bonus.")], [], related) == {"mit:other"}
+    assert supported_concepts([*once, index.find("We use overlong filtering.")], [], related) == {"mit:filter", "fm:trunc"}
+    one_word = [index.find("The overlong ones hit the cap."), index.find("We use overlong filtering.")]
+    assert supported_concepts(one_word, [], related) == {"mit:filter"}   # a one-word weak alias needs more
+
+
 def test_a_concept_first_named_by_a_heading_is_described_by_its_section():
     from kb.extract import with_section_descriptions
     from kb.extract.resolve import Resolution

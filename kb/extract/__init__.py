@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,10 +89,11 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     for r in resolutions:
         by_doc[r.mention.doc_id].append(r)
     matcher = PaperMatcher(papers)
+    related = related_concepts(taxonomy)
     for doc in documents:
         add_document(g, doc, claims[doc.id], hits.get(doc.id, []), relevance[doc.id],
                      DocumentAliases(index, used_in, doc.id), by_doc.get(doc.id, []),
-                     matcher, cues)
+                     matcher, cues, related)
     add_debates(g, taxonomy)
     apply_curation(g, curation)
     return g.freeze()
@@ -310,7 +311,7 @@ def claim_node(doc: Document, claim: ClaimSentence) -> Node:
 
 def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hits: list[list[AliasHit]],
                  relevance: Relevance, index: DocumentAliases, resolutions: list[Resolution], matcher: PaperMatcher,
-                 cues: Cues) -> None:
+                 cues: Cues, related: Mapping[str, frozenset[str]] | None = None) -> None:
     """Source, claims, citations and, for on-topic documents, `about` and `mitigates` edges."""
     src = f"src:{doc.id}"
     g.add_node(source_node(doc, relevance))
@@ -332,14 +333,14 @@ def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hi
         for fm in tagged:
             g.add_edge(nodes[0].id, fm, "about", _prov(doc, claims[0].sentence, "rule:front-matter"))
     if relevance.on_topic and doc.kind != "bibliography":
-        _link_concepts(g, doc, claims, nodes, hits, index, resolutions, cues)
+        _link_concepts(g, doc, claims, nodes, hits, index, resolutions, cues, related or {})
 
 
 def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], nodes: list[Node],
                    hits: list[list[AliasHit]], index: DocumentAliases, resolutions: list[Resolution],
-                   cues: Cues) -> None:
+                   cues: Cues, related: Mapping[str, frozenset[str]]) -> None:
     blocks = unclaimed_blocks(doc, claims, index)
-    supported = supported_concepts([*hits, *(found for _, _, found in blocks)], resolutions)
+    supported = supported_concepts([*hits, *(found for _, _, found in blocks)], resolutions, related)
     by_sentence: dict[int, list[Resolution]] = defaultdict(list)
     for r in resolutions:
         if r.mention.sentence is not None:
@@ -368,16 +369,37 @@ def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], 
     _tie_blocks(g, doc, blocks, resolutions, supported)
 
 
-def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]) -> set[str]:
-    """Concepts a document names unambiguously: by a strong alias or a resolved mention, or by weak aliases
-    recurring in MIN_WEAK_SENTENCES sentences (a one-word weak alias counts ONE_WORD_WEIGHT of a sentence)."""
+def related_concepts(taxonomy: Taxonomy) -> dict[str, frozenset[str]]:
+    """Each curated concept -> the concepts the taxonomy's `mitigates` lists tie it to (general ones left out:
+    they are too broad to vouch for anything)."""
+    general = {c.id for c in [*taxonomy.failure_modes, *taxonomy.mitigations] if c.general}
+    related: dict[str, set[str]] = defaultdict(set)
+    for m in taxonomy.mitigations:
+        for fm in m.mitigates:
+            if m.id not in general and fm not in general:
+                related[m.id].add(fm)
+                related[fm].add(m.id)
+    return {c: frozenset(r) for c, r in related.items()}
+
+
+def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution],
+                       related: Mapping[str, frozenset[str]] | None = None) -> set[str]:
+    """Concepts a document names unambiguously: by a strong alias or a resolved mention, by weak aliases
+    recurring in MIN_WEAK_SENTENCES sentences (a one-word weak alias counts ONE_WORD_WEIGHT of a sentence), or
+    by a weak alias of several words beside a strong mention of a concept the taxonomy relates to it (a fix of
+    that failure, a failure that fix addresses)."""
     weak: dict[str, float] = defaultdict(float)
+    phrased: set[str] = set()
     for sentence_hits in hits:
         for h in sentence_hits:
             if h.weak:
-                weak[h.concept_id] += 1.0 if len(h.alias.split()) > 1 else ONE_WORD_WEIGHT
+                several = len(h.alias.split()) > 1
+                weak[h.concept_id] += 1.0 if several else ONE_WORD_WEIGHT
+                if several:
+                    phrased.add(h.concept_id)
     strong = {h.concept_id for hs in hits for h in hs if not h.weak} | {r.concept_id for r in resolutions}
-    return strong | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
+    vouched = {c for c in phrased if (related or {}).get(c, frozenset()) & strong}
+    return strong | vouched | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
 
 
 def unclaimed_blocks(doc: Document, claims: list[ClaimSentence],
