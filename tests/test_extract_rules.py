@@ -344,7 +344,9 @@ def test_a_weak_phrase_is_vouched_for_by_a_related_concept_named_outright():
     assert supported_concepts([*once, index.find("We use an entropy bonus.")], [], related) == {"mit:other"}
     assert supported_concepts([*once, index.find("We use overlong filtering.")], [], related) == {"mit:filter", "fm:trunc"}
     one_word = [index.find("The overlong ones hit the cap."), index.find("We use overlong filtering.")]
-    assert supported_concepts(one_word, [], related) == {"mit:filter"}   # a one-word weak alias needs more
+    assert supported_concepts(one_word, [], related) == {"mit:filter"}   # a one-word weak alias needs more ...
+    same_sentence = [index.find("Overlong filtering drops the overlong ones.")]
+    assert supported_concepts(same_sentence, [], related) == {"mit:filter", "fm:trunc"}   # ... such as this
 
 
 def test_a_concept_first_named_by_a_heading_is_described_by_its_section():

@@ -386,19 +386,24 @@ def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]
                        related: Mapping[str, frozenset[str]] | None = None) -> set[str]:
     """Concepts a document names unambiguously: by a strong alias or a resolved mention, by weak aliases
     recurring in MIN_WEAK_SENTENCES sentences (a one-word weak alias counts ONE_WORD_WEIGHT of a sentence), or
-    by a weak alias of several words beside a strong mention of a concept the taxonomy relates to it (a fix of
-    that failure, a failure that fix addresses)."""
+    by a weak alias vouched for by a concept the taxonomy relates to it (a fix of that failure, a failure that
+    fix addresses) named outright: anywhere in the document for a weak phrase, in the same sentence for a
+    weak word."""
     weak: dict[str, float] = defaultdict(float)
     phrased: set[str] = set()
+    beside: set[str] = set()
     for sentence_hits in hits:
+        named_here = {h.concept_id for h in sentence_hits if not h.weak}
         for h in sentence_hits:
             if h.weak:
                 several = len(h.alias.split()) > 1
                 weak[h.concept_id] += 1.0 if several else ONE_WORD_WEIGHT
                 if several:
                     phrased.add(h.concept_id)
+                elif (related or {}).get(h.concept_id, frozenset()) & named_here:
+                    beside.add(h.concept_id)
     strong = {h.concept_id for hs in hits for h in hs if not h.weak} | {r.concept_id for r in resolutions}
-    vouched = {c for c in phrased if (related or {}).get(c, frozenset()) & strong}
+    vouched = {c for c in phrased if (related or {}).get(c, frozenset()) & strong} | beside
     return strong | vouched | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
 
 
