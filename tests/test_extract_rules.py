@@ -155,7 +155,7 @@ def test_a_short_list_item_is_a_candidate_name_but_a_sentence_item_is_not():
 
 
 def test_table_cells_under_a_failure_or_fix_column_are_candidates_of_that_kind():
-    doc = parse_text("# Notes\n\n| Step | Symptom | Fix | Notes |\n|---|---|---|---|\n"
+    doc = parse_text("# Notes\n\n| Step | Symptoms | Fixes | Notes |\n|---|---|---|---|\n"
                      "| 1 | Reward plateau | Entropy bonus | seen twice |\n", path="notes.md", fmt="md")
     found = {(m.phrase, m.hint) for m in document_mentions(doc, claim_sentences(doc, CUES), CUES)
              if m.block_kind == "table"}

@@ -389,6 +389,7 @@ def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]
     by a weak alias vouched for by a concept the taxonomy relates to it (a fix of that failure, a failure that
     fix addresses) named outright: anywhere in the document for a weak phrase, in the same sentence for a
     weak word."""
+    related = related or {}
     weak: dict[str, float] = defaultdict(float)
     phrased: set[str] = set()
     beside: set[str] = set()
@@ -400,10 +401,10 @@ def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]
                 weak[h.concept_id] += 1.0 if several else ONE_WORD_WEIGHT
                 if several:
                     phrased.add(h.concept_id)
-                elif (related or {}).get(h.concept_id, frozenset()) & named_here:
+                elif related.get(h.concept_id, frozenset()) & named_here:
                     beside.add(h.concept_id)
     strong = {h.concept_id for hs in hits for h in hs if not h.weak} | {r.concept_id for r in resolutions}
-    vouched = {c for c in phrased if (related or {}).get(c, frozenset()) & strong} | beside
+    vouched = {c for c in phrased if related.get(c, frozenset()) & strong} | beside
     return strong | vouched | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
 
 

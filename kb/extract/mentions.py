@@ -152,21 +152,28 @@ def table_mentions(doc: Document, cues: Cues) -> list[Mention]:
             hint = header[i] if i < len(header) else None
             if (i and not hint) or not cell.strip():
                 continue
-            phrase = clean_phrase(cell)
-            if _usable(phrase) and not cues.is_structural(phrase):
-                offset = block.text.find(cell)
-                out.append(Mention(phrase, doc.id, block.start + offset, block.start + offset + len(cell), "lead",
-                                   block.section, "table", hint))
+            out.extend(_block_mention(doc, block, cell, clean_phrase(cell), "lead", hint, None, cues, "table"))
     return out
 
 
+def _block_mention(doc: Document, block: Block, raw: str, phrase: str, origin: Origin, hint: Hint | None,
+                   sentence: Sentence | None, cues: Cues, block_kind: str | None = None) -> list[Mention]:
+    """The mention of `phrase`, written as `raw` inside `block`, when it is usable and not structural."""
+    if not _usable(phrase) or cues.is_structural(phrase):
+        return []
+    start = block.start + max(0, block.text.find(raw))
+    return [Mention(phrase, doc.id, start, start + len(raw), origin, block.section, block_kind or block.kind, hint,
+                    sentence)]
+
+
 def _column_kind(cell: str, cues: Cues) -> Hint | None:
-    label = normalize(clean_phrase(cell)).rstrip("s") if cell.strip() else ""
-    for candidate in (label, label + "s"):
-        if cues.patterns.failure_label.match(candidate):
-            return "failure_mode"
-        if cues.patterns.mitigation_label.match(candidate):
-            return "mitigation"
+    """The kind a table header cell announces for its column ("Symptoms", "Fixes"), if any."""
+    label = normalize(clean_phrase(cell))
+    singulars = {label, label.removesuffix("s"), label.removesuffix("es")}
+    if any(cues.patterns.failure_label.match(w) for w in singulars):
+        return "failure_mode"
+    if any(cues.patterns.mitigation_label.match(w) for w in singulars):
+        return "mitigation"
     return None
 
 
@@ -201,18 +208,10 @@ def block_mentions(doc: Document, claims: list[ClaimSentence], cues: Cues) -> li
         lead = _lead_term(block.text)
         short = None if lead else _short_item(block)
         if short:
-            phrase = clean_phrase(short)
-            if _usable(phrase) and not cues.is_structural(phrase):
-                start = block.text.find(short)
-                out.append(Mention(phrase, doc.id, block.start + max(0, start), block.start + max(0, start) + len(short),
-                                   "item", block.section, block.kind, None, first))
+            out.extend(_block_mention(doc, block, short, clean_phrase(short), "item", None, first, cues))
         if lead:
             hint, rest = split_label(clean_phrase(lead), cues)
-            phrase = clean_phrase(rest)
-            if _usable(phrase) and not cues.is_structural(phrase):
-                start = block.text.find(lead)
-                out.append(Mention(phrase, doc.id, block.start + max(0, start), block.start + max(0, start) + len(lead),
-                                   "lead", block.section, block.kind, hint, first))
+            out.extend(_block_mention(doc, block, lead, clean_phrase(rest), "lead", hint, first, cues))
         for claim in sentences:
             out.extend(_sentence_mentions(doc, claim, cues))
     return out
