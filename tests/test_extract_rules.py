@@ -14,7 +14,7 @@ from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
 from kb.extract.resolve import (abbreviates, alias_shaped, defined_acronyms, expand_acronyms, names_a_concept,
-                                names_other_machinery, without_imperative)
+                                names_other_machinery, setting_shaped, without_imperative)
 from kb.parse import parse_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -163,6 +163,16 @@ def test_table_cells_under_a_failure_or_fix_column_are_candidates_of_that_kind()
     assert not any(phrase == "seen twice" for phrase, _ in found)   # a column with no failure or fix label
 
 
+def test_a_heading_opens_with_the_name_before_a_tail_saying_where_or_when():
+    doc = parse_text("# Notes\n\n## Gradient clipping during the first epoch\n\nIt held.\n\n"
+                     "- **Entropy bonus for short groups**: it helped.\n\n## Results on the held-out set\n\nFine.\n",
+                     path="notes.md", fmt="md")
+    found = {(m.phrase, m.origin) for m in document_mentions(doc, claim_sentences(doc, CUES), CUES)}
+    assert ("Gradient clipping", "heading") in found and ("Entropy bonus", "lead") in found
+    assert ("Gradient clipping during the first epoch", "heading") in found   # the whole heading stays a candidate
+    assert not any(phrase == "Results" for phrase, _ in found)   # no head word before the tail: no name
+
+
 def test_labels_and_phrase_cleaning():
     assert split_label("Problem 2: Loss spikes", CUES) == ("failure_mode", "Loss spikes")
     assert split_label("Solution: Lower the learning rate", CUES) == ("mitigation", "Lower the learning rate")
@@ -206,6 +216,27 @@ def test_an_imperative_heading_stands_for_the_fix_it_names():
     # "the learning rate" names no fix, so the imperative stays whole
     lower = Mention("Lower the learning rate", "doc", 0, 23, "heading", "Fixes", "heading")
     assert without_imperative(lower, CUES) == lower
+
+
+def test_a_heading_about_handling_a_problem_stands_for_the_problem():
+    heading = Mention("Debugging entropy collapse", "doc", 0, 26, "heading", "Notes", "heading")
+    named = without_imperative(heading, CUES)
+    assert (named.phrase, named.start) == ("entropy collapse", 10)
+    # what follows must be able to name a concept; "Troubleshooting ..." alone never founds one
+    vague = Mention("Understanding the results", "doc", 0, 25, "heading", "Notes", "heading")
+    assert without_imperative(vague, CUES) == vague
+    assert not names_a_concept("Troubleshooting reward collapse", "failure_mode", CUES)
+
+
+@pytest.mark.parametrize("phrase, kind, probability, ok", [
+    ("Temperature not high enough", "failure_mode", 0.45, True),   # the shape says failure; ranked first will do
+    ("Weight decay too high", "failure_mode", 0.40, True),
+    ("Reward curves", "failure_mode", 0.45, False),                # no setting shape: the classifier must be sure
+    ("Higher generation temperature", "mitigation", 0.65, True),
+    ("Higher generation temperature", "mitigation", 0.45, False),  # a changed setting still needs 0.6
+])
+def test_a_setting_shaped_phrase_needs_a_less_confident_classifier(phrase, kind, probability, ok):
+    assert setting_shaped(phrase, kind, probability, CUES) is ok
 
 
 def test_an_imperative_verb_inside_a_field_term_is_no_imperative():

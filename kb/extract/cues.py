@@ -88,6 +88,8 @@ class Cues(BaseModel):
     degree_words: WordSet
     shortfall_starts: WordSet
     adjustments: WordSet
+    name_tails: WordSet
+    topic_starts: WordSet
 
     _patterns: CuePatterns | None = PrivateAttr(default=None)
 

@@ -9,7 +9,7 @@ Whether a candidate really names a concept is decided later (classify, resolve);
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..models import Block, Document
@@ -304,7 +304,31 @@ def _prepositional_tail(words: list[tuple[str, int]], i: int, text: str) -> int 
     return words[end][1] + len(words[end][0])
 
 
+NAMING_ORIGINS = ("heading", "lead", "emphasis")
+
+
+def named_prefix(phrase: str, cues: Cues) -> str | None:
+    """The head-word name a heading or lead term opens with when the rest is a tail that says where or when
+    ("KL clipping during collection" -> "KL clipping"), or None."""
+    words = phrase.split()
+    tail = next((i for i, w in enumerate(words) if i and normalize(w) in cues.name_tails), None)
+    if tail is None:
+        return None
+    prefix = " ".join(words[:tail])
+    return prefix if any(term == prefix for term, _ in head_terms(prefix, cues)) else None
+
+
+def with_named_prefixes(mentions: list[Mention], cues: Cues) -> list[Mention]:
+    """The mentions, plus the name each heading, lead or emphasised term opens with (`named_prefix`)."""
+    out = list(mentions)
+    for m in mentions:
+        prefix = named_prefix(m.phrase, cues) if m.origin in NAMING_ORIGINS else None
+        if prefix:
+            out.append(replace(m, phrase=prefix, end=m.start + len(prefix)))
+    return out
+
+
 def document_mentions(doc: Document, claims: list[ClaimSentence], cues: Cues) -> list[Mention]:
     """Every candidate mention of a document, in document order."""
     found = [*heading_mentions(doc, cues), *table_mentions(doc, cues), *block_mentions(doc, claims, cues)]
-    return sorted(found, key=lambda m: (m.start, m.origin))
+    return sorted(with_named_prefixes(found, cues), key=lambda m: (m.start, m.origin))

@@ -193,8 +193,7 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
             continue
         kind = CLASSES[int(np.argmax(p))]
         placed = mention.origin in NEW_ORIGINS or (mention.doc_id, normalize(mention.phrase)) in recurring
-        confident = p.max() >= NEW_MIN_PROBABILITY or (
-            kind == "mitigation" and p.max() >= SETTING_MIN_PROBABILITY and adjusted_setting(mention.phrase, cues))
+        confident = p.max() >= NEW_MIN_PROBABILITY or setting_shaped(mention.phrase, kind, float(p.max()), cues)
         named = names_a_concept(mention.phrase, kind, cues) or (
             labelled(mention, kind) and labelled_name(mention.phrase, cues))
         if kind != "other" and confident and placed and named:
@@ -370,15 +369,30 @@ def adjusted_setting(phrase: str, cues: Cues) -> bool:
                and len(w) >= 3 for w in words[1:])
 
 
+def setting_shaped(phrase: str, kind: str, probability: float, cues: Cues) -> bool:
+    """Whether a phrase's shape already says its kind, so a less confident classifier will do: a fix named as a
+    setting changed ("Higher generation temperature", at SETTING_MIN_PROBABILITY) or a failure named as a
+    setting misjudged ("Temperature not high enough", "Insufficient warmup"; the classifier need only rank
+    failure first, as its phrases are rare in the labels)."""
+    if kind == "mitigation":
+        return probability >= SETTING_MIN_PROBABILITY and adjusted_setting(phrase, cues)
+    words = name_words(phrase)
+    return kind == "failure_mode" and bool(words) and misjudged_setting(words, cues)
+
+
 def without_imperative(mention: Mention, cues: Cues) -> Mention:
     """A heading or lead term that tells the reader to apply a fix ("Add entropy bonus", "Enable gradient
-    clipping") stands for the fix it names, when the words after the verb name one."""
+    clipping") stands for the fix it names, when the words after the verb name one; one about handling a
+    problem ("Troubleshooting high variance", `topic_starts`) stands for what it is about, when that could be
+    a concept's name."""
     words = mention.phrase.split()
     rest = " ".join(words[1:])
-    if is_neutral(" ".join(words[:2]), cues):
+    if is_neutral(" ".join(words[:2]), cues) or not (len(words) >= 3 or (len(words) == 2 and len(rest) >= 6)):
         return mention   # "Reward model regularization" names a fix of the reward model; "Reward" is no verb here
-    if (len(words) >= 3 or (len(words) == 2 and len(rest) >= 6)) and normalize(words[0]) in cues.fix_verbs and (
-            names_a_concept(rest, "mitigation", cues)):
+    first = normalize(words[0])
+    imperative = first in cues.fix_verbs and names_a_concept(rest, "mitigation", cues)
+    topic = first in cues.topic_starts and alias_shaped(rest, cues)
+    if imperative or topic:
         offset = len(mention.phrase) - len(rest)
         return replace(mention, phrase=rest, start=mention.start + offset)
     return mention
