@@ -239,6 +239,8 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = ONNX_THREADS
         options.inter_op_num_threads = 1
+        # Idle workers would otherwise spin after each run and take the cores from the search that follows.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if one_shot:
             options.add_session_config_entry("session.disable_prepacking", "1")
         model = model_dir / ONNX_FILE
