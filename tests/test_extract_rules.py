@@ -14,7 +14,7 @@ from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
 from kb.extract.resolve import (abbreviates, alias_shaped, defined_acronyms, expand_acronyms, names_a_concept,
-                                names_other_machinery, setting_shaped, without_imperative)
+                                names_other_machinery, setting_shaped, shaped_kind, without_imperative)
 from kb.parse import parse_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -226,6 +226,13 @@ def test_a_heading_about_handling_a_problem_stands_for_the_problem():
     vague = Mention("Understanding the results", "doc", 0, 25, "heading", "Notes", "heading")
     assert without_imperative(vague, CUES) == vague
     assert not names_a_concept("Troubleshooting reward collapse", "failure_mode", CUES)
+
+
+def test_a_misjudged_setting_is_a_failure_whatever_the_classifier_says():
+    assert shaped_kind("Insufficient warmup", "mitigation", CUES) == "failure_mode"
+    assert shaped_kind("Learning rate too high", "mitigation", CUES) == "failure_mode"
+    assert shaped_kind("Learning rate warmup", "mitigation", CUES) == "mitigation"
+    assert shaped_kind("Section overview", "other", CUES) == "other"
 
 
 @pytest.mark.parametrize("phrase, kind, probability, ok", [

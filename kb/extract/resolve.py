@@ -191,7 +191,7 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
             resolutions.append(Resolution(mention, concept_id, kind, "alias", float(p[CLASSES.index(kind)]), similarity,
                                           confident))
             continue
-        kind = CLASSES[int(np.argmax(p))]
+        kind = shaped_kind(mention.phrase, CLASSES[int(np.argmax(p))], cues)
         placed = mention.origin in NEW_ORIGINS or (mention.doc_id, normalize(mention.phrase)) in recurring
         confident = p.max() >= NEW_MIN_PROBABILITY or setting_shaped(mention.phrase, kind, float(p.max()), cues)
         named = names_a_concept(mention.phrase, kind, cues) or (
@@ -367,6 +367,15 @@ def adjusted_setting(phrase: str, cues: Cues) -> bool:
         return False   # "More stable" says how things turned out, not what was set
     return any(w not in cues.weak_modifiers and w not in cues.non_concept_starts and w not in cues.adjustments
                and len(w) >= 3 for w in words[1:])
+
+
+def shaped_kind(phrase: str, kind: str, cues: Cues) -> str:
+    """The kind a phrase's shape overrules the classifier with: a setting misjudged ("Insufficient warmup",
+    "Learning rate too high") is a failure even when its words are those of a fix, and founds a concept only
+    if it is also shaped like a failure's name (`names_a_concept`)."""
+    words = name_words(phrase)
+    misjudged = bool(words) and (misjudged_setting(words, cues) or words[0] in cues.shortfall_starts)
+    return "failure_mode" if kind == "mitigation" and misjudged else kind
 
 
 def setting_shaped(phrase: str, kind: str, probability: float, cues: Cues) -> bool:
