@@ -14,7 +14,8 @@ from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
 from kb.extract.resolve import (abbreviates, alias_shaped, defined_acronyms, expand_acronyms, names_a_concept,
-                                names_other_machinery, setting_shaped, shaped_kind, without_imperative)
+                                names_other_machinery, opposite_direction, setting_shaped, shaped_kind,
+                                without_imperative)
 from kb.parse import parse_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -399,3 +400,37 @@ def test_a_concept_first_named_by_a_heading_is_described_by_its_section():
     found = Resolution(mention, concept.id, "failure_mode", "new", 0.9, 1.0)
     [described] = with_section_descriptions([concept], [found], {doc.id: claim_sentences(doc, CUES)})
     assert described.description.startswith("The frozen copy we compared against was three checkpoints old")
+
+
+def test_a_title_naming_the_field_stands_in_for_its_vocabulary():
+    index = build_alias_index([("fm:mismatch", ["training-inference mismatch"], [])])
+    body = ("\n\nThe trainer and the sampler disagree on log-probabilities by a few percent. We traced the "
+            "training-inference mismatch to a sharded forward pass that drops one keyword argument, and to a "
+            "cast that happens in a different place in each engine. Both fixes are two lines long.\n")
+    titled = parse_text("# Debugging a GRPO run on the new backend" + body, path="t.md", fmt="md")
+    untitled = parse_text("# Debugging the new backend" + body, path="u.md", fmt="md")
+    assert _relevance(titled, index).on_topic
+    assert not _relevance(untitled, index).on_topic            # the same body, without the title, speaks too little
+    nothing_named = parse_text("# GRPO on a new cluster\n\nThe cluster has eight nodes and a shared disk.\n",
+                               path="c.md", fmt="md")
+    assert not _relevance(nothing_named, index).on_topic       # the title alone is not enough
+
+
+def test_an_alias_with_articles_also_matches_without_them():
+    index = build_alias_index([("mit:temp", ["raise the temperature"], [])])
+    assert [h.concept_id for h in index.find("Action 1: raise temperature to 1.0")] == ["mit:temp"]
+    assert [h.concept_id for h in index.find("We raise the temperature to 1.0")] == ["mit:temp"]
+    assert index.find("the temperature was raised") == []     # word order still matters
+
+
+def test_a_setting_moved_the_other_way_is_not_another_name_of_a_fix():
+    lower_lr = ["Lower learning rate", "reduce the learning rate", "learning rate warmup"]
+    assert opposite_direction("Increase learning rate", lower_lr, CUES)
+    assert not opposite_direction("Smaller learning rate", lower_lr, CUES)
+    assert not opposite_direction("Learning rate schedule", lower_lr, CUES)   # says no way: nothing to contradict
+    assert opposite_direction("High reward variance", ["zero variance", "low reward variance"], CUES)
+
+
+def test_a_changed_setting_is_alias_shaped_even_when_the_setting_is_a_generic_word():
+    assert alias_shaped("Increase temperature", CUES)
+    assert not alias_shaped("Temperature", CUES)

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import Stemmer
 
@@ -40,6 +41,7 @@ DIRECTION_WORDS = {
                      "reduces", "reduced", "reducing", "smaller", "fewer"], "lower"),
 }
 MAX_ALIAS_WORDS = 8
+ARTICLES = frozenset({"the", "a", "an"})
 MAX_LENGTH_GAP = 3
 MAX_WORD_GAP = 2
 GAPPED_ALIAS_WORDS = range(2, 5)
@@ -52,9 +54,9 @@ def _stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
-@dataclass(frozen=True)
-class Token:
-    """A stemmed word and its character span in the text it came from."""
+class Token(NamedTuple):
+    """A stemmed word and its character span in the text it came from (a tuple: a build makes hundreds of
+    thousands of them)."""
 
     stem: str
     start: int
@@ -90,6 +92,9 @@ def alias_keys(alias: str) -> dict[tuple[str, ...], tuple[int, ...]]:
     words = alias.replace("-", " ").split()
     if 2 <= len(words) <= 3 and all(w.isalnum() for w in words):
         variants.append("".join(words))   # written as one hyphenated word: "KL-penalty", "reward-hacking"
+    bare = [w for w in words if w not in ARTICLES]
+    if len(bare) >= 2 and len(bare) < len(words):
+        variants.append(" ".join(bare))   # headings and notes drop articles: "Raise temperature", "Penalize EOS"
     keys = {}
     for variant in variants:
         toks = tokens(variant)

@@ -55,6 +55,7 @@ class CuePatterns:
     failure_object: re.Pattern[str]      # ends a text right before a failure ("to prevent ")
     mitigation_subject: re.Pattern[str]  # starts a text right after a fix (" prevents")
     domain: re.Pattern[str]              # the field's vocabulary, for the relevance gate
+    title: re.Pattern[str]               # a title naming RL training of language models
     boilerplate_block: re.Pattern[str]
     boilerplate_sentence: re.Pattern[str]
 
@@ -77,6 +78,7 @@ class Cues(BaseModel):
     boilerplate_blocks: list[str]
     boilerplate_sentences: list[str]
     domain_terms: list[str]
+    title_terms: list[str]
     weak_modifiers: WordSet
     non_concept_starts: WordSet
     connecting_words: WordSet
@@ -87,6 +89,8 @@ class Cues(BaseModel):
     report_tails: WordSet
     degree_words: WordSet
     shortfall_starts: WordSet
+    up_words: WordSet
+    down_words: WordSet
     adjustments: WordSet
     name_tails: WordSet
     topic_starts: WordSet
@@ -105,6 +109,7 @@ class Cues(BaseModel):
             mitigation_subject=re.compile(r"^\s+" + _words_pattern(self.mitigation_subject_cues).pattern,
                                           re.IGNORECASE),
             domain=_words_pattern(self.domain_terms),
+            title=_words_pattern(self.title_terms),
             boilerplate_block=_alternation(self.boilerplate_blocks),
             boilerplate_sentence=_alternation(self.boilerplate_sentences),
         )

@@ -23,11 +23,10 @@ def add_debates(g: GraphBuilder, taxonomy: Taxonomy) -> None:
     """Link claims that take opposite stances of each taxonomy debate."""
     stances = {(d.id, s): p for d in taxonomy.debates for s, phrases in d.stances.items()
                if (p := phrase_pattern(phrases)) is not None}
-    claims = [n for n in g.nodes.values() if n.kind in ("claim", "evidence")]
+    claims = [(n, normalize(n.text)) for n in g.nodes.values() if n.kind in ("claim", "evidence")]
     for debate in taxonomy.debates:
         by_stance: dict[str, list[Node]] = defaultdict(list)
-        for node in claims:
-            norm = normalize(node.text)
+        for node, norm in claims:
             found = {s for (d, s), p in stances.items() if d == debate.id and p.search(norm)}
             if len(found) == 1:
                 by_stance[found.pop()].append(node)

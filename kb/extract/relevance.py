@@ -1,8 +1,8 @@
 """The relevance gate: only documents about RL training of language models get concepts and `about` edges.
 
 A document passes when it names several of the taxonomy's failure modes or fixes, or speaks the field's
-vocabulary (data/cues.yaml `domain_terms`, per 100 words) and names one; an unrelated post that happens
-to say "overfitting" once does neither. Front matter naming failure modes always passes, and an episode or
+vocabulary (data/cues.yaml `domain_terms`, per 100 words, or a title with one of its `title_terms`) and
+names one; an unrelated post that happens to say "overfitting" once does neither. Front matter naming failure modes always passes, and an episode or
 topic review (the project's own kinds) needs one concept.
 
 Word counts miss documents about training practice that use few of the field's words (seed variance,
@@ -56,10 +56,11 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     text = " ".join([*(c.sentence.text for c in claims), *headings])
     words = max(1, word_count(text))
     domain = 100.0 * len(cues.patterns.domain.findall(text)) / words
+    titled = bool(cues.patterns.title.search(doc.meta.title or ""))
     hits = [h for found in claim_hits for h in found] + [h for heading in headings for h in index.find(heading)]
     named = {h.concept_id for h in hits if not h.weak and h.concept_id not in general}
     on_topic = (bool(doc.meta.failure_modes) or len(named) >= MIN_CONCEPTS_ALONE
-                or (domain >= MIN_DOMAIN_PER_100_WORDS and len(named) >= MIN_CONCEPTS_WITH_VOCABULARY)
+                or ((domain >= MIN_DOMAIN_PER_100_WORDS or titled) and len(named) >= MIN_CONCEPTS_WITH_VOCABULARY)
                 or (doc.kind in PROJECT_KINDS and len(named) >= 1))
     return Relevance(round(domain, 2), len(named), on_topic)
 

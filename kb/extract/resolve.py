@@ -270,7 +270,9 @@ def alias_shaped(phrase: str, cues: Cues) -> bool:
         return False
     if is_neutral(phrase, cues):
         return False
-    generic = cues.generic_heads | cues.weak_modifiers | cues.non_concept_starts
+    generic = cues.weak_modifiers | cues.non_concept_starts
+    if not adjusted_setting(phrase, cues):
+        generic |= cues.generic_heads   # "Increase temperature" names a fix though "temperature" alone names none
     return any(w not in generic and len(w) >= 3 for w in words)
 
 
@@ -426,12 +428,14 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     stands, but is not confident enough to link other sentences."""
     if not len(known.names):
         return None
-    order = np.argsort(-sims)[:5]
+    top = np.argpartition(-sims, min(5, len(sims)) - 1)[:5] if len(sims) > 5 else np.arange(len(sims))
+    order = top[np.argsort(-sims[top])]
     norm = normalize(phrase)
     stems = content_stems(phrase, cues)
     for j in order:
         owner, similarity = known.owners[j], float(sims[j])
-        if names_other_machinery(phrase, known.names_of(owner), cues):
+        if names_other_machinery(phrase, known.names_of(owner), cues) or \
+                opposite_direction(phrase, known.names_of(owner), cues):
             continue
         kind_probability = p[CLASSES.index(_kind_of(owner))]
         plausible = kind_probability >= ALIAS_MIN_PROBABILITY
@@ -506,6 +510,25 @@ def opposite_settings(a: str, b: str, cues: Cues) -> bool:
     last = wa[-1] != wb[-1] and wa[-1] in cues.degree_words and wb[-1] in cues.degree_words
     first = wa[0] != wb[0] and wa[0] in changes and wb[0] in changes
     return last or first
+
+
+def directions(text: str, cues: Cues) -> frozenset[str]:
+    """Which way a text says a quantity went: "up", "down", both or neither."""
+    return _directions(text, cues.up_words, cues.down_words)
+
+
+@lru_cache(maxsize=65_536)
+def _directions(text: str, up: frozenset[str], down: frozenset[str]) -> frozenset[str]:
+    words = set(normalize(text).replace("-", " ").split())
+    return frozenset(way for way, vocabulary in (("up", up), ("down", down)) if words & vocabulary)
+
+
+def opposite_direction(phrase: str, names: Iterable[str], cues: Cues) -> bool:
+    """Whether a phrase moves a quantity one way and every name of a concept that says a way says the other
+    ("Increase learning rate" against "Lower learning rate"), so it cannot be another name of it."""
+    said = directions(phrase, cues)
+    theirs = [d for d in (directions(n, cues) for n in names) if d]
+    return len(said) == 1 and bool(theirs) and all(not (said & d) for d in theirs)
 
 
 def _same_concept(group: dict, phrase: str, vector: np.ndarray, cues: Cues) -> bool:
