@@ -13,7 +13,7 @@ from kb.extract.cues import load_cues
 from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
-from kb.extract.resolve import (abbreviates, alias_shaped, defined_acronyms, expand_acronyms, names_a_concept,
+from kb.extract.resolve import (abbreviates, adjusted_setting, alias_shaped, defined_acronyms, expand_acronyms, names_a_concept,
                                 names_other_machinery, opposite_direction, setting_shaped, shaped_kind,
                                 without_imperative)
 from kb.parse import parse_text
@@ -434,3 +434,23 @@ def test_a_setting_moved_the_other_way_is_not_another_name_of_a_fix():
 def test_a_changed_setting_is_alias_shaped_even_when_the_setting_is_a_generic_word():
     assert alias_shaped("Increase temperature", CUES)
     assert not alias_shaped("Temperature", CUES)
+
+
+def test_a_lowercase_led_product_name_is_one_word_and_identifiers_still_split():
+    assert [t.word for t in tokens("vLLM logprobs")] == ["vllm", "logprobs"]
+    assert [t.word for t in tokens("AdaptiveKLController")] == ["adaptive", "kl", "controller"]
+    index = build_alias_index([("fm:mismatch", ["mismatch between vLLM and"], [])])
+    assert [h.concept_id for h in index.find("a mismatch between vLLM and the trainer")] == ["fm:mismatch"]
+
+
+def test_an_alias_does_not_match_across_a_clause_break_it_does_not_contain():
+    index = build_alias_index([("mit:genrm", ["generative RM"], []), ("mit:dr", ["Dr. GRPO"], [])])
+    assert index.find("spans for generation, RM scoring and filtering") == []
+    assert [h.concept_id for h in index.find("a generative RM scores it")] == ["mit:genrm"]
+    assert [h.concept_id for h in index.find("We switched to Dr. GRPO.")] == ["mit:dr"]
+
+
+def test_a_setting_changed_may_be_written_after_the_setting():
+    assert adjusted_setting("Temperature increase", CUES)
+    assert adjusted_setting("Learning rate reduction", CUES)
+    assert not names_a_concept("Baseline reduces variance", "failure_mode", CUES)   # a clause, not a name

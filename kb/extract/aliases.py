@@ -74,7 +74,7 @@ def tokens(text: str) -> tuple[Token, ...]:
     for m in _WORD.finditer(lowered):
         parts = [(m.start(), m.end())]
         original = text[m.start():m.end()]
-        if _CAMEL.search(original):
+        if original[0].isupper() and _CAMEL.search(original):   # "vLLM" and "iPhone" stay one word
             parts = [(m.start() + p.start(), m.start() + p.end()) for p in _CAMEL_PART.finditer(original)]
         for start, end in parts:
             word = lowered[start:end].replace("-", "").replace("'", "")
@@ -170,6 +170,11 @@ class AliasIndex:
                 bucket = self.entries.get(tuple(stems[i:i + n]))
                 if not bucket:
                     continue
+                if n > 1 and _broken(text, toks[i:i + n]):
+                    # "generation, RM" is not "generative RM"; "Dr. GRPO" is written with its dot
+                    bucket = [entry for entry in bucket if _CLAUSE_BREAK.search(entry[1])]
+                    if not bucket:
+                        continue
                 for concept_id, alias, weak, lengths, wildcard in bucket:
                     if _lengths_agree(toks[i:i + n], lengths, wildcard):
                         _keep(hits, AliasHit(concept_id, alias, toks[i].start, toks[i + n - 1].end, weak))
@@ -230,6 +235,12 @@ class AliasIndex:
                     seen.add(concept_id)
                     hits.append(AliasHit(concept_id, alias, tok.start, toks[end].end, False))
         return hits
+
+
+def _broken(text: str, toks: tuple[Token, ...]) -> bool:
+    """Whether punctuation that ends a clause or list item stands between the words ("generation, RM" is not
+    "generative RM")."""
+    return any(_CLAUSE_BREAK.search(text, a.end, b.start) for a, b in zip(toks, toks[1:]))
 
 
 def merge_hits(first: list[AliasHit], second: list[AliasHit]) -> list[AliasHit]:

@@ -92,6 +92,7 @@ class Cues(BaseModel):
     up_words: WordSet
     down_words: WordSet
     adjustments: WordSet
+    adjustment_tails: WordSet
     name_tails: WordSet
     topic_starts: WordSet
 

@@ -357,18 +357,25 @@ def misjudged_setting(words: list[str], cues: Cues) -> bool:
 
 def adjusted_setting(phrase: str, cues: Cues) -> bool:
     """Whether a phrase names a fix as a setting changed: "<adjustment> <setting>" ("Higher generation
-    temperature", "More completions per prompt", "Reduce sequence length"), two to five words without digits,
+    temperature", "More completions per prompt", "Reduce sequence length") or "<setting> <adjustment>"
+    ("Temperature increase"), two to five words without digits,
     sentence punctuation or clause verbs, the setting saying which one. One that starts like an instruction
     ("Reduce ...", "Increase ...") may be an alias of an existing fix (`alias_shaped`) but founds no concept of
     its own (`names_a_concept` turns instruction starts away first): allowing it added near-duplicates such
     as "Increase temperature" beside rollout temperature tuning for one more item found per set."""
     words = name_words(phrase)
-    if not words or not 2 <= len(words) <= MAX_NEW_WORDS or words[0] not in cues.adjustments:
+    if not words or not 2 <= len(words) <= MAX_NEW_WORDS:
+        return False
+    if words[0] in cues.adjustments:
+        setting = words[1:]
+    elif words[-1] in cues.adjustment_tails:
+        setting = words[:-1]   # "Temperature increase", "Learning rate reduction"
+    else:
         return False
     if any(w in cues.clause_words or w in cues.report_tails for w in words) or words[-1].endswith(_ADJECTIVE_ENDS):
         return False   # "More stable" says how things turned out, not what was set
     return any(w not in cues.weak_modifiers and w not in cues.non_concept_starts and w not in cues.adjustments
-               and len(w) >= 3 for w in words[1:])
+               and len(w) >= 3 for w in setting)
 
 
 def shaped_kind(phrase: str, kind: str, cues: Cues) -> str:
