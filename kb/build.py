@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import pickle
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -16,9 +17,9 @@ import numpy as np
 from .config import Settings
 from .embed import ensure_onnx_model
 from .errors import CorpusError, KBError
-from .extract import Extraction, extract_graph
+from .extract import DocumentReading, Extraction, extract_graph, read_document
 from .extract.classify import load_classifier
-from .extract.cues import load_cues
+from .extract.cues import Cues, load_cues
 from .graph import build_graph, graph_to_json
 from .index_entries import build_index, index_texts
 from .link import link_concepts, link_similar
@@ -37,6 +38,7 @@ from .store import (
     read_manifest,
     recover,
     staging_dir,
+    write_bytes_atomic,
     write_text_atomic,
 )
 from .taxonomy import load_curation, load_glossary, load_taxonomy
@@ -204,14 +206,40 @@ def store_parses(directory: Path, documents: list[Document]) -> None:
 
 def extract_documents(settings: Settings, documents: list[Document]) -> Extraction:
     """Extract the claim graph with the curated taxonomy, cue vocabularies and phrase classifier; phrase
-    vectors are cached across builds."""
+    vectors and the documents' taxonomy-independent readings are cached across builds."""
     vectors = phrase_vectors(settings)
+    cues = load_cues(settings.cues_path)
     extraction = extract_graph(
         documents, load_taxonomy(settings.taxonomy_path), load_curation(settings.curation_path),
-        cues=load_cues(settings.cues_path), classifier=load_classifier(settings.classifier_path), embed=vectors.embed,
+        cues=cues, classifier=load_classifier(settings.classifier_path), embed=vectors.embed,
+        readings=cached_readings(settings.cache_dir / "readings", documents, cues, settings.cues_path),
     )
     vectors.save()
     return extraction
+
+
+def cached_readings(directory: Path, documents: list[Document], cues: Cues, cues_path: Path) -> dict[str, DocumentReading]:
+    """Each document's claim sentences and mentions (`read_document`), kept in `directory` by document content,
+    cue file and kb's code, so a build after a taxonomy edit does not clean and scan every document again.
+    Files are pickles that kb itself wrote; ones no longer current are removed."""
+    h = hashlib.sha256(cues_path.read_bytes())
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        h.update(path.read_bytes())
+    version = h.hexdigest()[:16]
+    directory.mkdir(parents=True, exist_ok=True)
+    readings, keep = {}, set()
+    for doc in documents:
+        path = directory / f"{doc.content_hash}-{version}.pickle"
+        keep.add(path.name)
+        try:
+            readings[doc.id] = pickle.loads(path.read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+            readings[doc.id] = read_document(doc, cues)
+            write_bytes_atomic(path, pickle.dumps(readings[doc.id], protocol=pickle.HIGHEST_PROTOCOL))
+    for path in directory.glob("*.pickle"):
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+    return readings
 
 
 # --- stage: embed -------------------------------------------------------------------------------------

@@ -59,6 +59,27 @@ def test_new_document_is_incremental(data_copy, monkeypatch):
     assert hits[0].source_id == "new-post" and "fm:reward-hacking" in hits[0].failure_modes
 
 
+def test_taxonomy_edit_reuses_document_readings_and_gives_the_graph_a_fresh_read_gives(data_copy, monkeypatch):
+    import shutil
+
+    import kb.build
+
+    settings = load_settings(data_copy)
+    settings.taxonomy_path.write_text(settings.taxonomy_path.read_text(encoding="utf-8").replace(
+        "aliases: [reward hacking,", "aliases: [reward hacking, checker fooled,", 1), encoding="utf-8")
+    read = []
+    real_read = kb.build.read_document
+    monkeypatch.setattr(kb.build, "read_document", lambda doc, cues: read.append(doc.id) or real_read(doc, cues))
+    build(settings)
+    assert read == []                                  # every document's reading came from the session build
+    graph = settings.build_dir / GRAPH_FILE
+    cached = graph.read_bytes()
+    shutil.rmtree(settings.cache_dir / "readings")
+    build(settings, force=True)
+    assert len(read) == len(list(settings.corpus_dir.rglob("*.*")))
+    assert graph.read_bytes() == cached                # reading afresh changes nothing
+
+
 def test_failed_build_leaves_previous_build(data_copy, monkeypatch):
     settings = load_settings(data_copy)
     before = (settings.build_dir / GRAPH_FILE).read_bytes()

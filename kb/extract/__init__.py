@@ -5,7 +5,8 @@
 - clean: which sentences are claims (no reference entries, bylines, captions, table rows, code);
 - relevance: which documents are about RL training of language models at all (others give claims only);
 - mentions: phrases where writers name things (headings, lead terms, emphasis, definitions, head-word
-  noun phrases);
+  noun phrases); reading: a document's claim sentences and mentions together, which do not depend on the
+  taxonomy and so can be kept across taxonomy edits;
 - classify + resolve: a phrase that names a failure mode or fix becomes an alias of the concept it means, or
   a new concept when nothing covers it;
 - aliases: every claim naming a concept (strong alias, or weak alias supported elsewhere in the document) is
@@ -29,16 +30,17 @@ from ..text import Sentence, normalize, short_hash, word_count
 from .accumulate import TAXONOMY_SOURCE, Extraction, GraphBuilder
 from .aliases import AliasHit, AliasIndex, build_alias_index, merge_hits
 from .classify import ConceptClassifier
-from .clean import ClaimSentence, claim_sentences
+from .clean import ClaimSentence
 from .cues import Cues
 from .curation import apply_curation
 from .debates import add_debates
-from .mentions import document_mentions, is_table_row
+from .mentions import is_table_row
 from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
 from .relevance import Relevance, judge_relevance, needs_second_look, taxonomy_centroid, with_topic_similarity
+from .reading import DocumentReading, read_document
 from .resolve import Resolution, defined_acronyms, resolve_mentions
 
-__all__ = ["Extraction", "extract_graph"]
+__all__ = ["DocumentReading", "Extraction", "extract_graph", "read_document"]
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 BlockHits = tuple[str, Block, list[AliasHit]]   # (rule, heading / table row / short item, alias hits in it)
@@ -53,10 +55,13 @@ MEASUREMENT = re.compile(
 
 
 def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curation, *, cues: Cues,
-                  classifier: ConceptClassifier, embed: Embed) -> Extraction:
-    """Extract the typed claim graph from parsed documents, starting from the taxonomy and ending with curation."""
+                  classifier: ConceptClassifier, embed: Embed,
+                  readings: Mapping[str, DocumentReading] | None = None) -> Extraction:
+    """Extract the typed claim graph from parsed documents, starting from the taxonomy and ending with curation.
+    `readings` (by document id) are the documents' taxonomy-independent readings when a caller kept them."""
     concepts = curated = curated_concepts(taxonomy, curation)
-    claims = {doc.id: claim_sentences(doc, cues) for doc in documents}
+    readings = {doc.id: (readings or {}).get(doc.id) or read_document(doc, cues) for doc in documents}
+    claims = {doc.id: readings[doc.id].claims for doc in documents}
     curated_index = alias_index(concepts, cues)
     curated_hits = {doc.id: [curated_index.find(c.sentence.text) for c in claims[doc.id]] for doc in documents}
     general = frozenset(c.id for c in curated if c.general)
@@ -64,7 +69,7 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
                  for doc in documents}
     relevance = second_look(documents, claims, relevance, curated, embed)
     topical = [d for d in documents if relevance[d.id].on_topic and d.kind != "bibliography"]
-    mentions = [m for doc in topical for m in document_mentions(doc, claims[doc.id], cues)]
+    mentions = [m for doc in topical for m in readings[doc.id].mentions]
     acronyms = defined_acronyms(doc.text for doc in documents)
     resolutions, new_concepts = resolve_mentions(mentions, concepts, classifier, embed, cues, acronyms)
     new_concepts = with_section_descriptions(new_concepts, resolutions, claims)
@@ -236,7 +241,7 @@ def with_surface_forms(concepts: list[Concept], surfaces: dict[str, list[tuple[s
     out = []
     for c in concepts:
         known = {normalize(a.rstrip("*")) for a in [c.label, *c.aliases]}
-        extra = sorted({p for p, _ in surfaces.get(c.id, []) if normalize(p) not in known}, key=normalize)
+        extra = sorted({p for p, _ in surfaces.get(c.id, []) if normalize(p) not in known}, key=lambda p: (normalize(p), p))
         unique = list({normalize(p): p for p in extra}.values())
         out.append(c.model_copy(update={"aliases": [*c.aliases, *unique]}) if unique else c)
     return out
