@@ -233,7 +233,7 @@ def cached_readings(directory: Path, documents: list[Document], cues: Cues, cues
         keep.add(path.name)
         try:
             readings[doc.id] = pickle.loads(path.read_bytes())
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+        except Exception:   # missing, damaged or written by other code: read the document again
             readings[doc.id] = read_document(doc, cues)
             write_bytes_atomic(path, pickle.dumps(readings[doc.id], protocol=pickle.HIGHEST_PROTOCOL))
     for path in directory.glob("*.pickle"):

@@ -78,6 +78,10 @@ def test_taxonomy_edit_reuses_document_readings_and_gives_the_graph_a_fresh_read
     build(settings, force=True)
     assert len(read) == len(list(settings.corpus_dir.rglob("*.*")))
     assert graph.read_bytes() == cached                # reading afresh changes nothing
+    damaged = sorted((settings.cache_dir / "readings").glob("*.pickle"))[0]
+    damaged.write_bytes(b"not a pickle")
+    build(settings, force=True)                         # a damaged cache file is read again, not fatal
+    assert graph.read_bytes() == cached
 
 
 def test_failed_build_leaves_previous_build(data_copy, monkeypatch):
