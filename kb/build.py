@@ -151,11 +151,7 @@ def _manifest(fingerprint: str, report: BuildReport) -> dict:
 
 def input_fingerprint(settings: Settings) -> str:
     """A hash of everything a build reads: corpus files, taxonomy, curation, reproduction results and code."""
-    h = hashlib.sha256(f"{BUILD_FORMAT}|{PARSER_VERSION}".encode())
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        h.update(str(path.relative_to(package)).encode())
-        h.update(path.read_bytes())
+    h = hashlib.sha256(f"{BUILD_FORMAT}|{PARSER_VERSION}|{code_digest()}".encode())
     for path in [settings.taxonomy_path, settings.curation_path, settings.cues_path, settings.glossary_path,
                  settings.classifier_path]:
         h.update(path.read_bytes() if path.exists() else b"-")
@@ -170,6 +166,16 @@ def input_fingerprint(settings: Settings) -> str:
                     h.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
             except OSError:
                 h.update(b"unreadable")
+    return h.hexdigest()
+
+
+def code_digest() -> str:
+    """A hash of every module of the kb package, names and contents."""
+    h = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        h.update(str(path.relative_to(package)).encode())
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 
@@ -222,10 +228,7 @@ def cached_readings(directory: Path, documents: list[Document], cues: Cues, cues
     """Each document's claim sentences and mentions (`read_document`), kept in `directory` by document content,
     cue file and kb's code, so a build after a taxonomy edit does not clean and scan every document again.
     Files are pickles that kb itself wrote; ones no longer current are removed."""
-    h = hashlib.sha256(cues_path.read_bytes())
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
-        h.update(path.read_bytes())
-    version = h.hexdigest()[:16]
+    version = hashlib.sha256(cues_path.read_bytes() + code_digest().encode()).hexdigest()[:16]
     directory.mkdir(parents=True, exist_ok=True)
     readings, keep = {}, set()
     for doc in documents:

@@ -241,7 +241,8 @@ def with_surface_forms(concepts: list[Concept], surfaces: dict[str, list[tuple[s
     out = []
     for c in concepts:
         known = {normalize(a.rstrip("*")) for a in [c.label, *c.aliases]}
-        extra = sorted({p for p, _ in surfaces.get(c.id, []) if normalize(p) not in known}, key=lambda p: (normalize(p), p))
+        extra = sorted({p for p, _ in surfaces.get(c.id, []) if normalize(p) not in known},
+                       key=lambda p: (normalize(p), p))   # ties by spelling, so every process keeps the same one
         unique = list({normalize(p): p for p in extra}.values())
         out.append(c.model_copy(update={"aliases": [*c.aliases, *unique]}) if unique else c)
     return out

@@ -2,8 +2,8 @@
 
 A document passes when it names several of the taxonomy's failure modes or fixes, or speaks the field's
 vocabulary (data/cues.yaml `domain_terms`, per 100 words, or a title with one of its `title_terms`) and
-names one; an unrelated post that happens to say "overfitting" once does neither. Front matter naming failure modes always passes, and an episode or
-topic review (the project's own kinds) needs one concept.
+names one; an unrelated post that happens to say "overfitting" once does neither. Front matter naming
+failure modes always passes, and an episode or topic review (the project's own kinds) needs one concept.
 
 Word counts miss documents about training practice that use few of the field's words (seed variance,
 evaluation noise, distillation before RL), so a document that names a concept, or nearly passes the

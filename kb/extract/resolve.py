@@ -358,8 +358,8 @@ def misjudged_setting(words: list[str], cues: Cues) -> bool:
 def adjusted_setting(phrase: str, cues: Cues) -> bool:
     """Whether a phrase names a fix as a setting changed: "<adjustment> <setting>" ("Higher generation
     temperature", "More completions per prompt", "Reduce sequence length") or "<setting> <adjustment>"
-    ("Temperature increase"), two to five words without digits,
-    sentence punctuation or clause verbs, the setting saying which one. One that starts like an instruction
+    ("Temperature increase"), two to five words without digits, sentence punctuation or clause verbs, the
+    setting saying which one. One that starts like an instruction
     ("Reduce ...", "Increase ...") may be an alias of an existing fix (`alias_shaped`) but founds no concept of
     its own (`names_a_concept` turns instruction starts away first): allowing it added near-duplicates such
     as "Increase temperature" beside rollout temperature tuning for one more item found per set."""
@@ -435,7 +435,7 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     stands, but is not confident enough to link other sentences."""
     if not len(known.names):
         return None
-    top = np.argpartition(-sims, min(5, len(sims)) - 1)[:5] if len(sims) > 5 else np.arange(len(sims))
+    top = np.argpartition(-sims, 4)[:5] if len(sims) > 5 else np.arange(len(sims))   # the five nearest, unsorted
     order = top[np.argsort(-sims[top])]
     norm = normalize(phrase)
     stems = content_stems(phrase, cues)
