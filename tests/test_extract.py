@@ -218,12 +218,13 @@ def test_invalid_taxonomy_is_a_one_line_error(tmp_path, bad):
 def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelated_posts(vectors):
     from kb.extract import alias_index, curated_concepts
     from kb.extract.clean import claim_sentences
-    from kb.extract.relevance import MIN_TOPIC_SIMILARITY, judge_relevance, taxonomy_centroid, with_topic_similarity
+    from kb.extract.relevance import MIN_TOPIC_SIMILARITY, judge_relevance, topic_centroids, with_topic_similarity
     from kb.parse import parse_text
 
     concepts = curated_concepts(TAXONOMY, Curation())
     index = alias_index(concepts, CUES)
-    centroid = taxonomy_centroid([f"{c.label}: {c.description}" for c in concepts], vectors.embed)
+    centroids = topic_centroids([f"{c.label}: {c.description}" for c in concepts if not c.general],
+                                [f"{c.label}: {c.description}" for c in concepts if c.general], vectors.embed)
     practice = parse_text(
         "# What went wrong in our post-training runs\n\nTwo runs of one recipe with different seeds ended four "
         "points apart on a math benchmark, so a single run of a language model says little. The model's answers "
@@ -243,6 +244,26 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
         claims = claim_sentences(doc, CUES)
         first = judge_relevance(doc, [index.find(c.sentence.text) for c in claims], claims, CUES, index, general)
         assert not first.on_topic and first.concepts_named == 1  # both fail the vocabulary test
-        verdicts[doc.path] = with_topic_similarity(first, claims, centroid, vectors.embed)
+        verdicts[doc.path] = with_topic_similarity(first, claims, centroids, vectors.embed)
     assert verdicts["practice.md"].on_topic and verdicts["practice.md"].topic_similarity >= MIN_TOPIC_SIMILARITY
     assert not verdicts["loader.md"].on_topic and verdicts["loader.md"].topic_similarity < MIN_TOPIC_SIMILARITY
+
+    # Close to the field by meaning and naming two concepts, but about machine learning at large (serving):
+    # nearer the taxonomy's general definitions than its RL-specific ones, so still turned away.
+    serving = parse_text(
+        "# Making generation faster on one accelerator\n\nA small draft model proposes several tokens and the "
+        "large model checks them in one forward pass, so decoding a long answer takes fewer sequential steps. When "
+        "the large model disagrees with a proposed token, the rest of the draft is thrown away and sampling resumes "
+        "from the large model's own distribution. The acceptance rate depends on how closely the draft model's "
+        "distribution matches the target model's, measured by the KL divergence between the two. Keeping the "
+        "key-value cache in half precision halves its memory and lets larger batches fit. Quantized weights speed "
+        "up memory-bound decoding further, though a poorly calibrated scale causes numerical precision errors in "
+        "rare layers. Continuous batching keeps the accelerator busy when requests finish at different times. A "
+        "tuned chat model must be served with the same chat template and tokenizer it was trained with, or its "
+        "outputs degrade. Serving several fine-tuned variants at once shares the base weights across requests.\n",
+        path="serving.md", fmt="md")
+    claims = claim_sentences(serving, CUES)
+    first = judge_relevance(serving, [index.find(c.sentence.text) for c in claims], claims, CUES, index, general)
+    verdict = with_topic_similarity(first, claims, centroids, vectors.embed)
+    assert not first.on_topic and first.concepts_named >= 1
+    assert verdict.topic_similarity >= MIN_TOPIC_SIMILARITY and not verdict.on_topic

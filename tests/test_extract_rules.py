@@ -13,7 +13,8 @@ from kb.extract.cues import load_cues
 from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
-from kb.extract.resolve import (abbreviates, adjusted_setting, alias_shaped, defined_acronyms, expand_acronyms, names_a_concept,
+from kb.extract.resolve import (abbreviates, adjusted_setting, alias_shaped, changed_setting, content_stems,
+                                defined_acronyms, expand_acronyms, instructed_setting, names_a_concept,
                                 names_other_machinery, opposite_direction, setting_shaped, shaped_kind,
                                 without_imperative)
 from kb.parse import parse_text
@@ -454,3 +455,31 @@ def test_a_setting_changed_may_be_written_after_the_setting():
     assert adjusted_setting("Temperature increase", CUES)
     assert adjusted_setting("Learning rate reduction", CUES)
     assert not names_a_concept("Baseline reduces variance", "failure_mode", CUES)   # a clause, not a name
+
+
+def test_an_open_ended_alias_may_start_with_a_short_whole_word():
+    index = build_alias_index([("mit:kl", ["KL regulari*"], []), ("fm:mem", ["me*"], [])])
+    found = lambda text: [h.concept_id for h in index.find(text)]
+    assert found("We add KL regularization.") == ["mit:kl"] and found("a KL regularizer") == ["mit:kl"]
+    assert found("the KL divergence grows") == []
+    assert found("measure it") == []   # one word needs three letters before its open ending
+
+
+def test_a_camel_case_alias_matches_as_prose_writes_it():
+    index = build_alias_index([("mit:peft", ["LoRA"], []), ("mit:simpo", ["SimPO"], [])])
+    assert [h.concept_id for h in index.find("We trained LoRA adapters, then ran SimPO.")] == ["mit:peft", "mit:simpo"]
+
+
+def test_a_setting_changed_names_the_setting_it_changes():
+    assert changed_setting("Reduce concurrent rollouts", CUES) == content_stems("concurrent rollouts", CUES)
+    assert changed_setting("Temperature increase", CUES) == content_stems("temperature", CUES)
+    assert changed_setting("Asynchronous rollouts", CUES) == set()   # changes nothing: any match may stand
+    assert not adjusted_setting("Increase gradually", CUES)          # says how, not what
+
+
+def test_a_heading_telling_the_reader_to_change_a_setting_may_found_a_fix():
+    heading = Mention("Reduce concurrent rollouts", "doc", 0, 26, "heading", "Generation OOM", "heading")
+    assert instructed_setting(heading, "mitigation", CUES)
+    assert not instructed_setting(heading, "failure_mode", CUES)
+    sentence_term = Mention("Reduce concurrent rollouts", "doc", 0, 26, "term", "Generation OOM", "paragraph")
+    assert not instructed_setting(sentence_term, "mitigation", CUES)

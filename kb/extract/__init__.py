@@ -36,7 +36,7 @@ from .curation import apply_curation
 from .debates import add_debates
 from .mentions import is_table_row
 from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
-from .relevance import Relevance, judge_relevance, needs_second_look, taxonomy_centroid, with_topic_similarity
+from .relevance import Relevance, judge_relevance, needs_second_look, topic_centroids, with_topic_similarity
 from .reading import DocumentReading, read_document
 from .resolve import Resolution, defined_acronyms, resolve_mentions
 
@@ -111,8 +111,9 @@ def second_look(documents: list[Document], claims: dict[str, list[ClaimSentence]
     doubtful = [d for d in documents if needs_second_look(relevance[d.id])]
     if not doubtful:
         return relevance
-    centroid = taxonomy_centroid([f"{c.label}: {c.description}" for c in concepts], embed)
-    return {**relevance, **{d.id: with_topic_similarity(relevance[d.id], claims[d.id], centroid, embed)
+    centroids = topic_centroids([f"{c.label}: {c.description}" for c in concepts if not c.general],
+                                [f"{c.label}: {c.description}" for c in concepts if c.general], embed)
+    return {**relevance, **{d.id: with_topic_similarity(relevance[d.id], claims[d.id], centroids, embed)
                             for d in doubtful}}
 
 

@@ -87,6 +87,7 @@ def tokens(text: str) -> tuple[Token, ...]:
 def alias_keys(alias: str) -> dict[tuple[str, ...], tuple[int, ...]]:
     """The stem sequences an alias is registered under (joined and, for hyphenated aliases, split), each with
     the lengths of the alias's words."""
+    original = alias
     alias = alias.strip().rstrip("*").lower()
     variants = [alias, alias.replace("-", " ")] if "-" in alias else [alias]
     words = alias.replace("-", " ").split()
@@ -95,6 +96,9 @@ def alias_keys(alias: str) -> dict[tuple[str, ...], tuple[int, ...]]:
     bare = [w for w in words if w not in ARTICLES]
     if len(bare) >= 2 and len(bare) < len(words):
         variants.append(" ".join(bare))   # headings and notes drop articles: "Raise temperature", "Penalize EOS"
+    cased = original.strip().rstrip("*")
+    if any(_CAMEL.search(w) for w in cased.split()):
+        variants.append(cased)   # prose splits "LoRA" and "SimPO" at the case change: so must the alias
     keys = {}
     for variant in variants:
         toks = tokens(variant)
@@ -132,7 +136,8 @@ class AliasIndex:
         wildcard = alias.strip().endswith("*")
         if wildcard:
             words = tuple(t.word for t in tokens(alias.strip().rstrip("*").lower()))
-            if words and len(words[0]) >= 3:
+            # One word needs three letters before its open ending; in several ("KL regulari*") the first is whole.
+            if words and (len(words) > 1 or len(words[0]) >= 3):
                 self.prefixed.setdefault(words[0][:3], []).append((concept_id, alias.rstrip("*"), weak, words))
             return
         for key, lengths in alias_keys(alias).items():

@@ -195,7 +195,7 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         placed = mention.origin in NEW_ORIGINS or (mention.doc_id, normalize(mention.phrase)) in recurring
         confident = p.max() >= NEW_MIN_PROBABILITY or setting_shaped(mention.phrase, kind, float(p.max()), cues)
         named = names_a_concept(mention.phrase, kind, cues) or (
-            labelled(mention, kind) and labelled_name(mention.phrase, cues))
+            labelled(mention, kind) and labelled_name(mention.phrase, cues)) or instructed_setting(mention, kind, cues)
         if kind != "other" and confident and placed and named:
             new_candidates.append((mention, kind, float(p.max())))
     new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row, cues)
@@ -372,10 +372,25 @@ def adjusted_setting(phrase: str, cues: Cues) -> bool:
         setting = words[:-1]   # "Temperature increase", "Learning rate reduction"
     else:
         return False
-    if any(w in cues.clause_words or w in cues.report_tails for w in words) or words[-1].endswith(_ADJECTIVE_ENDS):
-        return False   # "More stable" says how things turned out, not what was set
+    if any(w in cues.clause_words or w in cues.report_tails for w in words) or words[-1].endswith(_ADJECTIVE_ENDS + ("ly",)):
+        return False   # "More stable" says how things turned out, "Increase gradually" how, not what was set
     return any(w not in cues.weak_modifiers and w not in cues.non_concept_starts and w not in cues.adjustments
                and len(w) >= 3 for w in setting)
+
+
+def changed_setting(phrase: str, cues: Cues) -> set[str]:
+    """The content stems of the setting a phrase changes ("Reduce concurrent rollouts" -> concurrent, rollout),
+    or an empty set when the phrase is not a setting changed (`adjusted_setting`)."""
+    if not adjusted_setting(phrase, cues):
+        return set()
+    words = [w for w in name_words(phrase) or [] if w not in cues.adjustments and w not in cues.adjustment_tails]
+    return content_stems(" ".join(words), cues)
+
+
+def instructed_setting(mention: Mention, kind: str, cues: Cues) -> bool:
+    """Whether a heading or lead term tells the reader to change a setting ("Reduce concurrent rollouts" under
+    a heading about memory errors): a fix, named as written, when no existing concept changes that setting."""
+    return kind == "mitigation" and mention.origin in ("heading", "lead") and adjusted_setting(mention.phrase, cues)
 
 
 def shaped_kind(phrase: str, kind: str, cues: Cues) -> str:
@@ -439,11 +454,14 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     order = top[np.argsort(-sims[top])]
     norm = normalize(phrase)
     stems = content_stems(phrase, cues)
+    setting = changed_setting(phrase, cues)
     for j in order:
         owner, similarity = known.owners[j], float(sims[j])
         if names_other_machinery(phrase, known.names_of(owner), cues) or \
                 opposite_direction(phrase, known.names_of(owner), cues):
             continue
+        if not setting <= vocabulary.get(owner, set()) and similarity < SAME_MEANING:
+            continue   # changing a setting is the fix that changes it: "Reduce concurrent rollouts" is not async rollouts
         kind_probability = p[CLASSES.index(_kind_of(owner))]
         plausible = kind_probability >= ALIAS_MIN_PROBABILITY
         shared = (bool(stems & vocabulary.get(owner, set())) and (len(norm.split()) > 1 or len(norm) >= 8)
