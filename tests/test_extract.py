@@ -58,6 +58,7 @@ Intro paragraph about training language models with reinforcement learning.
 ## Reward hacking
 
 The policy found a loophole in the unit tests and passed them without fixing the code.
+The run lasted three days on eight accelerators.
 To avoid this, design environments that are harder to hack with hidden tests.
 """
 
@@ -87,6 +88,9 @@ def test_tiny_corpus_gives_typed_nodes_and_edges_with_exact_quotes(tmp_path, ext
     loophole = next(n for n in x.nodes.values() if n.kind == "claim" and "loophole" in n.text)
     about = {(e.v, e.provenance.asserted_by) for e in x.edges if e.u == loophole.id and e.kind == "about"}
     assert ("fm:reward-hacking", "rule:alias") in about
+    # a sentence under the "Reward hacking" heading is about it only where it names it, not by its place
+    aside = next(n for n in x.nodes.values() if n.kind == "claim" and "three days" in n.text)
+    assert not [e for e in x.edges if e.u == aside.id and e.kind == "about"]
 
     fix = [e for e in x.edges if e.kind == "mitigates" and e.u == "mit:hard-to-hack-environments" and e.provenance.source_id == "tiny-post"]
     assert [e.v for e in fix] == ["fm:reward-hacking"]

@@ -14,7 +14,7 @@ from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
 from kb.extract.resolve import (abbreviates, adjusted_setting, alias_shaped, changed_setting, content_stems,
-                                defined_acronyms, expand_acronyms, instructed_setting, names_a_concept,
+                                defined_acronyms, drops_direction, expand_acronyms, instructed_setting, names_a_concept,
                                 names_other_machinery, opposite_direction, setting_shaped, shaped_kind,
                                 without_imperative)
 from kb.parse import parse_text
@@ -483,3 +483,27 @@ def test_a_heading_telling_the_reader_to_change_a_setting_may_found_a_fix():
     assert not instructed_setting(heading, "failure_mode", CUES)
     sentence_term = Mention("Reduce concurrent rollouts", "doc", 0, 26, "term", "Generation OOM", "paragraph")
     assert not instructed_setting(sentence_term, "mitigation", CUES)
+
+
+def test_a_weak_word_inside_another_concepts_name_names_nothing():
+    index = build_alias_index([("fm:entropy", ["entropy collapse"], []), ("fm:unstable", [], ["collapse"])])
+    assert [h.concept_id for h in index.find("The entropy collapse came early.")] == ["fm:entropy"]
+    assert [(h.concept_id, h.weak) for h in index.find("A sudden collapse of the reward.")] == [("fm:unstable", True)]
+
+
+def test_a_phrase_naming_only_the_quantity_is_not_a_concept_that_moves_it():
+    assert drops_direction("Per-device batch size", "larger batch size", CUES)
+    assert drops_direction("Variance", "zero variance", CUES)
+    assert not drops_direction("Bigger batches", "larger batch size", CUES)
+    assert not drops_direction("Batch size", "batch size schedule", CUES)   # the name says no way either
+
+
+def test_a_contents_entry_is_no_claim():
+    assert CUES.is_boilerplate_block("- [Overlong filtering](#overlong-filtering)")
+    assert CUES.is_boilerplate_block("3. [Why rewards flatten](#why-rewards-flatten)")
+    assert not CUES.is_boilerplate_block("- [Overlong filtering](#overlong) masks truncated samples from the loss.")
+
+
+def test_the_fields_unspelled_acronyms_are_read_as_their_words():
+    assert expand_acronyms("Lower base LR", CUES.field_acronyms) == "Lower base learning rate"
+    assert expand_acronyms("Noisy RM scores", CUES.field_acronyms) == "Noisy reward model scores"

@@ -193,7 +193,7 @@ class AliasIndex:
             _keep(hits, hit)
         for hit in self._gapped_hits(text, toks, {h.concept_id for h in hits if not h.weak}, inside):
             _keep(hits, hit)
-        return hits
+        return _without_nested_weak(hits)
 
     def _compound_hits(self, text: str, toks: tuple[Token, ...], inside: set[int]) -> list[AliasHit]:
         """Aliases that lead a hyphenated compound in prose ("LLM-as-a-judge-based", "sycophancy-like"): the
@@ -254,6 +254,16 @@ def merge_hits(first: list[AliasHit], second: list[AliasHit]) -> list[AliasHit]:
     for hit in second:
         _keep(hits, hit)
     return hits
+
+
+def _without_nested_weak(hits: list[AliasHit]) -> list[AliasHit]:
+    """`hits` less each weak hit that lies inside another concept's strong hit: "collapse" inside "entropy
+    collapse" is that concept's word, not a sign of training collapse."""
+    strong = [h for h in hits if not h.weak]
+    if not strong or len(strong) == len(hits):
+        return hits
+    return [h for h in hits if not h.weak or not any(
+        s.concept_id != h.concept_id and s.start <= h.start and h.end <= s.end for s in strong)]
 
 
 def _keep(hits: list[AliasHit], hit: AliasHit) -> None:

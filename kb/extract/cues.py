@@ -95,6 +95,7 @@ class Cues(BaseModel):
     adjustment_tails: WordSet
     name_tails: WordSet
     topic_starts: WordSet
+    field_acronyms: dict[str, str]
 
     _patterns: CuePatterns | None = PrivateAttr(default=None)
 

@@ -460,7 +460,8 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
         if names_other_machinery(phrase, known.names_of(owner), cues) or \
                 opposite_direction(phrase, known.names_of(owner), cues):
             continue
-        if not setting <= vocabulary.get(owner, set()) and similarity < SAME_MEANING:
+        if similarity < SAME_MEANING and (not setting <= vocabulary.get(owner, set())
+                                          or drops_direction(phrase, known.names[j], cues)):
             continue   # changing a setting is the fix that changes it: "Reduce concurrent rollouts" is not async rollouts
         kind_probability = p[CLASSES.index(_kind_of(owner))]
         plausible = kind_probability >= ALIAS_MIN_PROBABILITY
@@ -507,6 +508,7 @@ def _part_of_name(phrase: str, sims: np.ndarray, known: ConceptVectors, name_ste
         similarity = float(sims[j])
         if (similarity >= PART_OF_NAME_SIMILARITY
                 and not names_other_machinery(phrase, known.names_of(known.owners[j]), cues)
+                and not drops_direction(phrase, known.names[j], cues)
                 and p[CLASSES.index(_kind_of(known.owners[j]))] >= ALIAS_MIN_PROBABILITY
                 and (best is None or similarity > best[1])):
             best = (known.owners[j], similarity, False)
@@ -546,6 +548,12 @@ def directions(text: str, cues: Cues) -> frozenset[str]:
 def _directions(text: str, up: frozenset[str], down: frozenset[str]) -> frozenset[str]:
     words = set(normalize(text).replace("-", " ").split())
     return frozenset(way for way, vocabulary in (("up", up), ("down", down)) if words & vocabulary)
+
+
+def drops_direction(phrase: str, name: str, cues: Cues) -> bool:
+    """Whether a concept's name says which way a quantity goes ("Larger batch size", "Zero variance") and the
+    phrase says no way ("Per-device batch size", "Variance"): the phrase names the quantity, not the concept."""
+    return bool(directions(name, cues)) and not directions(phrase, cues)
 
 
 def opposite_direction(phrase: str, names: Iterable[str], cues: Cues) -> bool:
