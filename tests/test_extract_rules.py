@@ -507,3 +507,17 @@ def test_a_contents_entry_is_no_claim():
 def test_the_fields_unspelled_acronyms_are_read_as_their_words():
     assert expand_acronyms("Lower base LR", CUES.field_acronyms) == "Lower base learning rate"
     assert expand_acronyms("Noisy RM scores", CUES.field_acronyms) == "Noisy reward model scores"
+
+
+def test_only_an_instruction_ties_its_sentence_to_a_fix_near_it_in_meaning():
+    from kb.extract import instructs
+    from kb.extract.resolve import Resolution
+
+    def lead(phrase: str, concept: str) -> Resolution:
+        mention = Mention(phrase, "doc", 0, len(phrase), "lead", "Debugging", "list_item")
+        kind = "mitigation" if concept.startswith("mit:") else "failure_mode"
+        return Resolution(mention, concept, kind, "alias", 0.9, 0.72, False)
+
+    assert instructs(lead("Inspect the generations", "mit:training-monitoring"), CUES)
+    assert not instructs(lead("Mean reward", "mit:training-monitoring"), CUES)        # names a quantity
+    assert not instructs(lead("Inspect the generations", "fm:reward-hacking"), CUES)  # an instruction is a fix

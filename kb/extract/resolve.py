@@ -454,6 +454,7 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     order = top[np.argsort(-sims[top])]
     norm = normalize(phrase)
     stems = content_stems(phrase, cues)
+    head = tokens(phrase)[-1].stem if len(norm.split()) > 1 and tokens(phrase) else None
     setting = changed_setting(phrase, cues)
     for j in order:
         owner, similarity = known.owners[j], float(sims[j])
@@ -465,7 +466,8 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
             continue   # changing a setting is the fix that changes it: "Reduce concurrent rollouts" is not async rollouts
         kind_probability = p[CLASSES.index(_kind_of(owner))]
         plausible = kind_probability >= ALIAS_MIN_PROBABILITY
-        shared = (bool(stems & vocabulary.get(owner, set())) and (len(norm.split()) > 1 or len(norm) >= 8)
+        # the shared word must say which one: "Purely sampling" shares only its head with "Dynamic sampling"
+        shared = (bool((stems - {head}) & vocabulary.get(owner, set())) and (len(norm.split()) > 1 or len(norm) >= 8)
                   and kind_probability >= CONFIDENT_PROBABILITY)
         spelled = fuzz.ratio(norm, normalize(known.names[j])) >= ALIAS_FUZZ and plausible
         if similarity >= SAME_MEANING or (plausible and shared and similarity >= ALIAS_SIMILARITY) or spelled:
