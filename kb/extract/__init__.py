@@ -28,7 +28,7 @@ from ..models import Block, Document, Node, Provenance
 from ..taxonomy import Concept, Curation, Taxonomy
 from ..text import Sentence, normalize, short_hash, word_count
 from .accumulate import TAXONOMY_SOURCE, Extraction, GraphBuilder
-from .aliases import AliasHit, AliasIndex, build_alias_index, merge_hits
+from .aliases import AliasHit, AliasIndex, Token, build_alias_index, merge_hits
 from .classify import ConceptClassifier
 from .clean import ClaimSentence
 from .cues import Cues
@@ -62,7 +62,9 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     readings = {doc.id: (readings or {}).get(doc.id) or read_document(doc, cues) for doc in documents}
     claims = {doc.id: readings[doc.id].claims for doc in documents}
     curated_index = alias_index(concepts, cues)
-    curated_hits = {doc.id: [curated_index.find(c.sentence.text) for c in claims[doc.id]] for doc in documents}
+    words = {doc.id: readings[doc.id].claim_tokens for doc in documents}
+    curated_hits = {doc.id: [curated_index.find(c.sentence.text, t) for c, t in zip(claims[doc.id], words[doc.id])]
+                    for doc in documents}
     general = frozenset(c.id for c in curated if c.general)
     relevance = {doc.id: judge_relevance(doc, curated_hits[doc.id], claims[doc.id], cues, curated_index, general)
                  for doc in documents}
@@ -77,8 +79,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     index = alias_index(with_found_aliases([*curated, *new_concepts], confident), cues)   # headings, rows, items
     found = found_index(curated, new_concepts, confident, cues)
     used_in = phrase_documents(curated, confident)
-    hits = {doc.id: [merge_hits(known, DocumentAliases(found, used_in, doc.id).find(c.sentence.text))
-                     for c, known in zip(claims[doc.id], curated_hits[doc.id])] for doc in topical}
+    hits = {doc.id: [merge_hits(known, DocumentAliases(found, used_in, doc.id).find(c.sentence.text, t))
+                     for c, t, known in zip(claims[doc.id], words[doc.id], curated_hits[doc.id])] for doc in topical}
     surfaces = surface_forms(topical, claims, hits)
     concepts = with_surface_forms(concepts, surfaces)
 
@@ -215,9 +217,9 @@ class DocumentAliases:
     used_in: dict[tuple[str, str], frozenset[str]]
     doc_id: str
 
-    def find(self, text: str) -> list[AliasHit]:
-        """The index's hits in `text` that hold in this document."""
-        return [h for h in self.index.find(text)
+    def find(self, text: str, toks: tuple[Token, ...] | None = None) -> list[AliasHit]:
+        """The index's hits in `text` (its `tokens`, when already known) that hold in this document."""
+        return [h for h in self.index.find(text, toks)
                 if self.doc_id in self.used_in.get((h.concept_id, normalize(h.alias)), (self.doc_id,))]
 
 

@@ -562,8 +562,16 @@ def opposite_direction(phrase: str, names: Iterable[str], cues: Cues) -> bool:
     """Whether a phrase moves a quantity one way and every name of a concept that says a way says the other
     ("Increase learning rate" against "Lower learning rate"), so it cannot be another name of it."""
     said = directions(phrase, cues)
-    theirs = [d for d in (directions(n, cues) for n in names) if d]
-    return len(said) == 1 and bool(theirs) and all(not (said & d) for d in theirs)
+    if len(said) != 1:
+        return False
+    theirs = _ways_said(tuple(names), cues.up_words, cues.down_words)
+    return bool(theirs) and all(not (said & d) for d in theirs)
+
+
+@lru_cache(maxsize=4096)
+def _ways_said(names: tuple[str, ...], up: frozenset[str], down: frozenset[str]) -> tuple[frozenset[str], ...]:
+    """The directions of those of `names` that say one (a concept's names are asked about many phrases)."""
+    return tuple(d for d in (_directions(n, up, down) for n in names) if d)
 
 
 def _same_concept(group: dict, phrase: str, vector: np.ndarray, cues: Cues) -> bool:
