@@ -137,8 +137,8 @@ def _section_weights(section: str, cues: Cues) -> np.ndarray:
     return weights
 
 
-def _in_context(probabilities: np.ndarray, mention: Mention, cues: Cues) -> np.ndarray:
-    p = probabilities * _section_weights(mention.section, cues)
+def _in_context(probabilities: np.ndarray, mention: Mention, section_weights: np.ndarray) -> np.ndarray:
+    p = probabilities * section_weights
     if mention.hint:
         p[CLASSES.index(mention.hint)] *= HINT_WEIGHT
     return p / p.sum()
@@ -176,11 +176,13 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     resolutions: list[Resolution] = []
     new_candidates: list[tuple[Mention, str, float]] = []
     recurring = _recurring_terms(mentions)
+    weights = {section: _section_weights(section, cues) for section in {m.section for m in mentions}}
+    shaped = {phrase: alias_shaped(phrase, cues) for phrase in phrases}
     for mention in mentions:
         i = row[mention.phrase]
-        p = _in_context(base[i], mention, cues)
+        p = _in_context(base[i], mention, weights[mention.section])
         match = None
-        if alias_shaped(mention.phrase, cues):
+        if shaped[mention.phrase]:
             match = (_existing_match(mention.phrase, sims[i], known, p, vocabulary, cues)
                      or _part_of_name(mention.phrase, sims[i], known, name_stems, p, cues))
         if match is not None and mention.origin == "item" and not match[2]:
