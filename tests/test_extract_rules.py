@@ -521,3 +521,16 @@ def test_only_an_instruction_ties_its_sentence_to_a_fix_near_it_in_meaning():
     assert instructs(lead("Inspect the generations", "mit:training-monitoring"), CUES)
     assert not instructs(lead("Mean reward", "mit:training-monitoring"), CUES)        # names a quantity
     assert not instructs(lead("Inspect the generations", "fm:reward-hacking"), CUES)  # an instruction is a fix
+
+
+def test_a_heading_gives_its_concept_the_words_it_was_written_in():
+    from kb.extract import surface_forms, unclaimed_blocks
+
+    doc = parse_text("# Notes\n\n## Warm up to avoid huge gradient spikes\n\nWe warmed up for 50 steps.\n",
+                     path="notes.md", fmt="md")
+    index = build_alias_index([("fm:unstable", ["gradient spike*"], [])])
+    claims = claim_sentences(doc, CUES)
+    blocks = unclaimed_blocks(doc, claims, index)
+    hits = [index.find(c.sentence.text) for c in claims]
+    assert surface_forms([doc], {doc.id: claims}, {doc.id: hits}, {doc.id: blocks}) == {
+        "fm:unstable": [("gradient spikes", doc.id)]}

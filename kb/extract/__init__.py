@@ -81,7 +81,9 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     used_in = phrase_documents(curated, confident)
     hits = {doc.id: [merge_hits(known, DocumentAliases(found, used_in, doc.id).find(c.sentence.text, t))
                      for c, t, known in zip(claims[doc.id], words[doc.id], curated_hits[doc.id])] for doc in topical}
-    surfaces = surface_forms(topical, claims, hits)
+    blocks = {doc.id: unclaimed_blocks(doc, claims[doc.id], DocumentAliases(index, used_in, doc.id))
+              for doc in topical}
+    surfaces = surface_forms(topical, claims, hits, blocks)
     concepts = with_surface_forms(concepts, surfaces)
 
     g = GraphBuilder()
@@ -97,9 +99,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     matcher = PaperMatcher(papers)
     related = related_concepts(taxonomy)
     for doc in documents:
-        add_document(g, doc, claims[doc.id], hits.get(doc.id, []), relevance[doc.id],
-                     DocumentAliases(index, used_in, doc.id), by_doc.get(doc.id, []),
-                     matcher, cues, related)
+        add_document(g, doc, claims[doc.id], hits.get(doc.id, []), blocks.get(doc.id, []), relevance[doc.id],
+                     DocumentAliases(index, used_in, doc.id), by_doc.get(doc.id, []), matcher, cues, related)
     add_debates(g, taxonomy)
     apply_curation(g, curation)
     return g.freeze()
@@ -224,14 +225,18 @@ class DocumentAliases:
 
 
 def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentence]],
-                  hits: dict[str, list[list[AliasHit]]]) -> dict[str, list[tuple[str, str]]]:
+                  hits: dict[str, list[list[AliasHit]]],
+                  blocks: Mapping[str, list[BlockHits]] | None = None) -> dict[str, list[tuple[str, str]]]:
     """Concept id -> (phrase, source) for each way a document wrote a strong alias differently from the alias
-    itself ("KL penalties" for "KL penalty", "implementation details" for "implementation detail*")."""
+    itself ("KL penalties" for "KL penalty", "implementation details" for "implementation detail*"), in its
+    claims and in its headings, table rows and short items (`blocks`)."""
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for doc in documents:
-        for claim, claim_hits in zip(claims[doc.id], hits[doc.id]):
-            text = claim.sentence.text
-            for h in claim_hits:
+        written = [(claim.sentence.text, claim_hits) for claim, claim_hits in zip(claims[doc.id], hits[doc.id])]
+        written += [(doc.text[block.start:block.end], block_hits)
+                    for _, block, block_hits in (blocks or {}).get(doc.id, [])]
+        for text, text_hits in written:
+            for h in text_hits:
                 surface = text[h.start:h.end]
                 if not h.weak and normalize(surface) != normalize(h.alias):
                     found[h.concept_id].add((surface, doc.id))
@@ -318,8 +323,8 @@ def claim_node(doc: Document, claim: ClaimSentence) -> Node:
 
 
 def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hits: list[list[AliasHit]],
-                 relevance: Relevance, index: DocumentAliases, resolutions: list[Resolution], matcher: PaperMatcher,
-                 cues: Cues, related: Mapping[str, frozenset[str]] | None = None) -> None:
+                 blocks: list[BlockHits], relevance: Relevance, index: DocumentAliases, resolutions: list[Resolution],
+                 matcher: PaperMatcher, cues: Cues, related: Mapping[str, frozenset[str]] | None = None) -> None:
     """Source, claims, citations and, for on-topic documents, `about` and `mitigates` edges."""
     src = f"src:{doc.id}"
     g.add_node(source_node(doc, relevance))
@@ -341,13 +346,12 @@ def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hi
         for fm in tagged:
             g.add_edge(nodes[0].id, fm, "about", _prov(doc, claims[0].sentence, "rule:front-matter"))
     if relevance.on_topic and doc.kind != "bibliography":
-        _link_concepts(g, doc, claims, nodes, hits, index, resolutions, cues, related or {})
+        _link_concepts(g, doc, claims, nodes, hits, blocks, index, resolutions, cues, related or {})
 
 
 def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], nodes: list[Node],
-                   hits: list[list[AliasHit]], index: DocumentAliases, resolutions: list[Resolution],
-                   cues: Cues, related: Mapping[str, frozenset[str]]) -> None:
-    blocks = unclaimed_blocks(doc, claims, index)
+                   hits: list[list[AliasHit]], blocks: list[BlockHits], index: DocumentAliases,
+                   resolutions: list[Resolution], cues: Cues, related: Mapping[str, frozenset[str]]) -> None:
     supported = supported_concepts([*hits, *(found for _, _, found in blocks)], resolutions, related)
     by_sentence: dict[int, list[Resolution]] = defaultdict(list)
     for r in resolutions:
