@@ -361,10 +361,10 @@ def adjusted_setting(phrase: str, cues: Cues) -> bool:
     """Whether a phrase names a fix as a setting changed: "<adjustment> <setting>" ("Higher generation
     temperature", "More completions per prompt", "Reduce sequence length") or "<setting> <adjustment>"
     ("Temperature increase"), two to five words without digits, sentence punctuation or clause verbs, the
-    setting saying which one. One that starts like an instruction
-    ("Reduce ...", "Increase ...") may be an alias of an existing fix (`alias_shaped`) but founds no concept of
-    its own (`names_a_concept` turns instruction starts away first): allowing it added near-duplicates such
-    as "Increase temperature" beside rollout temperature tuning for one more item found per set."""
+    setting saying which one. One that starts like an instruction ("Reduce ...", "Increase ...") may be an
+    alias of an existing fix (`alias_shaped`), but `names_a_concept` turns instruction starts away, so it founds
+    a concept only from a heading or lead term (`instructed_setting`) and only when no existing fix changes the
+    same setting (`changed_setting`), which keeps "Increase temperature" on rollout temperature tuning."""
     words = name_words(phrase)
     if not words or not 2 <= len(words) <= MAX_NEW_WORDS:
         return False
