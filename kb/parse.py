@@ -19,7 +19,7 @@ from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 FORMATS: dict[str, Literal["md", "txt", "html"]] = {
     ".md": "md",
@@ -382,7 +382,7 @@ def _md_blocks(body: str) -> list[_RawBlock]:
     from markdown_it import MarkdownIt
 
     line_starts = _line_starts(body)
-    tokens = MarkdownIt("commonmark").enable("table").parse(body)
+    tokens = MarkdownIt("commonmark").enable("table").parse(_admonitions_opened(_rst_underlines_as_setext(body)))
     blocks: list[_RawBlock] = []
     in_item = 0
     for index, token in enumerate(tokens):
@@ -402,6 +402,46 @@ def _md_blocks(body: str) -> list[_RawBlock]:
             seg_start, seg_end = line_starts[token.map[0]], line_starts[token.map[1]]
             blocks.append(_locate(body, token.content, seg_start, seg_end, kind, level))
     return blocks
+
+
+_RST_UNDERLINE = re.compile(r"^([^\n]*\S[^\n]*)\n([~^\"+])\2{2,}[ \t]*$", re.MULTILINE)
+
+
+def _rst_underlines_as_setext(body: str) -> str:
+    """`body` with reStructuredText section underlines ("Title" over a run of `~`, `^`, `"` or `+` at least as
+    long) rewritten, character for character, as Markdown setext underlines. Saved .rst pages reach the corpus
+    as Markdown, where a `~~~` line opens a code fence that would swallow the rest of the page."""
+    def setext(m: re.Match) -> str:
+        title, underline = m.group(1), m.group(0)[len(m.group(1)) + 1:]
+        if len(underline.rstrip()) < len(title.strip()) or title.lstrip().startswith(("```", "~~~", "    ")):
+            return m.group(0)
+        return f"{title}\n{'-' * len(underline.rstrip())}{underline[len(underline.rstrip()):]}"
+
+    return _RST_UNDERLINE.sub(setext, body)
+
+
+# MkDocs admonitions (`!!! note "Title"`, collapsible `??? info`) and content tabs (`=== "Tab"`).
+_ADMONITION = re.compile(r'^( *)(?:(?:!!!|\?\?\?\+?)[ \t]*[\w-]*|===\+?)(?:[ \t]+"([^"]*)")?[ \t]*$')
+_ADMONITION_INDENT = 4
+
+
+def _admonitions_opened(body: str) -> str:
+    """`body` with the four-space-indented bodies of MkDocs admonitions and content tabs dedented, line for line,
+    and each opener's title as a heading. Plain Markdown reads such a body as a code block, which would hide
+    the prose of every documentation site that folds its explanations into notes and tabs."""
+    lines = body.split("\n")
+    for i, line in enumerate(lines):
+        m = _ADMONITION.match(line)
+        if not m or (line.lstrip().startswith("===") and m.group(2) is None):
+            continue   # a bare "===" line is a setext underline
+        indent = len(m.group(1))
+        lines[i] = f"{m.group(1)}#### {m.group(2)}" if m.group(2) else ""
+        inner = indent + _ADMONITION_INDENT
+        for j in range(i + 1, len(lines)):
+            if lines[j].strip() and len(lines[j]) - len(lines[j].lstrip(" ")) < inner:
+                break
+            lines[j] = lines[j][:indent] + lines[j][inner:] if lines[j].strip() else lines[j]
+    return "\n".join(lines)
 
 
 def _line_starts(body: str) -> list[int]:

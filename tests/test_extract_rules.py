@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kb.extract.aliases import build_alias_index, tokens
@@ -13,7 +14,7 @@ from kb.extract.cues import load_cues
 from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
-from kb.extract.resolve import (abbreviates, adjusted_setting, alias_shaped, changed_setting, content_stems,
+from kb.extract.resolve import (ConceptVectors, abbreviates, adjusted_setting, alias_shaped, changed_setting, content_stems,
                                 defined_acronyms, drops_direction, expand_acronyms, instructed_setting, names_a_concept,
                                 names_other_machinery, opposite_direction, setting_shaped, shaped_kind,
                                 without_imperative)
@@ -430,6 +431,21 @@ def test_a_setting_moved_the_other_way_is_not_another_name_of_a_fix():
     assert not opposite_direction("Smaller learning rate", lower_lr, CUES)
     assert not opposite_direction("Learning rate schedule", lower_lr, CUES)   # says no way: nothing to contradict
     assert opposite_direction("High reward variance", ["zero variance", "low reward variance"], CUES)
+    # a negated direction word says no way: a stall named "reward not increasing" contradicts no drop
+    stall = ["reward not increasing", "accuracy stops improving"]
+    assert not opposite_direction("Near-zero reward plateau", stall, CUES)
+    assert opposite_direction("Near-zero reward plateau", [*stall, "reward increases"], CUES)
+
+
+def test_an_open_ended_alias_is_completed_by_its_letters_not_its_embedding():
+    vectors = ConceptVectors(["numerical instabilit", "entropy bonus"], ["fm:numerics", "mit:bonus"],
+                             np.zeros((2, 384), dtype=np.float32),
+                             (("numerical instabilit", "fm:numerics"), ("kl regulari", "mit:kl")))
+    assert vectors.completing("numerical instability") == "fm:numerics"
+    assert vectors.completing("numerical instabilities") == "fm:numerics"
+    assert vectors.completing("kl regularization") == "mit:kl"
+    assert vectors.completing("numerical instability fix") is None   # the open word must end the phrase
+    assert vectors.completing("numerical noise") is None
 
 
 def test_a_changed_setting_is_alias_shaped_even_when_the_setting_is_a_generic_word():

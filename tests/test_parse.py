@@ -158,6 +158,27 @@ def test_repeated_heading_is_kept_when_its_text_is_new():
     assert [b.text for b in doc.blocks] == ["Notes", "First.", "Notes", "Second."]
 
 
+def test_rst_section_underlines_are_headings_not_code_fences():
+    body = "Clipping\n~~~~~~~~\n\nRaise the upper bound.\n\nLength\n^^^^^^\n\nCap the budget.\n\n~~~\ncode\n~~~\n"
+    doc = parse_text(body, path="page.rst.md", fmt="md")
+    assert [(b.kind, b.text) for b in doc.blocks] == [
+        ("heading", "Clipping"), ("paragraph", "Raise the upper bound."), ("heading", "Length"),
+        ("paragraph", "Cap the budget.")]
+    assert [doc.text[b.start:b.end] for b in doc.blocks] == [b.text for b in doc.blocks]
+
+
+def test_mkdocs_admonition_and_tab_bodies_are_prose_with_their_titles_as_headings():
+    body = ('Intro.\n\n!!! note "Why it drifts"\n    The policy moves away from the reference.\n\n'
+            '    ??? info\n        Nested detail.\n\n=== "Config"\n    Set the coefficient.\n\nAfter.\n\n'
+            '    indented code stays code\n')
+    doc = parse_text(body, path="page.md", fmt="md")
+    assert [(b.kind, b.text) for b in doc.blocks] == [
+        ("paragraph", "Intro."), ("heading", "Why it drifts"),
+        ("paragraph", "The policy moves away from the reference."), ("paragraph", "Nested detail."),
+        ("heading", "Config"), ("paragraph", "Set the coefficient."), ("paragraph", "After.")]
+    assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks)
+
+
 def test_content_hash_covers_version_path_and_bytes():
     doc = parse_text("Body.\n", path="a.md", fmt="md")
     expected = hashlib.sha256(PARSER_VERSION.encode() + b"\0a.md\0Body.\n").hexdigest()

@@ -163,13 +163,14 @@ def test_allowed_mask_applies_before_candidate_depth():
     ids, texts, vectors = _filter_corpus()
     index = HybridIndex.build(ids, texts, vectors)
     allowed = np.zeros(len(ids), dtype=bool)
-    allowed[-12:] = True
+    n_allowed = F.depth   # every allowed row fits in each side's candidates, so every hit carries both ranks
+    allowed[-(n_allowed + 1):] = True
     allowed[-1] = False
-    assert len(ids) - 12 > F.depth
+    assert len(ids) - n_allowed > F.depth
     query_vector = vectors[-1]
 
     lexical = index.search("reward", query_vector, k=5, mode="lexical", allowed=allowed)
-    assert [h.id for h in lexical] == ids[-12:-7]
+    assert [h.id for h in lexical] == ids[-(n_allowed + 1):-(n_allowed - 4)]
 
     dense = index.search("reward", query_vector, k=5, mode="dense", allowed=allowed)
     rows = np.flatnonzero(allowed)

@@ -100,7 +100,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     related = related_concepts(taxonomy)
     for doc in documents:
         add_document(g, doc, claims[doc.id], hits.get(doc.id, []), blocks.get(doc.id, []), relevance[doc.id],
-                     DocumentAliases(index, used_in, doc.id), by_doc.get(doc.id, []), matcher, cues, related)
+                     DocumentAliases(index, used_in, doc.id), by_doc.get(doc.id, []), matcher, cues, related,
+                     words[doc.id])
     add_debates(g, taxonomy)
     apply_curation(g, curation)
     return g.freeze()
@@ -324,8 +325,10 @@ def claim_node(doc: Document, claim: ClaimSentence) -> Node:
 
 def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hits: list[list[AliasHit]],
                  blocks: list[BlockHits], relevance: Relevance, index: DocumentAliases, resolutions: list[Resolution],
-                 matcher: PaperMatcher, cues: Cues, related: Mapping[str, frozenset[str]] | None = None) -> None:
-    """Source, claims, citations and, for on-topic documents, `about` and `mitigates` edges."""
+                 matcher: PaperMatcher, cues: Cues, related: Mapping[str, frozenset[str]] | None = None,
+                 words: Sequence[tuple[Token, ...]] | None = None) -> None:
+    """Source, claims, citations and, for on-topic documents, `about` and `mitigates` edges. `words` are the
+    claims' tokens when already known."""
     src = f"src:{doc.id}"
     g.add_node(source_node(doc, relevance))
     if doc.kind == "episode" and doc.meta.episode:
@@ -333,11 +336,11 @@ def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hi
         if paper is not None:
             g.add_edge(src, paper.id, "cites", heading_provenance(doc, doc.meta.title, "rule:front-matter"))
     nodes = []
-    for claim in claims:
+    for claim, toks in zip(claims, words or [None] * len(claims)):
         node = claim_node(doc, claim)
         g.add_node(node)
         g.add_edge(src, node.id, "states", _prov(doc, claim.sentence, "rule:sentence"))
-        for pid, name in matcher.cited(claim.sentence.text, g).items():
+        for pid, name in matcher.cited(claim.sentence.text, g, toks).items():
             g.add_edge(node.id, pid, "cites", _prov(doc, claim.sentence, citation_rule(name)), matched=name)
             g.add_edge(src, pid, "cites", _prov(doc, claim.sentence, citation_rule(name)), matched=name)
         nodes.append(node)

@@ -91,6 +91,7 @@ class Cues(BaseModel):
     shortfall_starts: WordSet
     up_words: WordSet
     down_words: WordSet
+    negation_words: WordSet
     adjustments: WordSet
     adjustment_tails: WordSet
     name_tails: WordSet

@@ -8,7 +8,7 @@ from typing import Any
 from ..models import Document, Node, Provenance
 from ..text import ARXIV_ID, EPISODE_ID, normalize, slugify
 from .accumulate import GraphBuilder
-from .aliases import build_alias_index
+from .aliases import Token, build_alias_index
 
 
 def paper_id(key: str) -> str:
@@ -81,9 +81,10 @@ class PaperMatcher:
         self.known_arxiv = {p.attrs.get("arxiv") for p in papers.values()}
         self.known_episodes = {p.attrs.get("episode") for p in papers.values()}
 
-    def cited(self, text: str, g: GraphBuilder) -> dict[str, str]:
-        """paper id -> the name that matched, adding a stub paper node for an unknown arXiv or episode id."""
-        cited = {h.concept_id: text[h.start:h.end] for h in self.index.find(text)}
+    def cited(self, text: str, g: GraphBuilder, toks: tuple[Token, ...] | None = None) -> dict[str, str]:
+        """paper id -> the name that matched, adding a stub paper node for an unknown arXiv or episode id
+        (`toks`: the text's tokens, when already known)."""
+        cited = {h.concept_id: text[h.start:h.end] for h in self.index.find(text, toks)}
         for arxiv in ARXIV_ID.findall(text):
             if arxiv not in self.known_arxiv:
                 pid = paper_id(f"arxiv-{arxiv}")

@@ -66,6 +66,24 @@ class ConceptVectors:
     names: list[str]
     owners: list[str]
     matrix: np.ndarray
+    open_ended: tuple[tuple[str, str], ...] = ()   # (open-ended alias without its "*", normalized; owner)
+
+    @cached_property
+    def _open_by_first_word(self) -> dict[str, list[tuple[str, str]]]:
+        by_word: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for prefix, owner in self.open_ended:
+            by_word[prefix.split()[0]].append((prefix, owner))
+        return by_word
+
+    def completing(self, phrase: str) -> str | None:
+        """The concept with an open-ended alias ("numerical instabilit*") that `phrase`, normalized, spells out
+        whole: the alias with its last word completed. A word cut short embeds as something else, so an
+        alias's open ending is matched here, by its letters."""
+        words = phrase.split()
+        for prefix, owner in self._open_by_first_word.get(words[0] if words else "", ()):
+            if phrase.startswith(prefix) and " " not in phrase[len(prefix):]:
+                return owner
+        return None
 
     @cached_property
     def _by_owner(self) -> dict[str, list[str]]:
@@ -87,7 +105,10 @@ def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
             if name.strip():
                 names.append(name)
                 owners.append(c.id)
-    return ConceptVectors(names, owners, embed(names) if names else np.zeros((0, 384), dtype=np.float32))
+    open_ended = tuple((normalize(a.rstrip("*")), c.id) for c in concepts for a in c.aliases
+                       if a.strip().endswith("*") and a.strip("* "))
+    return ConceptVectors(names, owners, embed(names) if names else np.zeros((0, 384), dtype=np.float32),
+                          open_ended)
 
 
 _ADJECTIVE_ENDS = ("ble", "ive", "ous", "ful", "less")
@@ -458,6 +479,10 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     stems = content_stems(phrase, cues)
     head = tokens(phrase)[-1].stem if len(norm.split()) > 1 and tokens(phrase) else None
     setting = changed_setting(phrase, cues)
+    completed = known.completing(norm)
+    if completed is not None and p[CLASSES.index(_kind_of(completed))] >= ALIAS_MIN_PROBABILITY \
+            and not opposite_direction(phrase, known.names_of(completed), cues):
+        return completed, max((float(sims[j]) for j, o in enumerate(known.owners) if o == completed), default=1.0), True
     for j in order:
         owner, similarity = known.owners[j], float(sims[j])
         if names_other_machinery(phrase, known.names_of(owner), cues) or \
@@ -544,14 +569,15 @@ def opposite_settings(a: str, b: str, cues: Cues) -> bool:
 
 
 def directions(text: str, cues: Cues) -> frozenset[str]:
-    """Which way a text says a quantity went: "up", "down", both or neither."""
-    return _directions(text, cues.up_words, cues.down_words)
+    """Which way a text says a quantity went: "up", "down", both or neither (a negated word says neither)."""
+    return _directions(text, cues.up_words, cues.down_words, cues.negation_words)
 
 
 @lru_cache(maxsize=65_536)
-def _directions(text: str, up: frozenset[str], down: frozenset[str]) -> frozenset[str]:
-    words = set(normalize(text).replace("-", " ").split())
-    return frozenset(way for way, vocabulary in (("up", up), ("down", down)) if words & vocabulary)
+def _directions(text: str, up: frozenset[str], down: frozenset[str], negations: frozenset[str]) -> frozenset[str]:
+    words = normalize(text).replace("-", " ").split()
+    said = {w for before, w in zip(["", *words], words) if before not in negations}
+    return frozenset(way for way, vocabulary in (("up", up), ("down", down)) if said & vocabulary)
 
 
 def drops_direction(phrase: str, name: str, cues: Cues) -> bool:
@@ -566,14 +592,15 @@ def opposite_direction(phrase: str, names: Iterable[str], cues: Cues) -> bool:
     said = directions(phrase, cues)
     if len(said) != 1:
         return False
-    theirs = _ways_said(tuple(names), cues.up_words, cues.down_words)
+    theirs = _ways_said(tuple(names), cues.up_words, cues.down_words, cues.negation_words)
     return bool(theirs) and all(not (said & d) for d in theirs)
 
 
 @lru_cache(maxsize=4096)
-def _ways_said(names: tuple[str, ...], up: frozenset[str], down: frozenset[str]) -> tuple[frozenset[str], ...]:
+def _ways_said(names: tuple[str, ...], up: frozenset[str], down: frozenset[str],
+               negations: frozenset[str]) -> tuple[frozenset[str], ...]:
     """The directions of those of `names` that say one (a concept's names are asked about many phrases)."""
-    return tuple(d for d in (_directions(n, up, down) for n in names) if d)
+    return tuple(d for d in (_directions(n, up, down, negations) for n in names) if d)
 
 
 def _same_concept(group: dict, phrase: str, vector: np.ndarray, cues: Cues) -> bool:
