@@ -166,6 +166,29 @@ def test_table_cells_under_a_failure_or_fix_column_are_candidates_of_that_kind()
     assert not any(phrase == "seen twice" for phrase, _ in found)   # a column with no failure or fix label
 
 
+def test_a_parameter_tables_setting_identifiers_are_not_candidate_names():
+    doc = parse_text("# Options\n\n| Option | Type | Meaning |\n|---|---|---|\n"
+                     "| `num_iterations` | int | Iterations per batch |\n| Entropy bonus | float | Weight |\n",
+                     path="options.md", fmt="md")
+    phrases = {m.phrase for m in document_mentions(doc, claim_sentences(doc, CUES), CUES) if m.block_kind == "table"}
+    assert "Entropy bonus" in phrases and not any("iterations" in p.lower() for p in phrases)
+
+
+def test_a_short_heading_ending_in_one_concepts_alias_is_that_concepts_name_in_the_writers_words():
+    from kb.extract import heading_name
+    index = build_alias_index([("fm:numerics", ["underflow*"], []), ("mit:clip", ["gradient clipping"], [])])
+
+    def name(text):
+        return heading_name(text, index.find(text), CUES)
+
+    assert name("3. Gradient underflow") == ("fm:numerics", "Gradient underflow")
+    assert name("Underflow") is None                                # one word: the alias itself
+    assert name("Missing gradient clipping") is None                # about the fix's absence, not its name
+    assert name("Examples of gradient clipping") is None            # about the concept
+    assert name("Gradient clipping and underflow") is None          # names two concepts
+    assert name("Underflow in practice") is None                    # does not end in the alias
+
+
 def test_a_heading_opens_with_the_name_before_a_tail_saying_where_or_when():
     doc = parse_text("# Notes\n\n## Gradient clipping during the first epoch\n\nIt held.\n\n"
                      "- **Entropy bonus for short groups**: it helped.\n\n## Results on the held-out set\n\nFine.\n",
@@ -180,6 +203,7 @@ def test_labels_and_phrase_cleaning():
     assert split_label("Problem 2: Loss spikes", CUES) == ("failure_mode", "Loss spikes")
     assert split_label("Solution: Lower the learning rate", CUES) == ("mitigation", "Lower the learning rate")
     assert clean_phrase("3. **Entropy Collapse** (CRITICAL)") == "Entropy Collapse"
+    assert clean_phrase("Higher `entropy_coef`") == "Higher entropy coef"
 
 
 @pytest.mark.parametrize("phrase, kind, ok", [

@@ -34,11 +34,11 @@ from .clean import ClaimSentence
 from .cues import Cues
 from .curation import apply_curation
 from .debates import add_debates
-from .mentions import is_table_row
+from .mentions import clean_phrase, is_table_row, split_label
 from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
 from .relevance import Relevance, judge_relevance, needs_second_look, topic_centroids, with_topic_similarity
 from .reading import DocumentReading, read_document
-from .resolve import Resolution, defined_acronyms, resolve_mentions
+from .resolve import Resolution, alias_shaped, defined_acronyms, resolve_mentions
 
 __all__ = ["DocumentReading", "Extraction", "extract_graph", "read_document"]
 
@@ -83,7 +83,7 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
                      for c, t, known in zip(claims[doc.id], words[doc.id], curated_hits[doc.id])] for doc in topical}
     blocks = {doc.id: unclaimed_blocks(doc, claims[doc.id], DocumentAliases(index, used_in, doc.id))
               for doc in topical}
-    surfaces = surface_forms(topical, claims, hits, blocks)
+    surfaces = surface_forms(topical, claims, hits, blocks, cues)
     concepts = with_surface_forms(concepts, surfaces)
 
     g = GraphBuilder()
@@ -226,11 +226,12 @@ class DocumentAliases:
 
 
 def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentence]],
-                  hits: dict[str, list[list[AliasHit]]],
-                  blocks: Mapping[str, list[BlockHits]] | None = None) -> dict[str, list[tuple[str, str]]]:
+                  hits: dict[str, list[list[AliasHit]]], blocks: Mapping[str, list[BlockHits]] | None = None,
+                  cues: Cues | None = None) -> dict[str, list[tuple[str, str]]]:
     """Concept id -> (phrase, source) for each way a document wrote a strong alias differently from the alias
     itself ("KL penalties" for "KL penalty", "implementation details" for "implementation detail*"), in its
-    claims and in its headings, table rows and short items (`blocks`)."""
+    claims and in its headings, table rows and short items (`blocks`); with `cues`, also a short heading that
+    ends in one concept's alias, whole ("Gradient underflow" for "underflow*")."""
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for doc in documents:
         written = [(claim.sentence.text, claim_hits) for claim, claim_hits in zip(claims[doc.id], hits[doc.id])]
@@ -241,7 +242,27 @@ def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentenc
                 surface = text[h.start:h.end]
                 if not h.weak and normalize(surface) != normalize(h.alias):
                     found[h.concept_id].add((surface, doc.id))
+        for rule, block, block_hits in (blocks or {}).get(doc.id, []) if cues is not None else ():
+            named = heading_name(doc.text[block.start:block.end], block_hits, cues) if rule == "rule:heading" else None
+            if named is not None:
+                found[named[0]].add((named[1], doc.id))
     return {c: sorted(v) for c, v in found.items()}
+
+
+def heading_name(text: str, hits: list[AliasHit], cues: Cues) -> tuple[str, str] | None:
+    """(concept id, name) when a heading is the name of one concept in the writer's words: two to five words,
+    shaped like an alias, ending in a strong alias of that concept and naming no other ("Gradient underflow"
+    ends in "underflow*", "Overlong reward shaping" in "reward shaping")."""
+    strong = {h.concept_id for h in hits if not h.weak}
+    name = clean_phrase(split_label(text, cues)[1])
+    words = normalize(name).split()
+    if len(strong) != 1 or not 2 <= len(words) <= 5 or any(c.isdigit() for c in name) \
+            or not alias_shaped(name, cues) or any(w in cues.connecting_words or w in cues.clause_words
+                                                   or w in cues.negation_words for w in words):
+        return None   # "Examples of reward hacking", "Missing gradient clipping": about the concept, not its name
+    last = max((h for h in hits if not h.weak), key=lambda h: h.end)
+    ending = normalize(text[last.start:last.end])
+    return (strong.pop(), name) if normalize(name).endswith(ending) else None
 
 
 def with_surface_forms(concepts: list[Concept], surfaces: dict[str, list[tuple[str, str]]]) -> list[Concept]:

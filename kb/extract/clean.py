@@ -17,7 +17,8 @@ MIN_CLAIM_WORDS = 5
 MIN_ALPHA_SHARE = 0.6
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)")
+# Underscores inside a word belong to an identifier ("entropy_coef"), not to emphasis.
+_EMPHASIS = re.compile(r"\*\*|\*|`|(?<![^\W_])__?|__?(?![^\W_])")
 _AUTHOR_YEAR = re.compile(r"\(\d{4}\)\.?\s*$")
 _TIMESTAMP = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?\s")
 _LINK_ONLY = re.compile(r"^\s*(?:[-*+]\s*)?(?:\[[^\]]*\]\([^)]*\)[\s,;.|–-]*)+$")

@@ -70,6 +70,9 @@ _GENERIC_HEADS = {"loss", "sampling", "bias", "biases", "penalty", "penalties", 
                   "contamination", "divergence", "staleness", "starvation", "tampering", "faking"}
 
 
+_SETTING_IDENTIFIER = re.compile(r"-{0,2}[A-Za-z][\w.-]*_[\w.-]*")
+
+
 @dataclass(frozen=True)
 class Mention:
     """A candidate phrase, where it was found, and what its place in the document suggests."""
@@ -90,6 +93,7 @@ def clean_phrase(text: str) -> str:
     text = plain(text)
     text = _NUMBERING.sub("", text)
     text = _PAREN_TAIL.sub("", text)
+    text = text.replace("_", " ")   # a setting's identifier ("entropy_coef") is read as its words
     text = "".join(ch for ch in text if ch.isalnum() or ch.isspace() or ch in "-/'.,+&()@:;?!")
     text = _NON_WORD_EDGES.sub("", text.strip())
     return re.sub(r"\s+", " ", text).strip()
@@ -158,8 +162,9 @@ def table_mentions(doc: Document, cues: Cues) -> list[Mention]:
 
 def _block_mention(doc: Document, block: Block, raw: str, phrase: str, origin: Origin, hint: Hint | None,
                    sentence: Sentence | None, cues: Cues, block_kind: str | None = None) -> list[Mention]:
-    """The mention of `phrase`, written as `raw` inside `block`, when it is usable and not structural."""
-    if not _usable(phrase) or cues.is_structural(phrase):
+    """The mention of `phrase`, written as `raw` inside `block`, when it is usable, not structural and not a
+    setting's identifier (a parameter table's `num_iterations` names a knob, not a failure or a fix)."""
+    if not _usable(phrase) or cues.is_structural(phrase) or _SETTING_IDENTIFIER.fullmatch(raw.strip().strip("*`")):
         return []
     start = block.start + max(0, block.text.find(raw))
     return [Mention(phrase, doc.id, start, start + len(raw), origin, block.section, block_kind or block.kind, hint,
