@@ -429,7 +429,7 @@ def related_concepts(taxonomy: Taxonomy) -> dict[str, frozenset[str]]:
 
 def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution],
                        related: Mapping[str, frozenset[str]] | None = None) -> set[str]:
-    """Concepts a document names unambiguously: by a strong alias or a resolved mention, by weak aliases
+    """Concepts a document names unambiguously: by a strong alias or a confidently resolved mention, by weak aliases
     recurring in MIN_WEAK_SENTENCES sentences (a one-word weak alias counts ONE_WORD_WEIGHT of a sentence), or
     by a weak alias vouched for by a concept the taxonomy relates to it (a fix of that failure, a failure that
     fix addresses) named outright: anywhere in the document for a weak phrase, in the same sentence for a
@@ -448,7 +448,9 @@ def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]
                     phrased.add(h.concept_id)
                 elif related.get(h.concept_id, frozenset()) & named_here:
                     beside.add(h.concept_id)
-    strong = {h.concept_id for hs in hits for h in hs if not h.weak} | {r.concept_id for r in resolutions}
+    # a mention only near a concept in meaning (not confident) vouches for nothing
+    strong = {h.concept_id for hs in hits for h in hs if not h.weak} | {r.concept_id for r in resolutions
+                                                                        if r.confident}
     vouched = {c for c in phrased if related.get(c, frozenset()) & strong} | beside
     return strong | vouched | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
 
