@@ -19,7 +19,7 @@ from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
 
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"
 
 FORMATS: dict[str, Literal["md", "txt", "html"]] = {
     ".md": "md",
@@ -393,6 +393,8 @@ def _md_blocks(body: str) -> list[_RawBlock]:
         elif token.type == "tr_open" and token.map:
             start, end = _strip_range(body, line_starts[token.map[0]], line_starts[token.map[1]])
             blocks.append(_RawBlock("paragraph", body[start:end], start, end))
+        elif token.type == "html_block" and token.map:
+            blocks.extend(_html_block_prose(body, line_starts[token.map[0]], line_starts[token.map[1]]))
         elif token.type == "inline" and token.map and index > 0:
             opener = tokens[index - 1]
             if opener.type not in ("heading_open", "paragraph_open") or not token.content.strip():
@@ -442,6 +444,26 @@ def _admonitions_opened(body: str) -> str:
                 break
             lines[j] = lines[j][:indent] + lines[j][inner:] if lines[j].strip() else lines[j]
     return "\n".join(lines)
+
+
+_HTML_TEXT_RUN = re.compile(r"(?<=>)[^<>]+(?=<)|\A[^<>]+(?=<)|(?<=>)[^<>]+\Z")
+_HTML_HIDDEN = re.compile(r"<(script|style|template|svg)\b", re.IGNORECASE)
+HTML_PROSE_MIN_WORDS = 8   # a shorter run between tags is a label ("Abstract"), a cell or a link text
+
+
+def _html_block_prose(body: str, seg_start: int, seg_end: int) -> list[_RawBlock]:
+    """The prose of a raw HTML block inside Markdown (a README's `<details>` abstracts): each run of text
+    between tags long enough to be a sentence, as a paragraph spanning it exactly. Blocks holding scripts or
+    styles give nothing."""
+    segment = body[seg_start:seg_end]
+    if _HTML_HIDDEN.search(segment):
+        return []
+    out = []
+    for m in _HTML_TEXT_RUN.finditer(segment):
+        start, end = _strip_range(body, seg_start + m.start(), seg_start + m.end())
+        if len(body[start:end].split()) >= HTML_PROSE_MIN_WORDS:
+            out.append(_RawBlock("paragraph", body[start:end], start, end))
+    return out
 
 
 def _line_starts(body: str) -> list[int]:

@@ -179,6 +179,16 @@ def test_mkdocs_admonition_and_tab_bodies_are_prose_with_their_titles_as_heading
     assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks)
 
 
+def test_prose_inside_raw_html_blocks_is_read_and_scripts_are_not():
+    body = ("Intro.\n\n<details><summary>Abstract</summary>Long training runs plateau after thousands of steps "
+            "unless exploration is widened.</details>\n\n<div><script>var words = 'one two three four five six seven "
+            "eight';</script></div>\n\nAfter.\n")
+    doc = parse_text(body, path="list.md", fmt="md")
+    assert [b.text for b in doc.blocks] == [
+        "Intro.", "Long training runs plateau after thousands of steps unless exploration is widened.", "After."]
+    assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks)
+
+
 def test_content_hash_covers_version_path_and_bytes():
     doc = parse_text("Body.\n", path="a.md", fmt="md")
     expected = hashlib.sha256(PARSER_VERSION.encode() + b"\0a.md\0Body.\n").hexdigest()
