@@ -94,7 +94,7 @@ class Fusion:
 
 # Chosen by 5-fold cross-validation on the development queries (scripts/eval_search.py --cv); the README
 # lists the held-out scores.
-DEFAULT_FUSION = Fusion(method="score", dense_share=0.2, depth=20, per_source=1, synonym_weight=0.5,
+DEFAULT_FUSION = Fusion(method="score", dense_share=0.3, depth=10, per_source=1, synonym_weight=0.5,
                         dense_statements=False)
 
 STOPWORDS = frozenset(
