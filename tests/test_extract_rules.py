@@ -572,5 +572,5 @@ def test_a_heading_gives_its_concept_the_words_it_was_written_in():
     claims = claim_sentences(doc, CUES)
     blocks = unclaimed_blocks(doc, claims, index)
     hits = [index.find(c.sentence.text) for c in claims]
-    assert surface_forms([doc], {doc.id: claims}, {doc.id: hits}, {doc.id: blocks}) == {
+    assert surface_forms([doc], {doc.id: claims}, {doc.id: hits}, {doc.id: blocks}, CUES) == {
         "fm:unstable": [("gradient spikes", doc.id)]}

@@ -226,23 +226,22 @@ class DocumentAliases:
 
 
 def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentence]],
-                  hits: dict[str, list[list[AliasHit]]], blocks: Mapping[str, list[BlockHits]] | None = None,
-                  cues: Cues | None = None) -> dict[str, list[tuple[str, str]]]:
+                  hits: dict[str, list[list[AliasHit]]], blocks: Mapping[str, list[BlockHits]],
+                  cues: Cues) -> dict[str, list[tuple[str, str]]]:
     """Concept id -> (phrase, source) for each way a document wrote a strong alias differently from the alias
     itself ("KL penalties" for "KL penalty", "implementation details" for "implementation detail*"), in its
-    claims and in its headings, table rows and short items (`blocks`); with `cues`, also a short heading that
-    ends in one concept's alias, whole ("Gradient underflow" for "underflow*")."""
+    claims and in its headings, table rows and short items (`blocks`), and a short heading that ends in one
+    concept's alias, whole (`heading_name`: "Gradient underflow" for "underflow*")."""
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for doc in documents:
         written = [(claim.sentence.text, claim_hits) for claim, claim_hits in zip(claims[doc.id], hits[doc.id])]
-        written += [(doc.text[block.start:block.end], block_hits)
-                    for _, block, block_hits in (blocks or {}).get(doc.id, [])]
+        written += [(doc.text[block.start:block.end], block_hits) for _, block, block_hits in blocks.get(doc.id, [])]
         for text, text_hits in written:
             for h in text_hits:
                 surface = text[h.start:h.end]
                 if not h.weak and normalize(surface) != normalize(h.alias):
                     found[h.concept_id].add((surface, doc.id))
-        for rule, block, block_hits in (blocks or {}).get(doc.id, []) if cues is not None else ():
+        for rule, block, block_hits in blocks.get(doc.id, []):
             named = heading_name(doc.text[block.start:block.end], block_hits, cues) if rule == "rule:heading" else None
             if named is not None:
                 found[named[0]].add((named[1], doc.id))

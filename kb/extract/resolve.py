@@ -75,6 +75,10 @@ class ConceptVectors:
             by_word[prefix.split()[0]].append((prefix, owner))
         return by_word
 
+    def nearest_name_similarity(self, owner: str, sims: np.ndarray) -> float:
+        """The similarity (from `sims`, one per name) of the concept's name nearest the phrase."""
+        return max((float(sims[j]) for j, o in enumerate(self.owners) if o == owner), default=1.0)
+
     def completing(self, phrase: str) -> str | None:
         """The concept with an open-ended alias ("numerical instabilit*") that `phrase`, normalized, spells out
         whole: the alias with its last word completed. A word cut short embeds as something else, so an
@@ -482,7 +486,7 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     completed = known.completing(norm)
     if completed is not None and p[CLASSES.index(_kind_of(completed))] >= ALIAS_MIN_PROBABILITY \
             and not opposite_direction(phrase, known.names_of(completed), cues):
-        return completed, max((float(sims[j]) for j, o in enumerate(known.owners) if o == completed), default=1.0), True
+        return completed, known.nearest_name_similarity(completed, sims), True
     for j in order:
         owner, similarity = known.owners[j], float(sims[j])
         if names_other_machinery(phrase, known.names_of(owner), cues) or \
