@@ -19,11 +19,12 @@ from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
 
-PARSER_VERSION = "3"
+PARSER_VERSION = "4"
 
 FORMATS: dict[str, Literal["md", "txt", "html"]] = {
     ".md": "md",
     ".markdown": "md",
+    ".rst": "md",   # reStructuredText reads as Markdown once its directives are rewritten (`_rst_directives_opened`)
     ".txt": "txt",
     ".html": "html",
     ".htm": "html",
@@ -382,7 +383,8 @@ def _md_blocks(body: str) -> list[_RawBlock]:
     from markdown_it import MarkdownIt
 
     line_starts = _line_starts(body)
-    tokens = MarkdownIt("commonmark").enable("table").parse(_admonitions_opened(_rst_underlines_as_setext(body)))
+    rewritten = _prose_fences_opened(_admonitions_opened(_rst_directives_opened(_rst_underlines_as_setext(body))))
+    tokens = MarkdownIt("commonmark").enable("table").parse(rewritten)
     blocks: list[_RawBlock] = []
     in_item = 0
     for index, token in enumerate(tokens):
@@ -422,6 +424,46 @@ def _rst_underlines_as_setext(body: str) -> str:
     return _RST_UNDERLINE.sub(setext, body)
 
 
+_RST_DIRECTIVE = re.compile(r"^( *)\.\.(?:[ \t]+(?:([\w-]+)::[ \t]*(.*)|.*))?$")
+_RST_ADMONITIONS = frozenset({"note", "warning", "tip", "important", "attention", "caution", "danger", "error",
+                              "hint", "seealso", "admonition", "topic", "sidebar"})
+
+
+def _rst_directives_opened(body: str) -> str:
+    """`body` with reStructuredText directives rewritten line for line: an admonition (`.. note::`) becomes its
+    title as a heading and its indented body, dedented, prose; any other directive (`.. code-block::`,
+    `.. math::`, `.. image::`), a comment or link target (`.. _name:`) and a literal block after `::` is
+    blanked with its indented body, so code and LaTeX never read as sentences."""
+    lines = body.split("\n")
+    i = 0
+    while i < len(lines):
+        m = _RST_DIRECTIVE.match(lines[i])
+        literal = lines[i].rstrip().endswith("::") and not m and i + 1 < len(lines) and not lines[i + 1].strip()
+        if not m and not literal:
+            i += 1
+            continue
+        indent = len(m.group(1)) if m else len(lines[i]) - len(lines[i].lstrip(" "))
+        end = i + 1
+        while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip(" ")) > indent):
+            end += 1
+        while end > i + 1 and not lines[end - 1].strip():
+            end -= 1
+        body_lines = lines[i + 1:end]
+        name = (m.group(2) or "").lower() if m else ""
+        if m and name in _RST_ADMONITIONS:
+            inner = min((len(x) - len(x.lstrip(" ")) for x in body_lines if x.strip()), default=indent)
+            title = (m.group(3) or "").strip()
+            lines[i] = f"{' ' * indent}#### {title}" if title else ""
+            lines[i + 1:end] = [" " * indent + x[inner:] if x.strip() else x for x in body_lines]
+        elif m:
+            lines[i:end] = [""] * (end - i)
+        else:
+            lines[i] = lines[i].rstrip()[:-1]   # "as follows::" introduces the block and keeps one colon
+            lines[i + 1:end] = [""] * (end - i - 1)
+        i = end
+    return "\n".join(lines)
+
+
 # MkDocs admonitions (`!!! note "Title"`, collapsible `??? info`) and content tabs (`=== "Tab"`).
 _ADMONITION = re.compile(r'^( *)(?:(?:!!!|\?\?\?\+?)[ \t]*[\w-]*|===\+?)(?:[ \t]+"([^"]*)")?[ \t]*$')
 _ADMONITION_INDENT = 4
@@ -444,6 +486,50 @@ def _admonitions_opened(body: str) -> str:
                 break
             lines[j] = lines[j][:indent] + lines[j][inner:] if lines[j].strip() else lines[j]
     return "\n".join(lines)
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*([^`\s]*)[^`\n]*$")
+_PROSE_FENCE_INFO = frozenset({"", "text", "txt", "plain", "plaintext", "markdown", "md", "note", "notes"})
+_CODE_CHARS = re.compile(r"[{}()\[\];=<>$\\|#/_\u2500-\u257f]")
+_NOTE_LINE = re.compile(r"^\s*(?:[-*•+]\s|\d{1,2}[.)]\s|[A-Za-z][\w -]{0,30}:(?:\s|$))")
+_PROSE_WORD = re.compile(r"[A-Za-z][a-z]+")
+PROSE_FENCE_MIN_WORDS = 30
+
+
+def _prose_fences_opened(body: str) -> str:
+    """`body` with the fence lines of unlabelled (or `text`/`markdown`) fenced blocks that hold notes blanked,
+    line for line, so they read as Markdown. People keep reading notes in fences; a block of code, logs or
+    settings stays a fence (most of its lines are not word runs), and so does an example prompt or answer
+    (its lines are not list items or labelled lines)."""
+    lines = body.split("\n")
+    i = 0
+    while i < len(lines):
+        m = _FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        marker, info = m.group(1), m.group(2).lower()
+        close = next((j for j in range(i + 1, len(lines))
+                      if lines[j].strip().startswith(marker) and set(lines[j].strip()) == {marker[0]}), None)
+        if close is None:
+            break
+        if info in _PROSE_FENCE_INFO and _reads_as_prose(lines[i + 1:close]):
+            lines[i] = lines[close] = ""
+        i = close + 1
+    return "\n".join(lines)
+
+
+def _reads_as_prose(lines: list[str]) -> bool:
+    """Whether most non-blank lines are runs of words with little code punctuation, a third of them list
+    items or labelled lines ("result: …"), and none a heading or comment."""
+    filled = [line for line in lines if line.strip()]
+    if any(line.lstrip().startswith("#") for line in filled) or len(_notes := [
+            line for line in filled if _NOTE_LINE.match(line)]) * 3 < len(filled):
+        return False
+    prose = [line for line in filled if len(_PROSE_WORD.findall(line)) >= 5
+             and len(_CODE_CHARS.findall(line)) <= len(line) / 25]
+    words = sum(len(_PROSE_WORD.findall(line)) for line in prose)
+    return len(filled) >= 3 and len(prose) * 2 >= len(filled) and words >= PROSE_FENCE_MIN_WORDS
 
 
 _HTML_TEXT_RUN = re.compile(r"(?<=>)[^<>]+(?=<)|\A[^<>]+(?=<)|(?<=>)[^<>]+\Z")

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 from kb.extract.aliases import build_alias_index, tokens
+from kb.extract.papers import PaperMatcher
+from kb.extract.accumulate import GraphBuilder
+from kb.models import Node
 from kb.extract.clean import claim_sentences, is_claim_text
 from kb.extract.cues import load_cues
 from kb.extract.mentions import clean_phrase, document_mentions, split_label
@@ -89,6 +92,17 @@ def test_an_alias_leading_a_hyphenated_compound_matches_in_prose_but_not_in_link
     assert found("LLM-as-a-judge-based leaderboards") == [("fm:judge", "LLM-as-a-judge")]
     assert found("a sycophancy-like reply") == [("fm:syc", "sycophancy")]
     assert found("see https://example.org/posts/sycophancy-to-subterfuge") == []
+
+
+def test_link_targets_and_addresses_name_nothing_but_known_papers_in_them_are_cited():
+    index = build_alias_index([("fm:mismatch", ["train-inference mismatch"], []), ("fm:syc", ["sycophancy"], [])])
+    found = lambda text: [h.concept_id for h in index.find(text)]
+    assert found("details are in [the helper](docs/train_inference_mismatch/README.md) for sycophancy") == ["fm:syc"]
+    assert found("at www.example.org/sycophancy or <https://example.org/train-inference-mismatch>") == []
+    assert found("a train-inference mismatch") == ["fm:mismatch"]
+    paper = Node(id="paper:p", kind="paper", label="P", text="P", attrs={"arxiv": "2601.00001", "aliases": []})
+    matcher = PaperMatcher({"paper:p": paper})
+    assert matcher.cited("as shown [here](https://arxiv.org/abs/2601.00001v2).", GraphBuilder()) == {"paper:p": "2601.00001"}
 
 
 @pytest.mark.parametrize("short, full, same", [

@@ -179,6 +179,41 @@ def test_mkdocs_admonition_and_tab_bodies_are_prose_with_their_titles_as_heading
     assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks)
 
 
+def test_reading_notes_kept_in_a_fence_are_prose_but_code_and_example_prompts_stay_code():
+    notes = ("Paper notes\n\n```\ntitle: Why rollouts stop exploring\nkey takeaway:\n"
+             "- entropy drops within the first hundred steps of training\n"
+             "- a higher sampling temperature delays the drop for a while\n"
+             "- the authors also reset the reference model when the KL term dominates\n```\n")
+    code = "```\n" + "for step in range(10):\n    loss = model(batch)  # one step of the usual training loop\n" * 3 + "```\n"
+    prompt = ("```\nYou are a careful assistant who answers questions about the history of science.\n"
+              "Please think step by step and then give the final answer in one short sentence.\n"
+              "Always cite the source you relied on and say when you are not sure about a fact.\n```\n")
+    doc = parse_text(notes + "\n" + code + "\n" + prompt, path="notes.md", fmt="md")
+    texts = [b.text for b in doc.blocks]
+    assert "entropy drops within the first hundred steps of training" in texts
+    assert not any("loss = model" in t or "careful assistant" in t for t in texts)
+    assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks if "\n" not in b.text)
+
+
+def test_restructuredtext_pages_read_their_prose_and_admonitions_but_not_directives():
+    body = ("Best practices\n==============\n\nSet the clip ratio with care.\n\n.. note::\n\n"
+            "   The KL coefficient trades exploration for stability.\n\n.. math::\n\n   \\frac{a}{b} = c\n\n"
+            ".. code-block:: python\n\n   trainer.fit(model)\n\nConfigure it as follows::\n\n   lr: 1e-6\n\n"
+            ".. _label-target:\n\nAfter.\n")
+    doc = parse_text(body, path="page.rst", fmt="md")
+    assert [(b.kind, b.text) for b in doc.blocks] == [
+        ("heading", "Best practices"), ("paragraph", "Set the clip ratio with care."),
+        ("paragraph", "The KL coefficient trades exploration for stability."),
+        ("paragraph", "Configure it as follows:"), ("paragraph", "After.")]
+    assert all(doc.text[b.start:b.end] == b.text or b.text.endswith(":") for b in doc.blocks)
+
+
+def test_rst_files_are_read_from_the_corpus(tmp_path):
+    (tmp_path / "guide.rst").write_text("Guide\n=====\n\nEntropy collapse stalls training early on.\n", encoding="utf-8")
+    docs = read_corpus(tmp_path).documents
+    assert [b.text for b in docs[0].blocks] == ["Guide", "Entropy collapse stalls training early on."]
+
+
 def test_prose_inside_raw_html_blocks_is_read_and_scripts_are_not():
     body = ("Intro.\n\n<details><summary>Abstract</summary>Long training runs plateau after thousands of steps "
             "unless exploration is widened.</details>\n\n<div><script>var words = 'one two three four five six seven "

@@ -47,6 +47,8 @@ MAX_WORD_GAP = 2
 GAPPED_ALIAS_WORDS = range(2, 5)
 _LINK_CHARS = set("/#=._-")   # a compound right after these is a URL or anchor slug, not prose
 _CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}|\n]")
+# Link targets and bare addresses are not prose: "[this note](…/train_infer_mismatch/…)" names no failure.
+_LINK = re.compile(r"\]\([^)\s]*\)|<?\b(?:https?://|www\.)[^\s<>)\]]*")
 
 
 @lru_cache(maxsize=200_000)
@@ -68,10 +70,13 @@ class Token(NamedTuple):
 @lru_cache(maxsize=65_536)
 def tokens(text: str) -> tuple[Token, ...]:
     """Stemmed words of `text` with spans into `text` (hyphens and apostrophes inside a word removed; a
-    CamelCase identifier such as AdaptiveKLController is read as its words)."""
+    CamelCase identifier such as AdaptiveKLController is read as its words; link targets and URLs skipped)."""
     out = []
     lowered = text.lower()
+    links = [m.span() for m in _LINK.finditer(text)] if "](" in text or "://" in text or "www." in text else []
     for m in _WORD.finditer(lowered):
+        if links and any(a <= m.start() < b for a, b in links):
+            continue
         parts = [(m.start(), m.end())]
         original = text[m.start():m.end()]
         if original[0].isupper() and _CAMEL.search(original):   # "vLLM" and "iPhone" stay one word
@@ -128,8 +133,7 @@ class AliasIndex:
     inserted_words: frozenset[str] = frozenset()
     joining_words: frozenset[str] = frozenset()
     neutral: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)   # first stem -> neutral terms
-    longest: int = 1
-    first_stems: set[str] = field(default_factory=set)
+    sizes: dict[str, tuple[int, ...]] = field(default_factory=dict)   # first stem -> key lengths, longest first
 
     def add(self, concept_id: str, alias: str, *, weak: bool = False) -> None:
         """Register `alias` for `concept_id`; a weak alias counts only with support from context."""
@@ -144,8 +148,8 @@ class AliasIndex:
             bucket = self.entries.setdefault(key, [])
             if not any(entry[0] == concept_id for entry in bucket):
                 bucket.append((concept_id, alias.rstrip("*"), weak, lengths, wildcard))
-            self.longest = max(self.longest, len(key))
-            self.first_stems.add(key[0])
+            if len(key) not in self.sizes.get(key[0], ()):
+                self.sizes[key[0]] = tuple(sorted({*self.sizes.get(key[0], ()), len(key)}, reverse=True))
             if not weak and self.inserted_words:
                 self._add_gapped(concept_id, alias.rstrip("*"), key, lengths, alias_words(alias))
 
@@ -166,13 +170,17 @@ class AliasIndex:
         first strong hit if it has one)."""
         toks = tokens(text) if toks is None else toks
         stems = [t.stem for t in toks]
+        present = set(stems)
         hits: list[AliasHit] = []
-        inside = self._inside_neutral(stems)
-        for i in range(len(toks)):
-            if i in inside or (stems[i] not in self.first_stems and toks[i].word[:3] not in self.prefixed):
+        inside = self._inside_neutral(stems, present)
+        # Set intersections first: most words of a sentence start no alias, and a loop over them is the cost.
+        starts = present & self.sizes.keys()
+        prefixes = {t.word[:3] for t in toks} & self.prefixed.keys() if self.prefixed else set()
+        for i in [i for i, t in enumerate(toks) if t.stem in starts or t.word[:3] in prefixes]:
+            if i in inside:
                 continue
-            for n in range(min(self.longest, len(toks) - i), 0, -1):
-                bucket = self.entries.get(tuple(stems[i:i + n]))
+            for n in self.sizes.get(stems[i], ()):
+                bucket = self.entries.get(tuple(stems[i:i + n])) if i + n <= len(toks) else None
                 if not bucket:
                     continue
                 if n > 1 and _broken(text, toks[i:i + n]):
@@ -191,7 +199,7 @@ class AliasIndex:
                     _keep(hits, AliasHit(concept_id, alias, window[0].start, window[-1].end, weak))
         for hit in self._compound_hits(text, toks, inside):
             _keep(hits, hit)
-        for hit in self._gapped_hits(text, toks, {h.concept_id for h in hits if not h.weak}, inside):
+        for hit in self._gapped_hits(text, toks, {h.concept_id for h in hits if not h.weak}, inside, present):
             _keep(hits, hit)
         return _without_nested_weak(hits)
 
@@ -215,24 +223,27 @@ class AliasIndex:
                     break
         return hits
 
-    def _inside_neutral(self, stems: list[str]) -> set[int]:
+    def _inside_neutral(self, stems: list[str], present: set[str]) -> set[int]:
         """Positions inside (not at the start of) a multi-word neutral term of the field: no alias starts
         there, so "divergence" in "KL divergence" names no failure."""
         inside: set[int] = set()
-        for i, stem in enumerate(stems):
-            for key in self.neutral.get(stem, ()):
+        firsts = present & self.neutral.keys()
+        for i in [i for i, stem in enumerate(stems) if stem in firsts] if firsts else ():
+            for key in self.neutral[stems[i]]:
                 if tuple(stems[i:i + len(key)]) == key:
                     inside.update(range(i + 1, i + len(key)))
         return inside
 
-    def _gapped_hits(self, text: str, toks: tuple[Token, ...], seen: set[str], inside: set[int]) -> list[AliasHit]:
+    def _gapped_hits(self, text: str, toks: tuple[Token, ...], seen: set[str], inside: set[int],
+                     present: set[str]) -> list[AliasHit]:
         """Strong multi-word aliases written with a few other words inside them, within one clause."""
         hits = []
-        present = {t.stem for t in toks}
-        for i, tok in enumerate(toks):
+        firsts = present & self.gapped.keys()
+        for i in [i for i, t in enumerate(toks) if t.stem in firsts] if firsts else ():
             if i in inside:
                 continue
-            for concept_id, alias, key, lengths in self.gapped.get(tok.stem, ()):
+            tok = toks[i]
+            for concept_id, alias, key, lengths in self.gapped[tok.stem]:
                 if concept_id in seen or not present.issuperset(key):
                     continue
                 end = _gapped_end(text, toks, i, key, lengths, self.inserted_words)
@@ -245,7 +256,12 @@ class AliasIndex:
 def _broken(text: str, toks: tuple[Token, ...]) -> bool:
     """Whether punctuation that ends a clause or list item stands between the words ("generation, RM" is not
     "generative RM")."""
-    return any(_CLAUSE_BREAK.search(text, a.end, b.start) for a, b in zip(toks, toks[1:]))
+    return any(_breaks(text, a.end, b.start) for a, b in zip(toks, toks[1:]))
+
+
+def _breaks(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end], the gap between two words, holds a clause break (most gaps are one space)."""
+    return not (end - start == 1 and text[start] == " ") and _CLAUSE_BREAK.search(text, start, end) is not None
 
 
 def merge_hits(first: list[AliasHit], second: list[AliasHit]) -> list[AliasHit]:
@@ -283,7 +299,7 @@ def _gapped_end(text: str, toks: tuple[Token, ...], i: int, key: tuple[str, ...]
     at = i
     for stem, length in zip(key[1:], lengths[1:]):
         for j in range(at + 1, min(at + 2 + MAX_WORD_GAP, len(toks))):
-            if _CLAUSE_BREAK.search(text, toks[j - 1].end, toks[j].start):
+            if _breaks(text, toks[j - 1].end, toks[j].start):
                 return None
             if toks[j].stem == stem and abs(toks[j].length - length) <= MAX_LENGTH_GAP:
                 at = j

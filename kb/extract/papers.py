@@ -78,7 +78,7 @@ class PaperMatcher:
         self.index = build_alias_index(
             (pid, [*node.attrs.get("aliases", []), *(node.attrs[k] for k in ("arxiv", "episode") if node.attrs.get(k))], [])
             for pid, node in papers.items())
-        self.known_arxiv = {p.attrs.get("arxiv") for p in papers.values()}
+        self.known_arxiv = {p.attrs["arxiv"]: pid for pid, p in papers.items() if p.attrs.get("arxiv")}
         self.known_episodes = {p.attrs.get("episode") for p in papers.values()}
 
     def cited(self, text: str, g: GraphBuilder, toks: tuple[Token, ...] | None = None) -> dict[str, str]:
@@ -86,7 +86,9 @@ class PaperMatcher:
         (`toks`: the text's tokens, when already known)."""
         cited = {h.concept_id: text[h.start:h.end] for h in self.index.find(text, toks)}
         for arxiv in ARXIV_ID.findall(text):
-            if arxiv not in self.known_arxiv:
+            if arxiv in self.known_arxiv:   # also inside a link, which alias matching does not read
+                cited.setdefault(self.known_arxiv[arxiv], arxiv)
+            else:
                 pid = paper_id(f"arxiv-{arxiv}")
                 g.add_node(Node(id=pid, kind="paper", label=f"arXiv:{arxiv}", text=f"arXiv:{arxiv}",
                                 attrs={"key": f"arxiv-{arxiv}", "arxiv": arxiv, "episode": None,
