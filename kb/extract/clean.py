@@ -15,6 +15,7 @@ from .cues import Cues
 
 MIN_CLAIM_WORDS = 5
 MIN_ALPHA_SHARE = 0.6
+LEAD_IN_MAX_WORDS = 12   # "Here is the config:" introduces what follows; a longer sentence ending in ":" says something
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 # Underscores inside a word belong to an identifier ("entropy_coef"), not to emphasis.
@@ -47,7 +48,8 @@ def is_claim_text(text: str, cues: Cues) -> bool:
     text_plain = plain(text)
     if word_count(text_plain) < MIN_CLAIM_WORDS or cues.is_boilerplate_sentence(text_plain):
         return False
-    if _TIMESTAMP.match(text_plain) or text_plain.endswith(":") or _LINK_ONLY.match(text):
+    lead_in = text_plain.endswith(":") and word_count(text_plain) < LEAD_IN_MAX_WORDS
+    if _TIMESTAMP.match(text_plain) or lead_in or _LINK_ONLY.match(text):
         return False
     if _AUTHOR_YEAR.search(text_plain) and word_count(text_plain) < 14:
         return False
