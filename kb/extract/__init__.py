@@ -299,7 +299,9 @@ def add_concept(g: GraphBuilder, concept: Concept, first: Resolution | None, res
     g.add_node(Node(
         id=concept.id, kind=concept_kind(concept.id), label=concept.label,
         text=f"{concept.label}: {concept.description}", description=concept.description, provenance=prov,
-        attrs={"aliases": [a.rstrip("*") for a in concept.aliases], "asserted_by": prov.asserted_by,
+        # Every name the concept goes by; the ambiguous ones, which link only with support, are also listed apart.
+        attrs={"aliases": [a.rstrip("*") for a in [*concept.aliases, *concept.weak_aliases]],
+               "weak_aliases": [a.rstrip("*") for a in concept.weak_aliases], "asserted_by": prov.asserted_by,
                "found_as": [{"phrase": p, "source_id": s} for p, s in found_as]},
     ))
     for target in concept.mitigates:

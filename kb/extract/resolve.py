@@ -362,7 +362,11 @@ def labelled_name(phrase: str, cues: Cues) -> bool:
     singulars = {last, last.removesuffix("s"), last.removesuffix("es")}
     labels = (cues.patterns.failure_label, cues.patterns.mitigation_label)
     container = any(p.fullmatch(w) for p in labels for w in singulars)   # "Three fixes" lists fixes, is none
-    return not container and not is_neutral(phrase, cues) and last not in cues.connecting_words
+    # A label over a worked example ("Problem: Converting rectangular to polar coordinates") names a task, not a
+    # training failure: a name that opens with an activity must speak the field (a head word or its vocabulary).
+    field = cues.failure_heads | cues.mitigation_heads | set(cues.domain_terms)
+    task = len(words[0]) >= 5 and words[0].endswith("ing") and not any(w in field for w in words)
+    return not container and not task and not is_neutral(phrase, cues) and last not in cues.connecting_words
 
 
 def misjudged_setting(words: list[str], cues: Cues) -> bool:
