@@ -25,15 +25,15 @@ def link_similar(extraction: Extraction, vectors: dict[str, np.ndarray], thresho
         return extraction
     matrix = np.stack([vectors[n.id] for n in nodes])
     sims = matrix @ matrix.T
-    sources = np.array([n.attrs.get("source_id") for n in nodes])
-    sims[sources[:, None] == sources[None, :]] = -1.0
+    # integer source codes: comparing thousands of id strings pairwise costs more than the product itself
+    codes = np.unique([str(n.attrs.get("source_id")) for n in nodes], return_inverse=True)[1]
+    sims[codes[:, None] == codes[None, :]] = -1.0
+    best = sims.argmax(axis=1)
+    best_score = sims[np.arange(len(nodes)), best]
     existing = {(e.u, e.v) for e in extraction.edges} | {(e.v, e.u) for e in extraction.edges}
     added: dict[tuple[str, str], Edge] = {}
-    for i, node in enumerate(nodes):
-        j = int(np.argmax(sims[i]))
-        score = float(sims[i, j])
-        if score < threshold:
-            continue
+    for i in np.flatnonzero(best_score >= threshold):
+        node, j, score = nodes[i], int(best[i]), float(best_score[i])
         u, v = _direction(node, nodes[j])
         if (u.id, v.id) in existing or (u.id, v.id) in added or (v.id, u.id) in added:
             continue

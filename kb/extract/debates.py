@@ -23,7 +23,12 @@ def add_debates(g: GraphBuilder, taxonomy: Taxonomy) -> None:
     """Link claims that take opposite stances of each taxonomy debate."""
     stances = {(d.id, s): p for d in taxonomy.debates for s, phrases in d.stances.items()
                if (p := phrase_pattern(phrases)) is not None}
-    claims = [(n, normalize(n.text)) for n in g.nodes.values() if n.kind in ("claim", "evidence")]
+    # a claim without the longest word of any stance phrase takes no stance: substring tests are far cheaper
+    # than the stance patterns, and pick the few claims worth testing
+    keys = {max(normalize(p).rstrip("*").split(), key=len) for d in taxonomy.debates
+            for phrases in d.stances.values() for p in phrases if p.strip()}
+    claims = [(n, norm) for n in g.nodes.values() if n.kind in ("claim", "evidence")
+              and any(k in (norm := normalize(n.text)) for k in keys)]
     for debate in taxonomy.debates:
         by_stance: dict[str, list[Node]] = defaultdict(list)
         for node, norm in claims:
