@@ -30,7 +30,8 @@ ALIAS_MIN_PROBABILITY = 0.35   # the phrase must plausibly be of the concept's k
 CONFIDENT_PROBABILITY = 0.5    # ... and likely of it, for the alias to link other sentences
 NEW_MIN_PROBABILITY = 0.85     # a new concept needs a confident classifier ...
 SETTING_MIN_PROBABILITY = 0.6  # ... less so for a setting change, whose shape already says it is a fix
-NEW_ORIGINS = ("heading", "definition", "emphasis", "remedy", "cue")   # ... and a place where writers name things (a list item's lead term founds none: read samples, one in seven real)
+# ... and a place where writers name things; a list item's lead term founds none (read samples: one in seven real)
+NEW_ORIGINS = ("heading", "definition", "emphasis", "remedy", "cue")
 NEW_MERGE_SIMILARITY = 0.86
 MIN_TERM_SENTENCES = 2         # a noun phrase founds a concept only if the document keeps using it
 MAX_NEW_WORDS = 5
