@@ -367,7 +367,10 @@ def labelled_name(phrase: str, cues: Cues) -> bool:
     # training failure: a name that opens with an activity must speak the field (a head word or its vocabulary).
     field = cues.failure_heads | cues.mitigation_heads | set(cues.domain_terms)
     task = len(words[0]) >= 5 and words[0].endswith("ing") and not any(w in field for w in words)
-    return not container and not task and not is_neutral(phrase, cues) and last not in cues.connecting_words
+    # "Different base model", "Data modification": nothing before the last word says which one
+    vague = all(w in cues.weak_modifiers or w in cues.generic_heads or w in GENERIC_WORDS for w in words[:-1])
+    return (not container and not task and not vague and not is_neutral(phrase, cues)
+            and last not in cues.connecting_words)
 
 
 def misjudged_setting(words: list[str], cues: Cues) -> bool:
