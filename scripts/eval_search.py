@@ -8,8 +8,11 @@
    re-run only rebuilds when something changed). A query counts when a top-k hit comes from the document
    that holds the answer, or is a failure mode / mitigation tied to that document by provenance.
 
-    python scripts/eval_search.py [--data-dir data] [--queries FILE] [--realdev DIR] [--k 5] [--cv 5]
+    python scripts/eval_search.py [--data-dir data] [--queries FILE] [--realdev DIR ...] [--k 5] [--cv 5]
                                   [--reuse] [--verbose] [--json]
+
+`--realdev` may be given several times (other folders in the GOLD.json format); each is its own query set,
+named by its folder, and `--cv` chooses the settings over all of them together.
 
 `--cv N` chooses the fusion settings (RRF constant, lexical weight, glossary weight, concept expansion, hits
 per document, statements on the dense side) by N-fold cross-validation over both query sets together: each
@@ -129,7 +132,7 @@ def concept_documents(kb: KnowledgeBase) -> dict[str, set[str]]:
     return tied
 
 
-def realdev_queries(kb: KnowledgeBase, realdev: Path) -> list[Query]:
+def realdev_queries(kb: KnowledgeBase, realdev: Path, set_name: str = "realdev") -> list[Query]:
     """The GOLD.json queries, each answered by a hit from its document or a concept tied to that document."""
     gold = json.loads((realdev / "GOLD.json").read_text(encoding="utf-8"))
     doc_of_path = {d["path"]: doc_id for doc_id, d in kb.documents.items()}
@@ -140,7 +143,7 @@ def realdev_queries(kb: KnowledgeBase, realdev: Path) -> list[Query]:
         for text in entry.get("queries", []):
             if doc_id is None:
                 raise SystemExit(f"realdev document {entry['file']} is missing from the scratch build")
-            queries.append(Query(text, _doc_test(doc_id, tied), "realdev"))
+            queries.append(Query(text, _doc_test(doc_id, tied), set_name))
     return queries
 
 
@@ -210,7 +213,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=None, help="built knowledge base for dev_queries")
     parser.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
-    parser.add_argument("--realdev", type=Path, default=DEFAULT_REALDEV, help="folder with GOLD.json and docs/")
+    parser.add_argument("--realdev", type=Path, action="append",
+                        help="folder with GOLD.json and docs/ (repeatable; default ../shared/realdev)")
     parser.add_argument("--cache", type=Path, default=None, help="where scratch builds live (default DATA/.cache)")
     parser.add_argument("--reuse", action="store_true", help="use the scratch build as it is, even if stale")
     parser.add_argument("--k", type=int, default=5)
@@ -223,12 +227,15 @@ def main() -> None:
     settings = load_settings(args.data_dir)
     kbs = {"dev": KnowledgeBase.load(settings=settings)}
     queries = [dev_query(e) for e in json.loads(args.queries.read_text(encoding="utf-8"))["queries"]]
-    if args.realdev and (args.realdev / "GOLD.json").is_file():
-        scratch = scratch_dir(settings.data_dir, args.realdev, args.cache or settings.cache_dir)
+    for folder in args.realdev or [DEFAULT_REALDEV]:
+        if not (folder / "GOLD.json").is_file():
+            continue
+        name = "realdev" if folder.resolve() == DEFAULT_REALDEV.resolve() or len(args.realdev or []) < 2 else folder.name
+        scratch = scratch_dir(settings.data_dir, folder, args.cache or settings.cache_dir)
         if not (args.reuse and (scratch / "build").is_dir()):
             build_scratch(scratch, log=log)
-        kbs["realdev"] = KnowledgeBase.load(scratch)
-        queries += realdev_queries(kbs["realdev"], args.realdev)
+        kbs[name] = KnowledgeBase.load(scratch)
+        queries += realdev_queries(kbs[name], folder, name)
 
     vectors = [kbs[q.set_name].encoder.encode([q.text])[0] for q in queries]
     ranks = {m: [first_rank(kbs[q.set_name], q, m, DEFAULT_FUSION, v) for q, v in zip(queries, vectors)] for m in MODES}
