@@ -442,16 +442,16 @@ def _rst_directives_opened(body: str) -> str:
         if not m and not literal:
             i += 1
             continue
-        indent = len(m.group(1)) if m else len(lines[i]) - len(lines[i].lstrip(" "))
+        indent = len(m.group(1)) if m else _indent(lines[i])
         end = i + 1
-        while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip(" ")) > indent):
+        while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) > indent):
             end += 1
         while end > i + 1 and not lines[end - 1].strip():
             end -= 1
         body_lines = lines[i + 1:end]
         name = (m.group(2) or "").lower() if m else ""
         if m and name in _RST_ADMONITIONS:
-            inner = min((len(x) - len(x.lstrip(" ")) for x in body_lines if x.strip()), default=indent)
+            inner = min((_indent(x) for x in body_lines if x.strip()), default=indent)
             title = (m.group(3) or "").strip()
             lines[i] = f"{' ' * indent}#### {title}" if title else ""
             lines[i + 1:end] = [" " * indent + x[inner:] if x.strip() else x for x in body_lines]
@@ -462,6 +462,11 @@ def _rst_directives_opened(body: str) -> str:
             lines[i + 1:end] = [""] * (end - i - 1)
         i = end
     return "\n".join(lines)
+
+
+def _indent(line: str) -> int:
+    """How many spaces a line starts with."""
+    return len(line) - len(line.lstrip(" "))
 
 
 # MkDocs admonitions (`!!! note "Title"`, collapsible `??? info`) and content tabs (`=== "Tab"`).
@@ -482,7 +487,7 @@ def _admonitions_opened(body: str) -> str:
         lines[i] = f"{m.group(1)}#### {m.group(2)}" if m.group(2) else ""
         inner = indent + _ADMONITION_INDENT
         for j in range(i + 1, len(lines)):
-            if lines[j].strip() and len(lines[j]) - len(lines[j].lstrip(" ")) < inner:
+            if lines[j].strip() and _indent(lines[j]) < inner:
                 break
             lines[j] = lines[j][:indent] + lines[j][inner:] if lines[j].strip() else lines[j]
     return "\n".join(lines)
@@ -523,8 +528,8 @@ def _reads_as_prose(lines: list[str]) -> bool:
     """Whether most non-blank lines are runs of words with little code punctuation, a third of them list
     items or labelled lines ("result: …"), and none a heading or comment."""
     filled = [line for line in lines if line.strip()]
-    if any(line.lstrip().startswith("#") for line in filled) or len(_notes := [
-            line for line in filled if _NOTE_LINE.match(line)]) * 3 < len(filled):
+    notes = [line for line in filled if _NOTE_LINE.match(line)]
+    if any(line.lstrip().startswith("#") for line in filled) or len(notes) * 3 < len(filled):
         return False
     prose = [line for line in filled if len(_PROSE_WORD.findall(line)) >= 5
              and len(_CODE_CHARS.findall(line)) <= len(line) / 25]
