@@ -76,6 +76,11 @@ class Fusion:
     `synonym_weight`: when the query contains a phrase of a glossary group (data/glossary.yaml), the words of the
     group's other phrases join the lexical query at this weight per term (lexical and hybrid modes), so a
     practitioner's "half precision" also reaches "bf16".
+    `agreement`: each fused row gains this weight times its document's support from both sides: the lower of
+    the best scaled dense and the best scaled lexical score of any row of the same document among each side's
+    top `agreement_depth`. A document both rankings find is likelier to answer than one only one of them
+    likes, even when they like different rows of it (a passage by meaning, a sentence by its words). Its scale
+    is that of score fusion (0 to 1), not of rank fusion.
     """
 
     rrf_k: float = 60.0
@@ -90,12 +95,14 @@ class Fusion:
     synonym_weight: float = 0.0
     method: FusionMethod = "rrf"
     dense_share: float = 0.5
+    agreement: float = 0.0
+    agreement_depth: int = 100
 
 
 # Chosen by 5-fold cross-validation on the development queries (scripts/eval_search.py --cv); the README
 # lists the held-out scores.
-DEFAULT_FUSION = Fusion(method="score", dense_share=0.3, depth=10, per_source=1, synonym_weight=0.5,
-                        dense_statements=False)
+DEFAULT_FUSION = Fusion(method="score", dense_share=0.4, depth=50, per_source=1, synonym_weight=0.5,
+                        dense_statements=True, agreement=0.2, agreement_depth=100)
 
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being below
@@ -457,12 +464,15 @@ class HybridIndex:
             rows, scores = self._lexical_ranked(terms, postings, spread_depth, allowed)
             found = [(int(r), float(s), None, i) for i, (r, s) in enumerate(zip(rows, scores), 1)]
             return self._diversified(found, fusion.per_source)[:k]
-        dense_rows, dense_scores = self._dense_ranked(query_vector, depth, dense_allowed)
+        pool = max(depth, fusion.agreement_depth) if fusion.agreement > 0 else depth
+        dense_pool = self._dense_ranked(query_vector, pool, dense_allowed)
+        dense_rows, dense_scores = dense_pool[0][:depth], dense_pool[1][:depth]
         if fusion.concept_terms > 0:
             terms = self._with_concept_terms(terms, dense_rows, dense_scores, fusion)
             postings = {**postings, **self._postings({t: w for t, w in terms.items() if t not in postings})}
         dense_list = dense_rows.tolist()
-        lexical_rows, lexical_scores = self._lexical_ranked(terms, postings, depth, allowed)
+        lexical_pool = self._lexical_ranked(terms, postings, pool, allowed)
+        lexical_rows, lexical_scores = lexical_pool[0][:depth], lexical_pool[1][:depth]
         lexical_list = lexical_rows.tolist()
         dense_rank = {r: i for i, r in enumerate(dense_list, 1)}
         if not fusion.dense_statements:
@@ -479,6 +489,8 @@ class HybridIndex:
                                    dense_weight=fusion.dense_weight, lexical_weight=fusion.lexical_weight)
         if fusion.concept_expansion > 0:
             fused = self._expand_concepts(fused, k, fusion.concept_expansion, dense_list)
+        if fusion.agreement > 0:
+            fused = self._with_agreement(fused, (dense_pool, lexical_pool), fusion.agreement, dense_list)
         found = [(r, s, dense_rank.get(r), lexical_rank.get(r)) for r, s in fused[:max(k, depth)]]
         return self._diversified(found, fusion.per_source)[:k]
 
@@ -491,6 +503,22 @@ class HybridIndex:
             f"WHEN kind = 'source' THEN substr(id, 5) ELSE id END FROM rows WHERE row IN ({', '.join('?' * len(rows))})",
             rows))
         return {r: keys.get(r) or f"row:{r}" for r in rows}
+
+    def _with_agreement(self, fused: list[tuple[int, float]], pools: tuple[tuple[np.ndarray, np.ndarray], ...],
+                        weight: float, dense_order: list[int]) -> list[tuple[int, float]]:
+        """`fused` with each row raised by `weight` x its document's support from both sides (see `Fusion`):
+        `pools` are each side's (rows, scores), best first."""
+        rows = {r for r, _ in fused} | {int(r) for side_rows, _ in pools for r in side_rows}
+        keys = self._document_keys(sorted(rows))
+        support = []
+        for side_rows, side_scores in pools:
+            best: dict[str, float] = {}
+            for r, v in zip(side_rows.tolist(), _spread(np.asarray(side_scores, dtype=np.float64)).tolist()):
+                best[keys[r]] = max(best.get(keys[r], 0.0), v)
+            support.append(best)
+        dense, lexical = support
+        scores = {r: s + weight * min(dense.get(keys[r], 0.0), lexical.get(keys[r], 0.0)) for r, s in fused}
+        return _ordered(scores, dense_order)
 
     def _diversified(self, found: list[tuple], per_source: int) -> list[tuple]:
         """`found` with every hit beyond the first `per_source` of its document moved after the others

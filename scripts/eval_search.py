@@ -171,13 +171,14 @@ def score(ranks: list[int | None], k: int) -> dict:
 
 
 def fusion_grid() -> list[Fusion]:
-    """Candidate fusion settings for cross-validation: 18 rank-fusion and 30 score-fusion combinations.
-    The glossary weight, one hit per document first and no concept expansion stay as chosen by earlier runs
-    (216 combinations, in which no fold chose otherwise for the last two)."""
-    rank_fusion = [dict(method="rrf", rrf_k=rrf_k, lexical_weight=weight, depth=100)
+    """Candidate fusion settings for cross-validation: 18 rank-fusion and 90 score-fusion combinations (share,
+    depth, document agreement). The glossary weight, one hit per document first and no concept expansion stay
+    as chosen by earlier runs (216 combinations, in which no fold chose otherwise for the last two)."""
+    rank_fusion = [dict(method="rrf", rrf_k=rrf_k, lexical_weight=weight, depth=100, agreement=0.0)
                    for rrf_k, weight in itertools.product((10, 30, 60), (0.75, 1.0, 1.25))]
-    score_fusion = [dict(method="score", dense_share=share, depth=depth)
-                    for share, depth in itertools.product((0.15, 0.2, 0.3, 0.4, 0.5), (10, 20, 50))]
+    score_fusion = [dict(method="score", dense_share=share, depth=depth, agreement=agreement)
+                    for share, depth, agreement in itertools.product((0.15, 0.2, 0.3, 0.4, 0.5), (10, 20, 50),
+                                                                     (0.0, 0.2, 0.3))]
     return [replace(DEFAULT_FUSION, **side, dense_statements=statements)
             for side in rank_fusion + score_fusion for statements in (True, False)]
 

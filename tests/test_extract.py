@@ -271,3 +271,27 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
     verdict = with_topic_similarity(first, claims, centroids, vectors.embed)
     assert not first.on_topic and first.concepts_named >= 1
     assert verdict.topic_similarity >= MIN_TOPIC_SIMILARITY and not verdict.on_topic
+
+
+LABELLED_LEADS = """---
+id: labelled-leads
+kind: post
+title: Notes from a GRPO run with a reward model
+---
+# Notes from a GRPO run with a reward model
+
+We trained a policy with GRPO against a learned reward model and a KL penalty to the reference policy.
+
+- {lead} The reward model began to prefer answers that repeat its own rubric wording, and the policy learned
+  to copy that wording instead of solving the task.
+- The rollouts grew longer while accuracy stayed flat, and the KL penalty did not stop it.
+"""
+
+
+@pytest.mark.parametrize("lead, founded", [("**Failure mode: Rubric echoing.**", True),
+                                           ("Rubric echoing:", False)])
+def test_a_lead_term_founds_a_concept_only_when_the_writer_labels_it(tmp_path, extract, lead, founded):
+    _write(tmp_path, "post.md", LABELLED_LEADS.format(lead=lead))
+    _, x = extract(tmp_path)
+    new = [n for n in x.nodes.values() if n.kind == "failure_mode" and n.provenance.source_id == "labelled-leads"]
+    assert [n.label for n in new] == (["Rubric echoing"] if founded else [])

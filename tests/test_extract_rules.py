@@ -245,6 +245,9 @@ def test_labels_and_phrase_cleaning():
     ("Strict schema validation", "mitigation", True),     # two specific modifiers make a generic head a name
     ("Schema validation", "mitigation", False),            # ... one does not
     ("Better new reward", "mitigation", False),            # ... nor weak ones
+    ("Prompt sensitivity", "failure_mode", True),          # the field's failure heads beyond "collapse"
+    ("Checkpoint averaging", "mitigation", True),          # ... and fix heads beyond "penalty"
+    ("Longer outputs may create bias", "failure_mode", False),   # a clause, not a name
 ])
 def test_new_concept_names_have_the_shape_of_a_name(phrase, kind, ok):
     assert names_a_concept(phrase, kind, CUES) is ok
@@ -257,6 +260,12 @@ def test_an_imperative_heading_stands_for_the_fix_it_names():
     # "the learning rate" names no fix, so the imperative stays whole
     lower = Mention("Lower the learning rate", "doc", 0, 23, "heading", "Fixes", "heading")
     assert without_imperative(lower, CUES) == lower
+    # a change log reports the fix it applied in the past tense
+    logged = Mention("Added min-p filtering", "doc", 0, 21, "heading", "Changes", "heading")
+    assert without_imperative(logged, CUES).phrase == "min-p filtering"
+    from kb.extract.resolve import fix_verb
+    assert [w for w in ("applied", "capped", "enabled", "used", "based", "seeded", "red") if fix_verb(w, CUES)] == \
+        ["applied", "capped", "enabled", "used"]
 
 
 def test_a_heading_about_handling_a_problem_stands_for_the_problem():
@@ -590,3 +599,17 @@ def test_a_heading_gives_its_concept_the_words_it_was_written_in():
     hits = [index.find(c.sentence.text) for c in claims]
     assert surface_forms([doc], {doc.id: claims}, {doc.id: hits}, {doc.id: blocks}, CUES) == {
         "fm:unstable": [("gradient spikes", doc.id)]}
+
+
+def test_a_new_name_must_stand_near_the_field_and_a_heading_near_rl_itself():
+    from kb.extract.resolve import NEW_MIN_FIELD_SIMILARITY, _near_field
+    general = np.array([False, False, True])          # the third name belongs to a general concept (GPU memory)
+    heading = Mention("Uneven accelerator load", "doc", 0, 23, "heading", "Troubleshooting", "heading")
+    emphasis = Mention("Uneven accelerator load", "doc", 0, 23, "emphasis", "Notes", "paragraph")
+    far = np.array([0.30, NEW_MIN_FIELD_SIMILARITY - 0.01, 0.20])
+    assert not _near_field(far, general, heading) and not _near_field(far, general, emphasis)
+    nearer_general = np.array([0.55, 0.52, 0.70])
+    assert not _near_field(nearer_general, general, heading)   # a troubleshooting heading for the machinery
+    assert _near_field(nearer_general, general, emphasis)      # elsewhere the classifier and name shape decide
+    nearer_rl = np.array([0.72, 0.52, 0.70])
+    assert _near_field(nearer_rl, general, heading)

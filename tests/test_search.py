@@ -466,3 +466,25 @@ def test_a_filter_to_statements_alone_still_ranks_them_densely():
     claims = index.kind_mask(["claim"])
     hits = index.search("anything", _unit(3), k=2, mode="dense", allowed=claims)
     assert [h.id for h in hits][0] == "claim:2a"
+
+
+def test_agreement_lifts_a_document_both_sides_find_above_one_only_words_find():
+    # doc a: its passage is the dense favourite, its claim a fair lexical match; doc b: the best lexical match,
+    # and its passage is the dense side's last; doc c: between the two on meaning, last on words.
+    ids = ["psg:a:0", "claim:a1", "psg:b:0", "claim:b1", "psg:c:0", "claim:c1"]
+    texts = ["zeta eta theta", "alpha beta delta epsilon", "kappa lambda mu", "alpha beta gamma",
+             "nu xi omicron", "alpha pi rho sigma tau upsilon"]
+    vectors = np.stack([_unit(0), _unit(1), _unit(2), _unit(3), 0.6 * _unit(0) + 0.8 * _unit(4), _unit(5)])
+    index = HybridIndex.build(ids, texts, vectors, kinds=["passage", "claim"] * 3,
+                              source_ids=["a", "a", "b", "b", "c", "c"])
+    plain = Fusion(method="score", dense_share=0.3, depth=10, per_source=0, dense_statements=False)
+    agreed = Fusion(method="score", dense_share=0.3, depth=10, per_source=0, dense_statements=False, agreement=1.0)
+    before = index.search("alpha beta", _unit(0), k=6, fusion=plain)
+    after = index.search("alpha beta", _unit(0), k=6, fusion=agreed)
+    assert before[0].id == "claim:b1"
+    assert after[0].id in ("psg:a:0", "claim:a1")
+    scores = ({h.id: h.score for h in before}, {h.id: h.score for h in after})
+    assert scores[1]["claim:b1"] == pytest.approx(scores[0]["claim:b1"])   # one side only: no support
+    bonus = scores[1]["psg:a:0"] - scores[0]["psg:a:0"]
+    assert bonus > 0
+    assert scores[1]["claim:a1"] - scores[0]["claim:a1"] == pytest.approx(bonus)   # each row of the document

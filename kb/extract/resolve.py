@@ -34,6 +34,11 @@ SETTING_MIN_PROBABILITY = 0.6  # ... less so for a setting change, whose shape a
 NEW_ORIGINS = ("heading", "definition", "emphasis", "remedy", "cue")
 NEW_MERGE_SIMILARITY = 0.86
 MIN_TERM_SENTENCES = 2         # a noun phrase founds a concept only if the document keeps using it
+# A new name must stand near some name of the field's failures and fixes: one unlike all of them is most often
+# a project's own bug or component ("Parameter name mismatches", "Transition aggregation"). A heading nearer
+# machine-learning practice at large (`general` concepts: memory, GPUs, numerics) than anything RL-specific
+# is a troubleshooting entry for the machinery ("CUDA version mismatch", "Uneven GPU utilization").
+NEW_MIN_FIELD_SIMILARITY = 0.5
 MAX_NEW_WORDS = 5
 MAX_ALIAS_WORDS = 6
 
@@ -199,6 +204,8 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     name_stems = NameStems.of(known.names, cues)
     sims = vectors @ known.matrix.T if len(known.names) else np.zeros((len(phrases), 0))
     sims = _with_acronyms_spelled_out(phrases, sims, known, acronyms or {}, embed)
+    general = {c.id for c in concepts if c.general}
+    general_names = np.array([owner in general for owner in known.owners], dtype=bool)
     resolutions: list[Resolution] = []
     new_candidates: list[tuple[Mention, str, float]] = []
     recurring = _recurring_terms(mentions)
@@ -220,11 +227,12 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
                                           confident))
             continue
         kind = shaped_kind(mention.phrase, CLASSES[int(np.argmax(p))], cues)
-        placed = mention.origin in NEW_ORIGINS or (mention.doc_id, normalize(mention.phrase)) in recurring
+        placed = (mention.origin in NEW_ORIGINS or labelled(mention, kind)
+                  or (mention.doc_id, normalize(mention.phrase)) in recurring)
         confident = p.max() >= NEW_MIN_PROBABILITY or setting_shaped(mention.phrase, kind, float(p.max()), cues)
         named = names_a_concept(mention.phrase, kind, cues) or (
             labelled(mention, kind) and labelled_name(mention.phrase, cues)) or instructed_setting(mention, kind, cues)
-        if kind != "other" and confident and placed and named:
+        if kind != "other" and confident and placed and named and _near_field(sims[i], general_names, mention):
             new_candidates.append((mention, kind, float(p.max())))
     new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row, cues)
     return [*resolutions, *new_resolutions], new_concepts
@@ -284,6 +292,18 @@ def _squashed(text: str) -> str:
 def _squashed_terms(neutral_terms: frozenset[str]) -> frozenset[str]:
     """The neutral terms without spaces or hyphens, so "fine tuning" meets "fine-tuning"."""
     return frozenset(_squashed(t) for t in neutral_terms)
+
+
+def _near_field(sims: np.ndarray, general_names: np.ndarray, mention: Mention) -> bool:
+    """Whether a phrase that would found a concept stands near the field (see NEW_MIN_FIELD_SIMILARITY): `sims`
+    are its cosines with every concept name, `general_names` marks the names of general concepts."""
+    if not len(sims):
+        return True
+    if float(sims.max()) < NEW_MIN_FIELD_SIMILARITY:
+        return False
+    if mention.origin != "heading" or general_names.all() or not general_names.any():
+        return True
+    return float(sims[~general_names].max()) >= float(sims[general_names].max())
 
 
 def alias_shaped(phrase: str, cues: Cues) -> bool:
@@ -458,12 +478,23 @@ def without_imperative(mention: Mention, cues: Cues) -> Mention:
     if is_neutral(" ".join(words[:2]), cues) or not (len(words) >= 3 or (len(words) == 2 and len(rest) >= 6)):
         return mention   # "Reward model regularization" names a fix of the reward model; "Reward" is no verb here
     first = normalize(words[0])
-    imperative = first in cues.fix_verbs and names_a_concept(rest, "mitigation", cues)
+    imperative = fix_verb(first, cues) and names_a_concept(rest, "mitigation", cues)
     topic = first in cues.topic_starts and alias_shaped(rest, cues)
     if imperative or topic:
         offset = len(mention.phrase) - len(rest)
         return replace(mention, phrase=rest, start=mention.start + offset)
     return mention
+
+
+def fix_verb(word: str, cues: Cues) -> bool:
+    """Whether a normalized word is a verb that applies a fix, as an instruction ("Add") or as a change log
+    reports it ("Added", "Applied", "Capped")."""
+    if word in cues.fix_verbs:
+        return True
+    if not word.endswith("ed") or len(word) < 4:
+        return False
+    bases = {word[:-2], word[:-1], word[:-3] + "y", word[:-3] if word[-3] == word[-4] else ""}
+    return any(base in cues.fix_verbs for base in bases)
 
 
 def content_stems(text: str, cues: Cues) -> set[str]:
