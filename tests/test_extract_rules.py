@@ -309,7 +309,8 @@ def test_a_labelled_heading_names_its_kind_however_it_ends():
     assert labelled_name(rest, CUES) and not names_a_concept(rest, "failure_mode", CUES)
     assert split_label("Option 2: Smaller starting checkpoint", CUES)[0] == "mitigation"
     for phrase in ("Three complementary fixes", "Why it is not enough", "Batch size 64", "Collapse",
-                   "Converting rectangular to polar coordinates", "Different base model", "Data modification"):
+                   "Converting rectangular to polar coordinates", "Different base model", "Data modification",
+                   "Sanity checks and logging", "Reference model matters"):
         assert not labelled_name(phrase, CUES), phrase
     assert labelled_name("Exploding value gradients", CUES)
 

@@ -82,6 +82,7 @@ class Cues(BaseModel):
     weak_modifiers: WordSet
     non_concept_starts: WordSet
     connecting_words: WordSet
+    coordinators: WordSet
     inserted_words: WordSet
     generic_heads: WordSet
     neutral_terms: WordSet

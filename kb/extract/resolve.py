@@ -372,12 +372,13 @@ def labelled(mention: Mention, kind: str) -> bool:
 
 def labelled_name(phrase: str, cues: Cues) -> bool:
     """Whether a labelled phrase reads as a name however it ends ("Delayed collapse to short identical
-    outputs", "Beta too conservative"): two to six words without digits, sentence punctuation, clause verbs
-    or report parts, not a question or fragment and not a neutral term. The label already says what it is."""
+    outputs", "Beta too conservative"): two to six words without digits, sentence punctuation, clause verbs,
+    report parts or a word joining two things, not a question or fragment and not a neutral term. The label
+    already says what it is."""
     words = name_words(phrase)
     if not words or not 2 <= len(words) <= MAX_ALIAS_WORDS or words[0] in cues.non_concept_starts:
         return False
-    if any(w in cues.clause_words or w in cues.report_tails for w in words):
+    if any(w in cues.clause_words or w in cues.report_tails or w in cues.coordinators for w in words):
         return False
     last = words[-1]
     singulars = {last, last.removesuffix("s"), last.removesuffix("es")}
