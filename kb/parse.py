@@ -19,7 +19,7 @@ from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
 
-PARSER_VERSION = "4"
+PARSER_VERSION = "5"
 
 FORMATS: dict[str, Literal["md", "txt", "html"]] = {
     ".md": "md",
@@ -246,7 +246,7 @@ def _parse(text: str, raw: bytes, *, rel: str, fmt: Literal["md", "txt", "html"]
         raise CorpusError(rel, "no text after the front matter")
     raw_blocks = _txt_blocks(body) if fmt == "txt" else _md_blocks(body)
     stem = PurePosixPath(rel).stem
-    title = _as_text(front.get("title")) or page_meta.get("title") or _first_title(raw_blocks, fmt) or stem
+    title = _front_title(front) or page_meta.get("title") or _first_title(raw_blocks, fmt) or stem
     blocks = _with_sections(_drop_repeats(raw_blocks), title)
     kind = front.get("kind") or _infer_kind(episode_in_name=_episode_in_name(PurePosixPath(rel).name), body=body)
     return Document(
@@ -259,6 +259,15 @@ def _parse(text: str, raw: bytes, *, rel: str, fmt: Literal["md", "txt", "html"]
         blocks=blocks,
         content_hash=content_hash(rel, raw),
     )
+
+
+def _front_title(front: dict[str, Any]) -> str | None:
+    """The front matter's `title`, else the first field named like one (`paper_title`, `post_title`): site
+    generators name it as they please, and the first heading of the body is often a section ("The key idea")."""
+    named = [key for key, value in front.items() if str(key).lower().endswith("title") and isinstance(value, str)
+             and value.strip()]
+    key = "title" if _as_text(front.get("title")) else (named[0] if named else None)
+    return _as_text(front[key]) if key else None
 
 
 def _first_title(blocks: list[_RawBlock], fmt: str) -> str | None:

@@ -515,6 +515,9 @@ def test_an_alias_does_not_match_across_a_clause_break_it_does_not_contain():
     assert index.find("spans for generation, RM scoring and filtering") == []
     assert [h.concept_id for h in index.find("a generative RM scores it")] == ["mit:genrm"]
     assert [h.concept_id for h in index.find("We switched to Dr. GRPO.")] == ["mit:dr"]
+    # a hard-wrapped paragraph breaks lines inside a name; a blank line or a comma still ends the clause
+    assert [h.concept_id for h in index.find("we moved to a generative\nRM that scores it")] == ["mit:genrm"]
+    assert index.find("generation\n\nRM scoring") == index.find("generation,\nRM scoring") == []
 
 
 def test_a_setting_changed_may_be_written_after_the_setting():

@@ -106,6 +106,16 @@ def test_markdown_with_front_matter_whole_output():
     assert_spans(doc)
 
 
+def test_a_site_generators_own_title_field_names_the_document():
+    text = "---\ntags: [rl]\npaper_title: Why rollouts stop exploring\nreview_authors: [ann]\n---\n\n" \
+           "Intro line.\n\n### The key idea\n\nBody.\n"
+    assert parse_text(text, path="notes.md", fmt="md").meta.title == "Why rollouts stop exploring"
+    given = text.replace("tags: [rl]", "title: Given title")
+    assert parse_text(given, path="notes.md", fmt="md").meta.title == "Given title"   # `title` comes first
+    listed = text.replace("paper_title: Why rollouts stop exploring", "paper_title: [a, b]")
+    assert parse_text(listed, path="notes.md", fmt="md").meta.title == "The key idea"   # only text names it
+
+
 def test_markdown_without_front_matter_infers_title_id_kind_and_section_before_first_heading():
     doc = parse_text("Intro line before any heading.\n\n## The Real Title\n\nBody.\n", path="My Notes_v2.md", fmt="md")
 

@@ -260,8 +260,13 @@ def _broken(text: str, toks: tuple[Token, ...]) -> bool:
 
 
 def _breaks(text: str, start: int, end: int) -> bool:
-    """Whether text[start:end], the gap between two words, holds a clause break (most gaps are one space)."""
-    return not (end - start == 1 and text[start] == " ") and _CLAUSE_BREAK.search(text, start, end) is not None
+    """Whether text[start:end], the gap between two words, holds a clause break (most gaps are one space). A
+    single line break among spaces is a hard-wrapped line of one paragraph ("language\nmixing"), not a break."""
+    if end - start == 1 and text[start] == " ":
+        return False
+    if text.count("\n", start, end) == 1 and text[start:end].isspace():
+        return False
+    return _CLAUSE_BREAK.search(text, start, end) is not None
 
 
 def merge_hits(first: list[AliasHit], second: list[AliasHit]) -> list[AliasHit]:
