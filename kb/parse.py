@@ -262,12 +262,10 @@ def _parse(text: str, raw: bytes, *, rel: str, fmt: Literal["md", "txt", "html"]
 
 
 def _front_title(front: dict[str, Any]) -> str | None:
-    """The front matter's `title`, else the first field named like one (`paper_title`, `post_title`): site
+    """The front matter's `title`, else the first text field named like one (`paper_title`, `post_title`): site
     generators name it as they please, and the first heading of the body is often a section ("The key idea")."""
-    named = [key for key, value in front.items() if str(key).lower().endswith("title") and isinstance(value, str)
-             and value.strip()]
-    key = "title" if _as_text(front.get("title")) else (named[0] if named else None)
-    return _as_text(front[key]) if key else None
+    named = (value for key, value in front.items() if str(key).lower().endswith("title") and isinstance(value, str))
+    return _as_text(front.get("title")) or next((v.strip() for v in named if v.strip()), None)
 
 
 def _first_title(blocks: list[_RawBlock], fmt: str) -> str | None:
