@@ -219,16 +219,29 @@ def test_invalid_taxonomy_is_a_one_line_error(tmp_path, bad):
     assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
 
 
-def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelated_posts(vectors):
+def _judged_by_meaning(vectors, *docs):
+    """Each document's (first verdict, verdict after the second look by meaning) against the shipped taxonomy."""
     from kb.extract import alias_index, curated_concepts
     from kb.extract.clean import claim_sentences
-    from kb.extract.relevance import MIN_TOPIC_SIMILARITY, judge_relevance, topic_centroids, with_topic_similarity
-    from kb.parse import parse_text
+    from kb.extract.relevance import judge_relevance, topic_centroids, with_topic_similarity
 
     concepts = curated_concepts(TAXONOMY, Curation())
     index = alias_index(concepts, CUES)
+    general = frozenset(c.id for c in concepts if c.general)
     centroids = topic_centroids([f"{c.label}: {c.description}" for c in concepts if not c.general],
                                 [f"{c.label}: {c.description}" for c in concepts if c.general], vectors.embed)
+    verdicts = {}
+    for doc in docs:
+        claims = claim_sentences(doc, CUES)
+        first = judge_relevance(doc, [index.find(c.sentence.text) for c in claims], claims, CUES, index, general)
+        verdicts[doc.path] = (first, with_topic_similarity(first, claims, centroids, vectors.embed))
+    return verdicts
+
+
+def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelated_posts(vectors):
+    from kb.extract.relevance import MIN_TOPIC_SIMILARITY
+    from kb.parse import parse_text
+
     practice = parse_text(
         "# What went wrong in our post-training runs\n\nTwo runs of one recipe with different seeds ended four "
         "points apart on a math benchmark, so a single run of a language model says little. The model's answers "
@@ -242,16 +255,6 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
         "processed columns saves minutes on the second run. Catastrophic forgetting is not something a data "
         "loader can cause, but a wrong split can leak test rows into training. Filter and map calls run in "
         "parallel over shards.\n", path="loader.md", fmt="md")
-    general = frozenset(c.id for c in concepts if c.general)
-    verdicts = {}
-    for doc in (practice, loader):
-        claims = claim_sentences(doc, CUES)
-        first = judge_relevance(doc, [index.find(c.sentence.text) for c in claims], claims, CUES, index, general)
-        assert not first.on_topic and first.concepts_named == 1  # both fail the vocabulary test
-        verdicts[doc.path] = with_topic_similarity(first, claims, centroids, vectors.embed)
-    assert verdicts["practice.md"].on_topic and verdicts["practice.md"].topic_similarity >= MIN_TOPIC_SIMILARITY
-    assert not verdicts["loader.md"].on_topic and verdicts["loader.md"].topic_similarity < MIN_TOPIC_SIMILARITY
-
     # Close to the field by meaning and naming two concepts, but about machine learning at large (serving):
     # nearer the taxonomy's general definitions than its RL-specific ones, so still turned away.
     serving = parse_text(
@@ -266,11 +269,39 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
         "tuned chat model must be served with the same chat template and tokenizer it was trained with, or its "
         "outputs degrade. Serving several fine-tuned variants at once shares the base weights across requests.\n",
         path="serving.md", fmt="md")
-    claims = claim_sentences(serving, CUES)
-    first = judge_relevance(serving, [index.find(c.sentence.text) for c in claims], claims, CUES, index, general)
-    verdict = with_topic_similarity(first, claims, centroids, vectors.embed)
-    assert not first.on_topic and first.concepts_named >= 1
-    assert verdict.topic_similarity >= MIN_TOPIC_SIMILARITY and not verdict.on_topic
+    verdicts = _judged_by_meaning(vectors, practice, loader, serving)
+    for first, _ in verdicts.values():
+        assert not first.on_topic and first.concepts_named >= 1   # all fail the vocabulary test
+    assert verdicts["practice.md"][1].on_topic and verdicts["practice.md"][1].topic_similarity >= MIN_TOPIC_SIMILARITY
+    assert not verdicts["loader.md"][1].on_topic and verdicts["loader.md"][1].topic_similarity < MIN_TOPIC_SIMILARITY
+    assert verdicts["serving.md"][1].topic_similarity >= MIN_TOPIC_SIMILARITY and not verdicts["serving.md"][1].on_topic
+
+
+def test_a_document_naming_one_fix_in_the_fields_words_is_judged_again_by_meaning(vectors):
+    from kb.parse import parse_text
+
+    # A library page about machinery that names one method in passing ...
+    kernel = parse_text(
+        "# Fused loss kernels in the trainers\n\nThe fused kernel computes the cross-entropy of each chunk of the "
+        "vocabulary without materializing the full logits tensor, so peak memory drops by about a half on long "
+        "sequences. It works with the SFT, DPO, KTO and GRPO trainers. Turn it on with one flag in the trainer "
+        "config; nothing else in the training script changes. The kernel runs on recent accelerators and falls "
+        "back to the plain implementation elsewhere. Throughput rises slightly because fewer tensors move between "
+        "memory and the compute units. Models with large vocabularies gain the most. Chunk size trades kernel "
+        "launches against the size of each temporary buffer. Profiling with the built-in timer shows where the "
+        "remaining time goes.\n", path="kernel.md", fmt="md")
+    # ... and a practitioner's note about one fix.
+    note = parse_text(
+        "# What our GRPO run taught us\n\nHalfway through the run the answers started to wander away from anything "
+        "a person would write, although the rewards kept rising. We added a KL penalty against the starting policy "
+        "and restarted from the last checkpoint that read well. Reading a sample of rollouts every hundred steps "
+        "showed the change long before the benchmark did. The rewards now rise more slowly and the answers stay "
+        "readable.\n", path="note.md", fmt="md")
+    verdicts = _judged_by_meaning(vectors, kernel, note)
+    for first, _ in verdicts.values():
+        assert first.lone and first.concepts_named == 1 and not first.on_topic   # both speak the field
+    assert not verdicts["kernel.md"][1].on_topic
+    assert verdicts["note.md"][1].on_topic
 
 
 LABELLED_LEADS = """---

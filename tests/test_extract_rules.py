@@ -218,6 +218,8 @@ def test_labels_and_phrase_cleaning():
     assert split_label("Solution: Lower the learning rate", CUES) == ("mitigation", "Lower the learning rate")
     assert clean_phrase("3. **Entropy Collapse** (CRITICAL)") == "Entropy Collapse"
     assert clean_phrase("Higher `entropy_coef`") == "Higher entropy coef"
+    assert clean_phrase("Wider sampler\u2013trainer gap") == "Wider sampler-trainer gap"   # an en dash joins words
+    assert clean_phrase("Collapse \u2013 again") == "Collapse again"                      # ... a spaced one does not
 
 
 @pytest.mark.parametrize("phrase, kind, ok", [
@@ -248,6 +250,9 @@ def test_labels_and_phrase_cleaning():
     ("Prompt sensitivity", "failure_mode", True),          # the field's failure heads beyond "collapse"
     ("Checkpoint averaging", "mitigation", True),          # ... and fix heads beyond "penalty"
     ("Longer outputs may create bias", "failure_mode", False),   # a clause, not a name
+    ("Smaller sampler-trainer gap", "mitigation", False),  # a measured outcome moved, not a setting
+    ("Lower value error", "mitigation", False),
+    ("Prevent value divergence", "failure_mode", False),   # the goal of a fix, not the failure's name
 ])
 def test_new_concept_names_have_the_shape_of_a_name(phrase, kind, ok):
     assert names_a_concept(phrase, kind, CUES) is ok
@@ -310,7 +315,7 @@ def test_a_labelled_heading_names_its_kind_however_it_ends():
     assert split_label("Option 2: Smaller starting checkpoint", CUES)[0] == "mitigation"
     for phrase in ("Three complementary fixes", "Why it is not enough", "Batch size 64", "Collapse",
                    "Converting rectangular to polar coordinates", "Different base model", "Data modification",
-                   "Sanity checks and logging", "Reference model matters"):
+                   "Sanity checks and logging", "Reference model matters", "Value spike avoided entirely"):
         assert not labelled_name(phrase, CUES), phrase
     assert labelled_name("Exploding value gradients", CUES)
 
@@ -380,7 +385,25 @@ def test_relevance_reads_headings_of_a_short_docs_page():
     page = parse_text("# GRPO with a replay buffer\n\nThis trainer swaps groups with no reward spread for stored "
                       "groups from earlier batches.\n\n```python\ntrainer.train()\n```\n", path="doc.md", fmt="md")
     verdict = _relevance(page, index)
-    assert verdict.concepts_named == 1 and verdict.on_topic
+    assert verdict.concepts_named == 1 and verdict.lone     # its title speaks the field ...
+    assert not verdict.on_topic and needs_second_look(verdict)   # ... but one concept is judged again by meaning
+
+
+def test_one_fix_named_on_a_page_that_keeps_talking_of_trouble_is_on_topic():
+    index = build_alias_index([("mit:isc", ["importance sampling correction"], [])])
+    troubled = parse_text(
+        "# Low-precision rollouts with GRPO\n\nRollouts in eight-bit floats drift from the trainer's "
+        "probabilities, and the drift grows with sequence length. A known issue is that two kernels round "
+        "differently. We apply importance sampling correction to the ratio. Another bug made the loss jump "
+        "after each checkpoint reload.\n", path="p.md", fmt="md")
+    feature = parse_text(
+        "# Low-precision rollouts with GRPO\n\nRollouts can run in eight-bit floats on recent accelerators. "
+        "One flag turns it on for the rollout engine. We apply importance sampling correction to the ratio. "
+        "Throughput rises by about a third on long sequences.\n", path="f.md", fmt="md")
+    verdict = _relevance(troubled, index)
+    assert verdict.on_topic and not verdict.lone
+    verdict = _relevance(feature, index)
+    assert verdict.lone and not verdict.on_topic           # judged by meaning next
 
 
 def test_acronyms_come_from_the_documents_own_definitions():
@@ -461,7 +484,7 @@ def test_a_title_naming_the_field_stands_in_for_its_vocabulary():
             "cast that happens in a different place in each engine. Both fixes are two lines long.\n")
     titled = parse_text("# Debugging a GRPO run on the new backend" + body, path="t.md", fmt="md")
     untitled = parse_text("# Debugging the new backend" + body, path="u.md", fmt="md")
-    assert _relevance(titled, index).on_topic
+    assert _relevance(titled, index).on_topic                  # speaks the field and names a failure
     assert not _relevance(untitled, index).on_topic            # the same body, without the title, speaks too little
     nothing_named = parse_text("# GRPO on a new cluster\n\nThe cluster has eight nodes and a shared disk.\n",
                                path="c.md", fmt="md")
@@ -496,6 +519,15 @@ def test_an_open_ended_alias_is_completed_by_its_letters_not_its_embedding():
     assert vectors.completing("kl regularization") == "mit:kl"
     assert vectors.completing("numerical instability fix") is None   # the open word must end the phrase
     assert vectors.completing("numerical noise") is None
+
+
+def test_a_known_name_with_a_head_word_of_its_kind_added_is_that_concept():
+    vectors = ConceptVectors(["BoltClip", "reward hacking"], ["mit:bolt", "fm:hack"], np.zeros((2, 384), dtype=np.float32))
+    assert vectors.heading_word_added("Bolt-Clip filtering", CUES) == "mit:bolt"
+    assert vectors.heading_word_added("bolt clip trick", CUES) == "mit:bolt"
+    assert vectors.heading_word_added("Reward hacking penalty", CUES) is None    # a fix for the failure, not it
+    assert vectors.heading_word_added("BoltClip", CUES) is None                  # nothing added: matched elsewhere
+    assert vectors.heading_word_added("Bolt filtering", CUES) is None
 
 
 def test_a_changed_setting_is_alias_shaped_even_when_the_setting_is_a_generic_word():

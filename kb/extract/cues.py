@@ -95,6 +95,7 @@ class Cues(BaseModel):
     negation_words: WordSet
     adjustments: WordSet
     adjustment_tails: WordSet
+    outcome_tails: WordSet
     name_tails: WordSet
     topic_starts: WordSet
     field_acronyms: dict[str, str]

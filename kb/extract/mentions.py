@@ -26,6 +26,7 @@ MAX_TERM_MODIFIERS = 3
 _NUMBERING = re.compile(r"^\s*(?:#+\s*)?(?:\(?\d+(?:\.\d+)*[.):]?|\(?[ivx]+[.)]|\(?[a-h][.)]|[-*•·])\s+", re.IGNORECASE)
 _LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z -]{1,24}?)\s*(?:#?\d+[a-z]?)?\s*[:—–]\s*(.+)$")
 _PAREN_TAIL = re.compile(r"\s*[\(\[][^)\]]*[\)\]]\s*$")
+_JOINING_DASH = re.compile(r"(?<=\w)[\u2010\u2011\u2013](?=\w)")
 _NON_WORD_EDGES = re.compile(r"^[^\w(]+|[^\w)+]+$")
 _LEAD_EMPH = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)|^\s*[*_](?![*\s])(.+?)[*_](?!\w)")
 _LEAD_COLON = re.compile(r"^([^:.;!?—–]{3,60}?)\s*(?::|\s[—–-]\s)\s*\S")
@@ -94,6 +95,7 @@ def clean_phrase(text: str) -> str:
     text = _NUMBERING.sub("", text)
     text = _PAREN_TAIL.sub("", text)
     text = text.replace("_", " ")   # a setting's identifier ("entropy_coef") is read as its words
+    text = _JOINING_DASH.sub("-", text)   # "train–rollout gap" keeps its joint when other symbols go
     text = "".join(ch for ch in text if ch.isalnum() or ch.isspace() or ch in "-/'.,+&()@:;?!")
     text = _NON_WORD_EDGES.sub("", text.strip())
     return re.sub(r"\s+", " ", text).strip()

@@ -81,6 +81,18 @@ class ConceptVectors:
             by_word[prefix.split()[0]].append((prefix, owner))
         return by_word
 
+    @cached_property
+    def _by_squashed(self) -> dict[str, str]:
+        return {_squashed(name): owner for name, owner in zip(self.names, self.owners) if len(_squashed(name)) >= 4}
+
+    def heading_word_added(self, phrase: str, cues: Cues) -> str | None:
+        """The concept one of whose names `phrase` is with a head word of its kind added ("ICE-POP filtering" for
+        "IcePop", "Clip-Higher trick"): the writer named the known method and said what kind of thing it is."""
+        words = normalize(phrase).split()
+        owner = self._by_squashed.get(_squashed(" ".join(words[:-1]))) if len(words) >= 2 else None
+        heads = cues.mitigation_heads if owner and owner.startswith("mit:") else cues.failure_heads
+        return owner if owner and words[-1] in heads else None   # "Reward hacking penalty" is no hacking
+
     def nearest_name_similarity(self, owner: str, sims: np.ndarray) -> float:
         """The similarity (from `sims`, one per name) of the concept's name nearest the phrase."""
         return max((float(sims[j]) for j, o in enumerate(self.owners) if o == owner), default=1.0)
@@ -428,7 +440,8 @@ def adjusted_setting(phrase: str, cues: Cues) -> bool:
         setting = words[:-1]   # "Temperature increase", "Learning rate reduction"
     else:
         return False
-    if any(w in cues.clause_words or w in cues.report_tails for w in words) or words[-1].endswith(_ADJECTIVE_ENDS + ("ly",)):
+    if any(w in cues.clause_words or w in cues.report_tails for w in words) or words[-1] in cues.outcome_tails \
+            or words[-1].endswith(_ADJECTIVE_ENDS + ("ly",)):
         return False   # "More stable" says how things turned out, "Increase gradually" how, not what was set
     return any(w not in cues.weak_modifiers and w not in cues.non_concept_starts and w not in cues.adjustments
                and len(w) >= 3 for w in setting)
@@ -523,7 +536,7 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     stems = content_stems(phrase, cues)
     head = tokens(phrase)[-1].stem if len(norm.split()) > 1 and tokens(phrase) else None
     setting = changed_setting(phrase, cues)
-    completed = known.completing(norm)
+    completed = known.completing(norm) or known.heading_word_added(phrase, cues)
     if completed is not None and p[CLASSES.index(_kind_of(completed))] >= ALIAS_MIN_PROBABILITY \
             and not opposite_direction(phrase, known.names_of(completed), cues):
         return completed, known.nearest_name_similarity(completed, sims), True
