@@ -92,6 +92,11 @@ def test_an_alias_leading_a_hyphenated_compound_matches_in_prose_but_not_in_link
     assert found("LLM-as-a-judge-based leaderboards") == [("fm:judge", "LLM-as-a-judge")]
     assert found("a sycophancy-like reply") == [("fm:syc", "sycophancy")]
     assert found("see https://example.org/posts/sycophancy-to-subterfuge") == []
+    index = build_alias_index([("fm:drift", ["policy drift"], ["drift"])])
+    found = lambda text: [(h.concept_id, text[h.start:h.end], h.weak) for h in index.find(text)]
+    assert found("slow policy drift-style decay") == [("fm:drift", "policy drift", False)]   # its last word leads
+    assert found("we saw policy drift-the worst kind") == [("fm:drift", "policy drift", False)]   # a hyphen for a dash
+    assert found("the policy, drift-style") == [("fm:drift", "drift", True)]   # not across a clause break
 
 
 def test_link_targets_and_addresses_name_nothing_but_known_papers_in_them_are_cited():

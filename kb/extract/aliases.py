@@ -204,8 +204,9 @@ class AliasIndex:
         return _without_nested_weak(hits)
 
     def _compound_hits(self, text: str, toks: tuple[Token, ...], inside: set[int]) -> list[AliasHit]:
-        """Aliases that lead a hyphenated compound in prose ("LLM-as-a-judge-based", "sycophancy-like"): the
-        longest run of its leading parts, joined, that is a one-key alias."""
+        """Aliases that lead a hyphenated compound in prose ("LLM-as-a-judge-based", "sycophancy-like"), or
+        whose last word does ("reward hacking-style", "catastrophic forgetting-the model" with a hyphen for a
+        dash): the longest run of the compound's leading parts, joined, that ends an alias."""
         hits = []
         for i, tok in enumerate(toks):
             if tok.end - tok.start == tok.length:
@@ -215,13 +216,27 @@ class AliasIndex:
                 continue
             for k in range(len(parts) - 1, 0, -1):
                 joined = "".join(parts[:k]).replace("'", "")
-                found = [entry for entry in self.entries.get((_stem(joined),), ())
-                         if abs(len(joined) - entry[3][0]) <= MAX_LENGTH_GAP]
+                found = self._ending_in(text, toks, i, joined)
                 if found:
                     end = tok.start + len("-".join(parts[:k]))
-                    hits += [AliasHit(entry[0], entry[1], tok.start, end, entry[2]) for entry in found]
+                    hits += [AliasHit(entry[0], entry[1], toks[first].start, end, entry[2]) for entry, first in found]
                     break
         return hits
+
+    def _ending_in(self, text: str, toks: tuple[Token, ...], i: int, joined: str) -> list[tuple[tuple, int]]:
+        """(entry, index of its first token) for each alias whose last word is `joined`, the leading part of
+        the compound at token `i`, and whose other words, if any, are the tokens just before it."""
+        stem = _stem(joined)
+        found = []
+        for before in range(min(i, MAX_ALIAS_WORDS - 1) + 1):
+            window = toks[i - before:i]
+            if before and _broken(text, (*window, toks[i])):
+                break
+            for entry in self.entries.get((*(t.stem for t in window), stem), ()):
+                lengths = entry[3]
+                if abs(len(joined) - lengths[-1]) <= MAX_LENGTH_GAP and _lengths_agree(window, lengths[:-1], False):
+                    found.append((entry, i - before))
+        return found
 
     def _inside_neutral(self, stems: list[str], present: set[str]) -> set[int]:
         """Positions inside (not at the start of) a multi-word neutral term of the field: no alias starts
