@@ -19,15 +19,15 @@ method in passing ("works with the DPO and KTO trainers"). A document that speak
 concept, a fix, is therefore only tentatively on topic and gets the second look too, unless several of its
 sentences talk of trouble (one that names a failure is about training going wrong); its vocabulary already
 places it in the field, so it needs only MIN_LONE_SIMILARITY with the RL-specific definitions. On the development
-sets such library pages reach at most 0.47 there and RL documents that name one concept at least 0.51.
+sets such library pages reach at most 0.47 there and have no sentence of trouble; RL documents that name one fix
+reach 0.51-0.71, except two troubleshooting pages (0.43) that pass by their talk of trouble.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-
-import re
 
 import numpy as np
 
@@ -45,8 +45,9 @@ MIN_PROBLEM_SENTENCES = 3   # claims holding a failure head or label word ("drif
 MIN_DOMAIN_FOR_SECOND_LOOK = 1.0   # a document naming no concept still gets a second look if it speaks the field
 PROJECT_KINDS = ("episode", "topic")
 MIN_TOPIC_SIMILARITY = 0.6   # cosine of a document's mean claim vector with the taxonomy's mean definition
-MIN_LONE_SIMILARITY = 0.5    # with the RL-specific definitions, for a document that names a single concept
+MIN_LONE_SIMILARITY = 0.5    # with the RL-specific definitions, for a document that names a single fix
 TOPIC_SAMPLE_CLAIMS = 60     # claims read for it, from the top of the document
+_WORD = re.compile(r"[a-z][a-z-]*")
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,6 @@ def problem_sentences(claims: list[ClaimSentence], cues: Cues) -> int:
     ("issue", "bug"). A library page about a feature has at most one."""
     trouble = cues.failure_heads | {word for label in cues.failure_labels for word in label.split()}
     return sum(1 for c in claims if trouble.intersection(_WORD.findall(c.sentence.text.lower())))
-
-
-_WORD = re.compile(r"[a-z][a-z-]*")
 
 
 @dataclass(frozen=True)
