@@ -300,7 +300,7 @@ def test_a_document_naming_one_fix_in_the_fields_words_is_judged_again_by_meanin
         "readable.\n", path="note.md", fmt="md")
     verdicts = _judged_by_meaning(vectors, kernel, note)
     for first, _ in verdicts.values():
-        assert first.lone and first.concepts_named == 1 and not first.on_topic   # both speak the field
+        assert first.tentative and first.concepts_named == 1 and not first.on_topic   # both speak the field
     assert not verdicts["kernel.md"][1].on_topic
     assert verdicts["note.md"][1].on_topic
 

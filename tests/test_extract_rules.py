@@ -17,7 +17,8 @@ from kb.extract.cues import load_cues
 from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
-from kb.extract.resolve import (ConceptVectors, abbreviates, adjusted_setting, alias_shaped, changed_setting, content_stems,
+from kb.extract.resolve import (ConceptVectors, _existing_match, abbreviates, adjusted_setting, alias_shaped,
+                                changed_setting, content_stems,
                                 defined_acronyms, drops_direction, expand_acronyms, instructed_setting, names_a_concept,
                                 names_other_machinery, opposite_direction, setting_shaped, shaped_kind,
                                 without_imperative)
@@ -74,6 +75,15 @@ def test_multiword_aliases_match_with_inserted_words_inside_one_clause():
     assert hits("groups that have 0 standard deviation") == {"fm:zv": "0 standard deviation"}
     plain = build_alias_index([("fm:noisy", ["annotators disagree"], [])])
     assert plain.find("annotators can often disagree") == []          # only with the cue list
+
+
+def test_an_alias_keeps_its_first_and_last_words_though_they_could_be_inserted_ones():
+    index = build_alias_index([("mit:data", ["more preference data"], []), ("fm:zv", ["zero standard deviation"], [])],
+                              inserted_words=CUES.inserted_words)
+    hits = lambda text: {h.concept_id: text[h.start:h.end] for h in index.find(text)}
+    assert hits("Collect more preference data for the next round.") == {"mit:data": "more preference data"}
+    assert hits("Collect more and more preference data.") == {"mit:data": "more preference data"}
+    assert hits("Loaders prefer data in JSON lines.") == {}     # "more" says which fix: without it, no name
 
 
 def test_no_alias_starts_inside_a_neutral_term_and_strong_hits_win():
@@ -225,6 +235,11 @@ def test_labels_and_phrase_cleaning():
     assert clean_phrase("Higher `entropy_coef`") == "Higher entropy coef"
     assert clean_phrase("Wider sampler\u2013trainer gap") == "Wider sampler-trainer gap"   # an en dash joins words
     assert clean_phrase("Collapse \u2013 again") == "Collapse again"                      # ... a spaced one does not
+    assert split_label("Option B: Add a diversity reward", CUES) == ("mitigation", "Add a diversity reward")
+    assert split_label("Flaw 2: Stale reference model", CUES) == ("failure_mode", "Stale reference model")
+    assert clean_phrase("Lower the entropy floor to 1.5") == "Lower the entropy floor"   # the fix, not its value
+    assert clean_phrase("Raise group size to 16") == "Raise group size"
+    assert clean_phrase("Scale to 70B") == "Scale to 70B"                                # no value to drop
 
 
 @pytest.mark.parametrize("phrase, kind, ok", [
@@ -390,7 +405,7 @@ def test_relevance_reads_headings_of_a_short_docs_page():
     page = parse_text("# GRPO with a replay buffer\n\nThis trainer swaps groups with no reward spread for stored "
                       "groups from earlier batches.\n\n```python\ntrainer.train()\n```\n", path="doc.md", fmt="md")
     verdict = _relevance(page, index)
-    assert verdict.concepts_named == 1 and verdict.lone     # its title speaks the field ...
+    assert verdict.concepts_named == 1 and verdict.tentative     # its title speaks the field ...
     assert not verdict.on_topic and needs_second_look(verdict)   # ... but one concept is judged again by meaning
 
 
@@ -406,9 +421,37 @@ def test_one_fix_named_on_a_page_that_keeps_talking_of_trouble_is_on_topic():
         "One flag turns it on for the rollout engine. We apply importance sampling correction to the ratio. "
         "Throughput rises by about a third on long sequences.\n", path="f.md", fmt="md")
     verdict = _relevance(troubled, index)
-    assert verdict.on_topic and not verdict.lone
+    assert verdict.on_topic and not verdict.tentative
     verdict = _relevance(feature, index)
-    assert verdict.lone and not verdict.on_topic           # judged by meaning next
+    assert verdict.tentative and not verdict.on_topic      # judged by meaning next
+
+
+def test_a_troubleshooting_page_may_talk_of_trouble_in_its_headings_alone():
+    index = build_alias_index([("mit:lr", ["lower learning rate"], [])])
+    page = parse_text(
+        "# Troubleshooting GRPO runs\n\n## Problem: Loss spikes after warmup\n\nSet a lower learning rate for the "
+        "policy and rerun.\n\n## Problem: Rewards flat at zero\n\nCheck that the verifier parses the answer "
+        "format.\n\n## Problem: Workers hang at the first rollout\n\nRaise the timeout for the rollout workers.\n",
+        path="t.md", fmt="md")
+    verdict = _relevance(page, index)
+    assert verdict.concepts_named == 1 and verdict.on_topic and not verdict.tentative
+
+
+def test_a_page_naming_two_fixes_and_no_trouble_is_only_tentatively_on_topic():
+    index = build_alias_index([("mit:mon", ["reward breakdown"], []), ("mit:kl", ["KL penalty"], []),
+                               ("fm:hack", ["reward hacking"], [])])
+    logging_page = parse_text(
+        "# Logging for RL runs\n\nEach GRPO step writes the reward breakdown per rollout to a JSON file. The "
+        "policy loss and the KL penalty term are written beside it. Rollout transcripts go to an HTML page.\n",
+        path="log.md", fmt="md")
+    verdict = _relevance(logging_page, index)
+    assert verdict.concepts_named == 2 and verdict.tentative and not verdict.on_topic
+    assert needs_second_look(verdict)                      # its meaning decides
+    failing = parse_text(
+        "# Logging for RL runs\n\nEach GRPO step writes the reward breakdown per rollout. The policy loss and "
+        "the KL penalty term are written beside it, which is how we caught reward hacking early.\n",
+        path="fail.md", fmt="md")
+    assert _relevance(failing, index).on_topic            # a failure named outright settles it
 
 
 def test_acronyms_come_from_the_documents_own_definitions():
@@ -533,6 +576,17 @@ def test_a_known_name_with_a_head_word_of_its_kind_added_is_that_concept():
     assert vectors.heading_word_added("Reward hacking penalty", CUES) is None    # a fix for the failure, not it
     assert vectors.heading_word_added("BoltClip", CUES) is None                  # nothing added: matched elsewhere
     assert vectors.heading_word_added("Bolt filtering", CUES) is None
+
+
+def test_the_same_name_of_the_other_kind_is_no_match_when_the_phrase_is_surely_of_its_own_kind():
+    known = ConceptVectors(["length normalization", "length-normalized DPO"], ["fm:bias", "mit:ln"],
+                           np.zeros((2, 384), dtype=np.float32))
+    vocabulary = {"fm:bias": content_stems("length normalization", CUES), "mit:ln": content_stems("length DPO", CUES)}
+    sims = np.array([1.0, 0.75])
+    as_fix = np.array([0.02, 0.9, 0.08])      # the classifier: surely a fix ("we add length normalization")
+    unsure = np.array([0.3, 0.6, 0.1])
+    assert _existing_match("length normalization", sims, known, as_fix, vocabulary, CUES)[0] == "mit:ln"
+    assert _existing_match("length normalization", sims, known, unsure, vocabulary, CUES)[0] == "fm:bias"
 
 
 def test_a_changed_setting_is_alias_shaped_even_when_the_setting_is_a_generic_word():

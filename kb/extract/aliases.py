@@ -159,7 +159,9 @@ class AliasIndex:
         diverg-from-refer), when at least two of them carry meaning beyond joining words."""
         if len(words) != len(key):
             return
-        kept = [(stem, n) for stem, n, word in zip(key, lengths, words) if word not in self.inserted_words]
+        last = len(words) - 1   # only words inside may go: "more preference data" is not "preference data"
+        kept = [(stem, n) for i, (stem, n, word) in enumerate(zip(key, lengths, words))
+                if word not in self.inserted_words or i in (0, last)]
         meaningful = [w for w in words if w not in self.inserted_words and w not in self.joining_words]
         if len(kept) in GAPPED_ALIAS_WORDS and len(meaningful) >= 2:
             stems, sizes = zip(*kept)

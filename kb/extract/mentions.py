@@ -24,8 +24,9 @@ MAX_ITEM_WORDS = 6   # a list item this short may be a bare name
 MAX_TERM_MODIFIERS = 3
 
 _NUMBERING = re.compile(r"^\s*(?:#+\s*)?(?:\(?\d+(?:\.\d+)*[.):]?|\(?[ivx]+[.)]|\(?[a-h][.)]|[-*•·])\s+", re.IGNORECASE)
-_LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z -]{1,24}?)\s*(?:#?\d+[a-z]?)?\s*[:—–]\s*(.+)$")
+_LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z -]{1,24}?)\s*(?:#?\d+[a-z]?|[A-Z]\b)?\s*[:—–]\s*(.+)$")
 _PAREN_TAIL = re.compile(r"\s*[\(\[][^)\]]*[\)\]]\s*$")
+_TARGET_TAIL = re.compile(r"\s+(?:to|at|=|->|→)\s*~?\d[\d.,]*\s*(?:%|x|k|steps?|tokens?)?\s*$", re.IGNORECASE)
 _JOINING_DASH = re.compile(r"(?<=\w)[\u2010\u2011\u2013](?=\w)")
 _NON_WORD_EDGES = re.compile(r"^[^\w(]+|[^\w)+]+$")
 _LEAD_EMPH = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)|^\s*[*_](?![*\s])(.+?)[*_](?!\w)")
@@ -94,6 +95,7 @@ def clean_phrase(text: str) -> str:
     text = plain(text)
     text = _NUMBERING.sub("", text)
     text = _PAREN_TAIL.sub("", text)
+    text = _TARGET_TAIL.sub("", text)   # "Lower entropy floor to 1.5" names the fix without the value
     text = text.replace("_", " ")   # a setting's identifier ("entropy_coef") is read as its words
     text = _JOINING_DASH.sub("-", text)   # "train–rollout gap" keeps its joint when other symbols go
     text = "".join(ch for ch in text if ch.isalnum() or ch.isspace() or ch in "-/'.,+&()@:;?!")

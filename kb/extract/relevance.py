@@ -2,7 +2,7 @@
 
 A document passes when it names several of the taxonomy's failure modes or fixes, or speaks the field's
 vocabulary (data/cues.yaml `domain_terms`, per 100 words, or a title with one of its `title_terms`) and
-names two, or one failure mode; an unrelated post that happens to say "overfitting" once does neither. Front matter naming
+names a failure mode; an unrelated post that happens to say "overfitting" once does neither. Front matter naming
 failure modes always passes, and an episode or topic review (the project's own kinds) needs one concept.
 
 Word counts miss documents about training practice that use few of the field's words (seed variance,
@@ -14,13 +14,15 @@ a document about machine learning at large: an inference post (speculative decod
 0.64, but sits nearer the taxonomy's general concepts (memory, numerics, compute) than its RL-specific ones,
 so a document judged by meaning must sit nearer the specific ones.
 
-Library pages about machinery (a kernel, sequence parallelism, LoRA) speak the field's vocabulary and name one
-method in passing ("works with the DPO and KTO trainers"). A document that speaks the field but names a single
-concept, a fix, is therefore only tentatively on topic and gets the second look too, unless several of its
-sentences talk of trouble (one that names a failure is about training going wrong); its vocabulary already
-places it in the field, so it needs only MIN_LONE_SIMILARITY with the RL-specific definitions. On the development
-sets such library pages reach at most 0.47 there and have no sentence of trouble; RL documents that name one fix
-reach 0.51-0.71, except two troubleshooting pages (0.43) that pass by their talk of trouble.
+Library pages about machinery (a kernel, sequence parallelism, LoRA, logging) speak the field's vocabulary and
+name a method or two in passing ("works with the DPO and KTO trainers"). A document that speaks the field but
+names only one or two fixes is therefore only tentatively on topic and gets the second look too, unless several
+of its sentences or headings talk of trouble (one that names a failure is about training going wrong); its
+vocabulary already places it in the field, so it needs only MIN_TENTATIVE_SIMILARITY with the RL-specific
+definitions. On the development sets such library pages reach at most 0.47 there and have at most one text
+of trouble; RL documents that name only fixes reach 0.35-0.76, those under 0.5 pass only by their talk of
+trouble, and four library pages on low-precision or asynchronous training (0.39-0.45) with little of it are
+turned away: by meaning alone they cannot be told from the library pages above.
 """
 
 from __future__ import annotations
@@ -39,13 +41,12 @@ from .cues import Cues
 from .mentions import is_table_row
 
 MIN_DOMAIN_PER_100_WORDS = 1.5
-MIN_CONCEPTS_WITH_VOCABULARY = 2   # or one failure mode; one fix alone makes a document only tentatively on topic
 MIN_CONCEPTS_ALONE = 3
-MIN_PROBLEM_SENTENCES = 3   # claims holding a failure head or label word ("drift", "issue") that make a page about trouble
+MIN_PROBLEM_SENTENCES = 3   # claims or headings with a word of trouble ("drift", "issue") that make a page about it
 MIN_DOMAIN_FOR_SECOND_LOOK = 1.0   # a document naming no concept still gets a second look if it speaks the field
 PROJECT_KINDS = ("episode", "topic")
 MIN_TOPIC_SIMILARITY = 0.6   # cosine of a document's mean claim vector with the taxonomy's mean definition
-MIN_LONE_SIMILARITY = 0.5    # with the RL-specific definitions, for a document that names a single fix
+MIN_TENTATIVE_SIMILARITY = 0.5   # with the RL-specific definitions, for a document that names only a fix or two
 TOPIC_SAMPLE_CLAIMS = 60     # claims read for it, from the top of the document
 _WORD = re.compile(r"[a-z][a-z-]*")
 
@@ -58,7 +59,7 @@ class Relevance:
     concepts_named: int
     on_topic: bool
     topic_similarity: float | None = None
-    lone: bool = False   # passed the vocabulary test on a single fix: on topic only if its meaning agrees
+    tentative: bool = False   # speaks the field but names only a fix or two: on topic only if its meaning agrees
 
 
 def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: list[ClaimSentence], cues: Cues,
@@ -77,20 +78,24 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     named = {h.concept_id for h in hits if not h.weak and h.concept_id not in general}
     speaks_field = domain >= MIN_DOMAIN_PER_100_WORDS or titled
     names_failure = any(concept_id.startswith("fm:") for concept_id in named)
-    on_topic = (bool(doc.meta.failure_modes) or len(named) >= MIN_CONCEPTS_ALONE
-                or (speaks_field and (len(named) >= MIN_CONCEPTS_WITH_VOCABULARY or names_failure))
-                or (doc.kind in PROJECT_KINDS and len(named) >= 1))
-    if not on_topic and speaks_field and len(named) == 1 and problem_sentences(claims, cues) >= MIN_PROBLEM_SENTENCES:
-        on_topic = True   # one fix named on a page that keeps talking about things going wrong
-    lone = not on_topic and speaks_field and len(named) == 1
-    return Relevance(round(domain, 2), len(named), on_topic, lone=lone)
+    sure = (bool(doc.meta.failure_modes) or len(named) >= MIN_CONCEPTS_ALONE or (speaks_field and names_failure)
+            or (doc.kind in PROJECT_KINDS and len(named) >= 1))
+    tentative = not sure and speaks_field and len(named) >= 1   # the field's words and a fix or two, no failure
+    titles = [b.text for b in doc.blocks if b.kind == "heading"]
+    troubled = tentative and problem_sentences([c.sentence.text for c in claims] + titles,
+                                               cues) >= MIN_PROBLEM_SENTENCES
+    on_topic = sure or troubled
+    return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled)
 
 
-def problem_sentences(claims: list[ClaimSentence], cues: Cues) -> int:
-    """How many claims hold a word that names trouble: a failure head ("drift", "collapse") or a failure label
-    ("issue", "bug"). A library page about a feature has at most one."""
-    trouble = cues.failure_heads | {word for label in cues.failure_labels for word in label.split()}
-    return sum(1 for c in claims if trouble.intersection(_WORD.findall(c.sentence.text.lower())))
+def problem_sentences(texts: list[str], cues: Cues) -> int:
+    """How many texts (claims, headings) hold a word that names trouble: a failure head ("drift", "collapse")
+    or a failure label ("issue", "problem"). A library page about a feature has at most one; a troubleshooting
+    page may say it mostly in its headings ("Problem: NaN loss")."""
+    words = cues.failure_heads | {label for label in cues.failure_labels if " " not in label}
+    phrases = [label for label in cues.failure_labels if " " in label]   # "root cause", not any "root"
+    return sum(1 for text in map(str.lower, texts)
+               if words.intersection(_WORD.findall(text)) or any(p in text for p in phrases))
 
 
 @dataclass(frozen=True)
@@ -127,12 +132,12 @@ def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], cen
     """A document the vocabulary test turned away but that names a concept or nearly speaks the field, judged
     again by meaning: on topic when the mean vector of its first claims is within MIN_TOPIC_SIMILARITY of the
     taxonomy's centroid and nearer its RL-specific definitions than its general ones; a document that already
-    speaks the field on a single concept (`lone`) when it is within MIN_LONE_SIMILARITY of the RL-specific ones.
-    `topic_similarity` records the cosine with the whole centroid."""
+    speaks the field on a fix or two (`tentative`) when it is within MIN_TENTATIVE_SIMILARITY of the RL-specific
+    ones. `topic_similarity` records the cosine with the whole centroid."""
     if not needs_second_look(relevance) or not claims:
         return relevance
     mean = _unit(embed([c.sentence.text for c in claims[:TOPIC_SAMPLE_CLAIMS]]).mean(axis=0))
     similarity, specific = float(mean @ centroids.all), float(mean @ centroids.specific)
-    on_topic = (specific >= MIN_LONE_SIMILARITY if relevance.lone
+    on_topic = (specific >= MIN_TENTATIVE_SIMILARITY if relevance.tentative
                 else similarity >= MIN_TOPIC_SIMILARITY and specific >= float(mean @ centroids.general))
     return replace(relevance, topic_similarity=round(similarity, 3), on_topic=on_topic)

@@ -24,7 +24,8 @@ from .mentions import Mention
 KIND_PREFIX = {"failure_mode": "fm", "mitigation": "mit"}
 ALIAS_SIMILARITY = 0.68        # cosine at which a phrase means an existing concept
 ALIAS_FUZZ = 92                # string similarity at which a phrase is a spelling of an existing name
-SAME_MEANING = 0.90            # cosine at which the classifier's doubt no longer matters
+SAME_MEANING = 0.90            # cosine at which the classifier's doubt no longer matters ...
+SAME_MEANING_MIN_PROBABILITY = 0.1   # ... unless it is sure of the other kind ("length normalization" as the fix)
 PART_OF_NAME_SIMILARITY = 0.55 # a phrase whose words all stand in an existing name ("Stop sequence") is that concept
 ALIAS_MIN_PROBABILITY = 0.35   # the phrase must plausibly be of the concept's kind
 CONFIDENT_PROBABILITY = 0.5    # ... and likely of it, for the alias to link other sentences
@@ -554,7 +555,8 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
         shared = (bool((stems - {head}) & vocabulary.get(owner, set())) and (len(norm.split()) > 1 or len(norm) >= 8)
                   and kind_probability >= CONFIDENT_PROBABILITY)
         spelled = fuzz.ratio(norm, normalize(known.names[j])) >= ALIAS_FUZZ and plausible
-        if similarity >= SAME_MEANING or (plausible and shared and similarity >= ALIAS_SIMILARITY) or spelled:
+        same = similarity >= SAME_MEANING and kind_probability >= SAME_MEANING_MIN_PROBABILITY
+        if same or (plausible and shared and similarity >= ALIAS_SIMILARITY) or spelled:
             return owner, similarity, True
         if plausible and similarity >= ALIAS_SIMILARITY:
             return owner, similarity, False
