@@ -236,6 +236,7 @@ def test_labels_and_phrase_cleaning():
     assert clean_phrase("Wider sampler\u2013trainer gap") == "Wider sampler-trainer gap"   # an en dash joins words
     assert clean_phrase("Collapse \u2013 again") == "Collapse again"                      # ... a spaced one does not
     assert split_label("Option B: Add a diversity reward", CUES) == ("mitigation", "Add a diversity reward")
+    assert split_label("FIX: Add a diversity reward", CUES) == ("mitigation", "Add a diversity reward")
     assert split_label("Flaw 2: Stale reference model", CUES) == ("failure_mode", "Stale reference model")
     assert clean_phrase("Lower the entropy floor to 1.5") == "Lower the entropy floor"   # the fix, not its value
     assert clean_phrase("Raise group size to 16") == "Raise group size"

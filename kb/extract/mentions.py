@@ -24,7 +24,7 @@ MAX_ITEM_WORDS = 6   # a list item this short may be a bare name
 MAX_TERM_MODIFIERS = 3
 
 _NUMBERING = re.compile(r"^\s*(?:#+\s*)?(?:\(?\d+(?:\.\d+)*[.):]?|\(?[ivx]+[.)]|\(?[a-h][.)]|[-*•·])\s+", re.IGNORECASE)
-_LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z -]{1,24}?)\s*(?:#?\d+[a-z]?|[A-Z]\b)?\s*[:—–]\s*(.+)$")
+_LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z -]{1,24}?)\s*(?:#?\d+[a-z]?|(?<=\s)[A-Z]\b)?\s*[:—–]\s*(.+)$")
 _PAREN_TAIL = re.compile(r"\s*[\(\[][^)\]]*[\)\]]\s*$")
 _TARGET_TAIL = re.compile(r"\s+(?:to|at|=|->|→)\s*~?\d[\d.,]*\s*(?:%|x|k|steps?|tokens?)?\s*$", re.IGNORECASE)
 _JOINING_DASH = re.compile(r"(?<=\w)[\u2010\u2011\u2013](?=\w)")
