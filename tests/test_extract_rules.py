@@ -273,6 +273,8 @@ def test_labels_and_phrase_cleaning():
     ("Smaller sampler-trainer gap", "mitigation", False),  # a measured outcome moved, not a setting
     ("Lower value error", "mitigation", False),
     ("Prevent value divergence", "failure_mode", False),   # the goal of a fix, not the failure's name
+    ("Teacher logit distillation", "mitigation", True),    # method heads: distillation, consolidation, routing
+    ("Sampler kernel nondeterminism", "failure_mode", True),
 ])
 def test_new_concept_names_have_the_shape_of_a_name(phrase, kind, ok):
     assert names_a_concept(phrase, kind, CUES) is ok
@@ -369,6 +371,37 @@ def test_general_concepts_do_not_make_a_document_about_rl():
     assert _relevance(post, index).on_topic                       # three concepts named: passes alone
     verdict = _relevance(post, index, general=frozenset({"fm:oom", "fm:num", "mit:ckpt"}))
     assert verdict.concepts_named == 0 and not verdict.on_topic
+
+
+def test_general_concepts_count_beside_an_rl_specific_one_on_a_troubleshooting_page():
+    index = build_alias_index([("fm:oom", ["out of memory"], []), ("fm:num", ["NaN values"], []),
+                               ("mit:isc", ["importance sampling correction"], [])])
+    general = frozenset({"fm:oom", "fm:num"})
+    faq = ("# Frequently asked questions\n\n## The job runs out of memory on the second step\n\nShrink the number "
+           "of tokens each device holds and restart the job from the last saved state on the cluster. Another "
+           "issue is a stale cache on the workers, which the launcher keeps between jobs.\n\n## NaN values after "
+           "a few hundred steps\n\nSwitch the attention kernel, pin the library versions and check the saved "
+           "state on disk. A known bug in older launchers does the same. If the spike persists, turn on "
+           "importance sampling correction.\n")
+    verdict = _relevance(parse_text(faq, path="faq.md", fmt="md"), index, general)
+    assert verdict.domain_per_100_words < 1.5                     # few of the field's words ...
+    assert verdict.concepts_named == 1 and verdict.on_topic       # ... but three names amid trouble
+    calm = faq.replace("issue", "option").replace("known bug", "known setting").replace("spike", "curve")
+    assert not _relevance(parse_text(calm, path="calm.md", fmt="md"), index, general).on_topic   # no trouble
+    no_rl = faq.replace("turn on importance sampling correction", "file a ticket")
+    assert not _relevance(parse_text(no_rl, path="gen.md", fmt="md"), index, general).on_topic   # general only
+
+
+def test_a_general_failure_counts_on_a_page_that_speaks_the_field_and_names_an_rl_fix():
+    index = build_alias_index([("fm:oom", ["out of memory"], []), ("mit:isc", ["importance sampling correction"], [])])
+    general = frozenset({"fm:oom"})
+    page = ("# Eight-bit rollouts for GRPO\n\nThe rollout engine samples completions in eight-bit floats while "
+            "the policy trains in bf16. Long rollouts run out of memory unless the reward batch is split. {fix}\n")
+    with_fix = page.format(fix="Importance sampling correction keeps the policy gradient unbiased.")
+    verdict = _relevance(parse_text(with_fix, path="p.md", fmt="md"), index, general)
+    assert verdict.domain_per_100_words >= 1.5 and verdict.on_topic
+    without = page.format(fix="The policy gradient is computed as usual.")
+    assert not _relevance(parse_text(without, path="q.md", fmt="md"), index, general).on_topic
 
 
 def test_second_look_for_documents_that_name_a_concept_or_nearly_speak_the_field():

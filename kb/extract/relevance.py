@@ -23,6 +23,11 @@ definitions. On the development sets such library pages reach at most 0.47 there
 of trouble; RL documents that name only fixes reach 0.35-0.76, those under 0.5 pass only by their talk of
 trouble, and four library pages on low-precision or asynchronous training (0.39-0.45) with little of it are
 turned away: by meaning alone they cannot be told from the library pages above.
+
+General concepts (memory, numerics) count beside an RL-specific one. An RL library's troubleshooting or FAQ page
+uses few of the field's words but names out-of-memory errors, NaN gradients and one RL fix while it talks of
+trouble. On the development sets five RL pages pass by these two rules and none of 78 unrelated documents does (the
+one that names three concepts, one specific, never talks of trouble).
 """
 
 from __future__ import annotations
@@ -67,24 +72,30 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     """Score a document's domain vocabulary density and the distinct concepts it names by strong alias, in
     its claims (`claim_hits`, the index's hits in each claim), its headings and its table rows (a short docs
     page may say what it is about only in its title, a reading list only in its tables). Concepts in
-    `general` (machine-learning practice at large, such as memory or numerics) do not count: a quantization
-    post names them too."""
+    `general` (machine-learning practice at large, such as memory or numerics) do not count on their own: a
+    quantization post names them too. Beside an RL-specific concept they do: a page that speaks the field and
+    names out-of-memory errors and one RL fix is about a failure, and one naming three concepts, one of them
+    RL-specific, in texts that keep talking of trouble is an RL library's troubleshooting page."""
     headings = [b.text for b in doc.blocks if b.kind == "heading" or is_table_row(b)]
     text = " ".join([*(c.sentence.text for c in claims), *headings])
     words = max(1, word_count(text))
     domain = 100.0 * len(cues.patterns.domain.findall(text)) / words
     titled = bool(cues.patterns.title.search(doc.meta.title or ""))
     hits = [h for found in claim_hits for h in found] + [h for heading in headings for h in index.find(heading)]
-    named = {h.concept_id for h in hits if not h.weak and h.concept_id not in general}
+    named_any = {h.concept_id for h in hits if not h.weak}
+    named = named_any - general
     speaks_field = domain >= MIN_DOMAIN_PER_100_WORDS or titled
-    names_failure = any(concept_id.startswith("fm:") for concept_id in named)
+    # a general failure (memory, numerics) counts once the page names something specific to RL training
+    names_failure = any(concept_id.startswith("fm:") for concept_id in (named_any if named else ()))
     sure = (bool(doc.meta.failure_modes) or len(named) >= MIN_CONCEPTS_ALONE or (speaks_field and names_failure)
             or (doc.kind in PROJECT_KINDS and len(named) >= 1))
     tentative = not sure and speaks_field and len(named) >= 1   # the field's words and a fix or two, no failure
     titles = [b.text for b in doc.blocks if b.kind == "heading"]
-    troubled = tentative and problem_sentences([c.sentence.text for c in claims] + titles,
-                                               cues) >= MIN_PROBLEM_SENTENCES
-    on_topic = sure or troubled
+    trouble = problem_sentences([c.sentence.text for c in claims] + titles, cues) >= MIN_PROBLEM_SENTENCES
+    troubled = tentative and trouble
+    # an RL library's troubleshooting page says little of RL and much of memory and numerics
+    troubleshooting = trouble and len(named) >= 1 and len(named_any) >= MIN_CONCEPTS_ALONE
+    on_topic = sure or troubled or troubleshooting
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled)
 
 
