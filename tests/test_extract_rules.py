@@ -373,25 +373,6 @@ def test_general_concepts_do_not_make_a_document_about_rl():
     assert verdict.concepts_named == 0 and not verdict.on_topic
 
 
-def test_general_concepts_count_beside_an_rl_specific_one_on_a_troubleshooting_page():
-    index = build_alias_index([("fm:oom", ["out of memory"], []), ("fm:num", ["NaN values"], []),
-                               ("mit:isc", ["importance sampling correction"], [])])
-    general = frozenset({"fm:oom", "fm:num"})
-    faq = ("# Frequently asked questions\n\n## The job runs out of memory on the second step\n\nShrink the number "
-           "of tokens each device holds and restart the job from the last saved state on the cluster. Another "
-           "issue is a stale cache on the workers, which the launcher keeps between jobs.\n\n## NaN values after "
-           "a few hundred steps\n\nSwitch the attention kernel, pin the library versions and check the saved "
-           "state on disk. A known bug in older launchers does the same. If the spike persists, turn on "
-           "importance sampling correction.\n")
-    verdict = _relevance(parse_text(faq, path="faq.md", fmt="md"), index, general)
-    assert verdict.domain_per_100_words < 1.5                     # few of the field's words ...
-    assert verdict.concepts_named == 1 and verdict.on_topic       # ... but three names amid trouble
-    calm = faq.replace("issue", "option").replace("known bug", "known setting").replace("spike", "curve")
-    assert not _relevance(parse_text(calm, path="calm.md", fmt="md"), index, general).on_topic   # no trouble
-    no_rl = faq.replace("turn on importance sampling correction", "file a ticket")
-    assert not _relevance(parse_text(no_rl, path="gen.md", fmt="md"), index, general).on_topic   # general only
-
-
 def test_a_general_failure_counts_on_a_page_that_speaks_the_field_and_names_an_rl_fix():
     index = build_alias_index([("fm:oom", ["out of memory"], []), ("mit:isc", ["importance sampling correction"], [])])
     general = frozenset({"fm:oom"})

@@ -24,10 +24,11 @@ of trouble; RL documents that name only fixes reach 0.35-0.76, those under 0.5 p
 trouble, and four library pages on low-precision or asynchronous training (0.39-0.45) with little of it are
 turned away: by meaning alone they cannot be told from the library pages above.
 
-General concepts (memory, numerics) count beside an RL-specific one. An RL library's troubleshooting or FAQ page
-uses few of the field's words but names out-of-memory errors, NaN gradients and one RL fix while it talks of
-trouble. On the development sets five RL pages pass by these two rules and none of 78 unrelated documents does (the
-one that names three concepts, one specific, never talks of trouble).
+A general failure (memory, numerics) counts as the failure a page names once the page also names something
+RL-specific: a page on low-precision RL that speaks the field, names precision drift and truncated importance
+sampling is about a failure. (Letting an RL library's troubleshooting page pass on three named concepts, one
+specific, amid talk of trouble gained four pages of the development sets but tied a distributed-framework guide
+of a fresh set to five concepts on its first read, so it was dropped.)
 """
 
 from __future__ import annotations
@@ -74,8 +75,7 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     page may say what it is about only in its title, a reading list only in its tables). Concepts in
     `general` (machine-learning practice at large, such as memory or numerics) do not count on their own: a
     quantization post names them too. Beside an RL-specific concept they do: a page that speaks the field and
-    names out-of-memory errors and one RL fix is about a failure, and one naming three concepts, one of them
-    RL-specific, in texts that keep talking of trouble is an RL library's troubleshooting page."""
+    names out-of-memory errors and one RL fix is about a failure."""
     headings = [b.text for b in doc.blocks if b.kind == "heading" or is_table_row(b)]
     text = " ".join([*(c.sentence.text for c in claims), *headings])
     words = max(1, word_count(text))
@@ -91,11 +91,9 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
             or (doc.kind in PROJECT_KINDS and len(named) >= 1))
     tentative = not sure and speaks_field and len(named) >= 1   # the field's words and a fix or two, no failure
     titles = [b.text for b in doc.blocks if b.kind == "heading"]
-    trouble = problem_sentences([c.sentence.text for c in claims] + titles, cues) >= MIN_PROBLEM_SENTENCES
-    troubled = tentative and trouble
-    # an RL library's troubleshooting page says little of RL and much of memory and numerics
-    troubleshooting = trouble and len(named) >= 1 and len(named_any) >= MIN_CONCEPTS_ALONE
-    on_topic = sure or troubled or troubleshooting
+    troubled = tentative and problem_sentences([c.sentence.text for c in claims] + titles,
+                                               cues) >= MIN_PROBLEM_SENTENCES
+    on_topic = sure or troubled
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled)
 
 
