@@ -21,14 +21,15 @@ of its sentences or headings talk of trouble (one that names a failure is about 
 vocabulary already places it in the field, so it needs only MIN_TENTATIVE_SIMILARITY with the RL-specific
 definitions. On the development sets such library pages reach at most 0.47 there and have at most one text
 of trouble; RL documents that name only fixes reach 0.35-0.76, those under 0.5 pass only by their talk of
-trouble, and four library pages on low-precision or asynchronous training (0.39-0.45) with little of it are
+trouble, and four library pages on low-precision or asynchronous training (0.39-0.45) with little of it were
 turned away: by meaning alone they cannot be told from the library pages above.
 
 A general failure (memory, numerics) counts as the failure a page names once the page also names something
-RL-specific: a page on low-precision RL that speaks the field, names precision drift and truncated importance
-sampling is about a failure. (Letting an RL library's troubleshooting page pass on three named concepts, one
-specific, amid talk of trouble gained four pages of the development sets but tied a distributed-framework guide
-of a fresh set to five concepts on its first read, so it was dropped.)
+RL-specific: a page on low-precision RL that speaks the field and names a numerical drift between trainer and
+sampler and truncated importance sampling is about a failure (one of those four pages passes this way).
+Letting an RL library's troubleshooting page pass on three named concepts, one specific, amid talk of trouble
+gained four pages of the development sets but tied a distributed-framework guide of a fresh set to five
+concepts on its first read, so it was dropped.
 """
 
 from __future__ import annotations
