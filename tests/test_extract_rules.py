@@ -128,6 +128,17 @@ def test_acronyms_are_read_as_the_words_they_abbreviate(short, full, same):
     assert abbreviates(short, full) is same
 
 
+def test_a_new_name_shortened_or_lengthened_joins_the_new_concept_it_names():
+    import numpy as np
+    from kb.extract.resolve import _same_concept
+    group = {"label": "Advantage reweighting", "vector": np.array([1.0, 0.0])}
+    near, far = np.array([0.7, 0.714]), np.array([0.4, 0.917])        # cosine 0.7 and 0.4 with the label
+    assert _same_concept(group, "Zero-cost advantage reweighting", near, CUES)   # the label's words and more
+    assert _same_concept({**group, "label": "Zero-cost advantage reweighting"}, "Advantage reweighting", near, CUES)
+    assert not _same_concept(group, "Zero-cost advantage reweighting", far, CUES)   # too far in meaning
+    assert not _same_concept(group, "Token reweighting", near, CUES)   # other words: needs 0.86
+
+
 @pytest.mark.parametrize("line", [
     "[19] A. Author and B. Author. Some title about rewards. arXiv preprint arXiv:2401.00001, 2024.",
     "| Method | Reward | Notes |",

@@ -664,11 +664,15 @@ def _ways_said(names: tuple[str, ...], up: frozenset[str], down: frozenset[str],
 
 def _same_concept(group: dict, phrase: str, vector: np.ndarray, cues: Cues) -> bool:
     """Whether a new phrase joins a group of new phrases: close in meaning, a spelling of its label or an
-    abbreviation of it, and not the opposite setting."""
+    abbreviation of it, or its label shortened or lengthened ("Advantage reweighting" and "Zero-cost advantage
+    reweighting") at a modest similarity; and not the opposite setting."""
     label = group["label"]
     if opposite_settings(label, phrase, cues):
         return False
-    return (float(group["vector"] @ vector) >= NEW_MERGE_SIMILARITY
+    similarity = float(group["vector"] @ vector)
+    ours, theirs = content_stems(phrase, cues), content_stems(label, cues)
+    nested = bool(ours) and bool(theirs) and (ours <= theirs or theirs <= ours)
+    return (similarity >= NEW_MERGE_SIMILARITY or (nested and similarity >= PART_OF_NAME_SIMILARITY)
             or fuzz.ratio(normalize(label), normalize(phrase)) >= ALIAS_FUZZ
             or abbreviates(phrase, label) or abbreviates(label, phrase))
 
