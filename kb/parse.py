@@ -19,7 +19,7 @@ from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
 
-PARSER_VERSION = "5"
+PARSER_VERSION = "6"
 
 FORMATS: dict[str, Literal["md", "txt", "html"]] = {
     ".md": "md",
@@ -247,6 +247,7 @@ def _parse(text: str, raw: bytes, *, rel: str, fmt: Literal["md", "txt", "html"]
     raw_blocks = _txt_blocks(body) if fmt == "txt" else _md_blocks(body)
     stem = PurePosixPath(rel).stem
     title = _front_title(front) or page_meta.get("title") or _first_title(raw_blocks, fmt) or stem
+    body, raw_blocks = _with_summary(_front_summary(front) or page_meta.get("summary"), body, raw_blocks)
     blocks = _with_sections(_drop_repeats(raw_blocks), title)
     kind = front.get("kind") or _infer_kind(episode_in_name=_episode_in_name(PurePosixPath(rel).name), body=body)
     return Document(
@@ -272,6 +273,37 @@ def _first_title(blocks: list[_RawBlock], fmt: str) -> str | None:
     if fmt == "txt":
         return blocks[0].text if blocks else None
     return next((b.text for b in blocks if b.kind == "heading"), None)
+
+
+# Fields in which a page states its own gist in prose (a post's subtitle, a docs page's or skill's description).
+SUMMARY_FIELDS = ("summary", "description", "subtitle", "excerpt", "abstract", "tldr", "tl;dr")
+MIN_SUMMARY_WORDS = 3
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _front_summary(front: dict[str, Any]) -> str | None:
+    """The first summary field of the front matter that holds prose."""
+    fields = {str(key).lower(): value for key, value in front.items()}
+    return next((text for text in (_as_summary(fields.get(name)) for name in SUMMARY_FIELDS) if text), None)
+
+
+def _as_summary(value: Any) -> str | None:
+    """`value` as one line of prose (markup tags dropped), or None when it is not text of a few words."""
+    if not isinstance(value, str):
+        return None
+    text = " ".join(_TAG.sub(" ", value).split())
+    return text if len(text.split()) >= MIN_SUMMARY_WORDS else None
+
+
+def _with_summary(summary: str | None, body: str, blocks: list[_RawBlock]) -> tuple[str, list[_RawBlock]]:
+    """The body and its blocks with the page's own summary as a first paragraph: writers state the gist
+    there (what fails, what fixes it) and often nowhere else in so few words. A summary the body already
+    holds adds nothing."""
+    if not summary or " ".join(summary.split()).lower() in " ".join(body.split()).lower():
+        return body, blocks
+    offset = len(summary) + 2
+    shifted = [block._replace(start=block.start + offset, end=block.end + offset) for block in blocks]
+    return f"{summary}\n\n{body}", [_RawBlock("paragraph", summary, 0, len(summary)), *shifted]
 
 
 def _slug(stem: str) -> str:
@@ -713,4 +745,5 @@ def _extract_html(html: str, rel: str) -> tuple[str, dict[str, Any]]:
         page["authors"] = [name.strip() for name in (found.author or "").split(";") if name.strip()]
         page["date"] = found.date or None
         page["url"] = found.url or None
+        page["summary"] = _as_summary(found.description)
     return _normalize_newlines(body.strip()) + "\n", page

@@ -18,10 +18,9 @@ from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
 from kb.extract.resolve import (ConceptVectors, _existing_match, abbreviates, adjusted_setting, alias_shaped,
-                                changed_setting, content_stems,
-                                defined_acronyms, drops_direction, expand_acronyms, instructed_setting, names_a_concept,
-                                names_other_machinery, opposite_direction, setting_shaped, shaped_kind,
-                                without_imperative)
+                                changed_setting, content_stems, defined_acronyms, drops_direction, expand_acronyms,
+                                instructed_fix, instructed_setting, names_a_concept, names_other_machinery,
+                                opposite_direction, setting_shaped, shaped_kind, without_imperative)
 from kb.parse import parse_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -248,6 +247,9 @@ def test_labels_and_phrase_cleaning():
     assert split_label("Option B: Add a diversity reward", CUES) == ("mitigation", "Add a diversity reward")
     assert split_label("FIX: Add a diversity reward", CUES) == ("mitigation", "Add a diversity reward")
     assert split_label("Flaw 2: Stale reference model", CUES) == ("failure_mode", "Stale reference model")
+    assert split_label("Fundamental issue: Task mix mismatch", CUES) == ("failure_mode", "Task mix mismatch")  # graded
+    assert split_label("Main fix: Lower the learning rate", CUES) == ("mitigation", "Lower the learning rate")
+    assert split_label("Critical path: the rollout step", CUES) == (None, "Critical path: the rollout step")
     assert clean_phrase("Lower the entropy floor to 1.5") == "Lower the entropy floor"   # the fix, not its value
     assert clean_phrase("Raise group size to 16") == "Raise group size"
     assert clean_phrase("Scale to 70B") == "Scale to 70B"                                # no value to drop
@@ -286,6 +288,11 @@ def test_labels_and_phrase_cleaning():
     ("Prevent value divergence", "failure_mode", False),   # the goal of a fix, not the failure's name
     ("Teacher logit distillation", "mitigation", True),    # method heads: distillation, consolidation, routing
     ("Sampler kernel nondeterminism", "failure_mode", True),
+    ("Stale rollout weights", "failure_mode", True),       # a part of the setup in a wrong state
+    ("Missing stop token", "failure_mode", True),
+    ("Wrong answers", "failure_mode", False),               # ... an outcome, not a part
+    ("Incorrect reward", "failure_mode", False),            # ... a generic part says not which
+    ("Stale rollout weights", "mitigation", False),
 ])
 def test_new_concept_names_have_the_shape_of_a_name(phrase, kind, ok):
     assert names_a_concept(phrase, kind, CUES) is ok
@@ -321,12 +328,14 @@ def test_a_misjudged_setting_is_a_failure_whatever_the_classifier_says():
     assert shaped_kind("Learning rate too high", "mitigation", CUES) == "failure_mode"
     assert shaped_kind("Learning rate warmup", "mitigation", CUES) == "mitigation"
     assert shaped_kind("Section overview", "other", CUES) == "other"
+    assert shaped_kind("Missing stop token", "mitigation", CUES) == "failure_mode"   # a wrong state is no fix
 
 
 @pytest.mark.parametrize("phrase, kind, probability, ok", [
     ("Temperature not high enough", "failure_mode", 0.45, True),   # the shape says failure; ranked first will do
     ("Weight decay too high", "failure_mode", 0.40, True),
     ("Reward curves", "failure_mode", 0.45, False),                # no setting shape: the classifier must be sure
+    ("Imperfect weight refit", "failure_mode", 0.55, True),        # a part in a wrong state says failure too
     ("Higher generation temperature", "mitigation", 0.65, True),
     ("Higher generation temperature", "mitigation", 0.45, False),  # a changed setting still needs 0.6
 ])
@@ -668,6 +677,21 @@ def test_a_heading_telling_the_reader_to_change_a_setting_may_found_a_fix():
     assert not instructed_setting(heading, "failure_mode", CUES)
     sentence_term = Mention("Reduce concurrent rollouts", "doc", 0, 26, "term", "Generation OOM", "paragraph")
     assert not instructed_setting(sentence_term, "mitigation", CUES)
+
+
+@pytest.mark.parametrize("phrase, origin, kind, ok", [
+    ("Recompute KV cache after weight updates", "emphasis", "mitigation", True),
+    ("Align micro-batch sizes", "heading", "mitigation", True),
+    ("Align micro-batch sizes", "term", "mitigation", False),        # a phrase inside a sentence is no instruction
+    ("Align micro-batch sizes", "heading", "failure_mode", False),
+    ("Match the results", "heading", "mitigation", False),           # says not what it acts on
+    ("Filter and log rollouts", "heading", "mitigation", False),     # two instructions, not one name
+    ("MASK dataset validation", "emphasis", "mitigation", False),    # a benchmark's name, not a verb
+    ("Install the package", "heading", "mitigation", False),         # not a change to the setup
+])
+def test_an_instruction_to_change_the_setup_may_name_a_fix(phrase, origin, kind, ok):
+    mention = Mention(phrase, "doc", 0, len(phrase), origin, "Fixes", "heading")
+    assert instructed_fix(mention, kind, CUES) is ok
 
 
 def test_a_weak_word_inside_another_concepts_name_names_nothing():

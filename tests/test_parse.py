@@ -116,6 +116,32 @@ def test_a_site_generators_own_title_field_names_the_document():
     assert parse_text(listed, path="notes.md", fmt="md").meta.title == "The key idea"   # only text names it
 
 
+
+@pytest.mark.parametrize("fmt", ["md", "txt"])
+def test_a_front_matter_summary_is_read_as_the_first_paragraph(fmt):
+    text = ("---\ntitle: Notes on a run\ndescription: >-\n  Use when rewards stay flat or the policy\n"
+            "  <br>collapses to one answer.\n---\n\nBody paragraph one.\n")
+    doc = parse_text(text, path=f"notes.{fmt}", fmt=fmt)
+
+    first = doc.blocks[0]
+    assert (first.kind, first.text, first.section) == (
+        "paragraph", "Use when rewards stay flat or the policy collapses to one answer.", "Notes on a run")
+    assert doc.text.startswith(first.text + "\n\n") and "Body paragraph one." in [b.text for b in doc.blocks]
+    assert doc.meta.title == "Notes on a run"
+    assert_spans(doc)
+
+
+@pytest.mark.parametrize(("field", "value", "body"), [
+    ("summary", "Rewards stay flat for days.", "Rewards stay flat for days.\n\nMore."),   # the body already says it
+    ("summary", "Too short", "Body.\n"),
+    ("description", "[a, b, c]", "Body.\n"),   # a list, not prose
+])
+def test_a_summary_the_body_holds_or_that_is_not_prose_adds_no_paragraph(field, value, body):
+    doc = parse_text(f"---\ntitle: T\n{field}: {value}\n---\n\n{body}", path="notes.md", fmt="md")
+
+    assert doc.text.strip() == body.strip()
+    assert_spans(doc)
+
 def test_markdown_without_front_matter_infers_title_id_kind_and_section_before_first_heading():
     doc = parse_text("Intro line before any heading.\n\n## The Real Title\n\nBody.\n", path="My Notes_v2.md", fmt="md")
 
@@ -377,6 +403,19 @@ def test_html_main_text_and_metadata():
     assert "Copyright" not in doc.text and "color" not in doc.text
     assert_spans(doc)
 
+
+
+def test_an_html_pages_description_is_read_as_the_first_paragraph():
+    described = ARTICLE.format(extra="").replace(
+        "<title>Saved page</title>",
+        '<title>Saved page</title><meta name="description" content="Why graders get gamed and what stops it.">')
+    doc = parse_text(described, path="web/page.html", fmt="html")
+
+    assert outline(doc)[:2] == [
+        ("paragraph", "Why graders get gamed and what stops it.", "Reward hacking in practice", 0),
+        ("heading", "Reward hacking in practice", "Reward hacking in practice", 1),
+    ]
+    assert_spans(doc)
 
 def test_hostile_html_leaves_no_script_or_handlers(tmp_path):
     hostile = (

@@ -71,6 +71,7 @@ class Cues(BaseModel):
     failure_heads: WordSet
     mitigation_heads: WordSet
     fix_verbs: WordSet
+    instruction_verbs: WordSet
     remedy_phrases: list[str]
     definition_phrases: list[str]
     failure_object_cues: list[str]
@@ -90,6 +91,8 @@ class Cues(BaseModel):
     report_tails: WordSet
     degree_words: WordSet
     shortfall_starts: WordSet
+    defect_starts: WordSet
+    outcome_nouns: WordSet
     up_words: WordSet
     down_words: WordSet
     negation_words: WordSet

@@ -108,7 +108,7 @@ def split_label(text: str, cues: Cues) -> tuple[Hint | None, str]:
     m = _LABEL.match(text)
     if not m:
         return None, text
-    label, rest = m.group(1).strip(), m.group(2).strip()
+    label, rest = _without_weak_lead(m.group(1).strip(), cues), m.group(2).strip()
     if cues.patterns.failure_label.match(label):
         return "failure_mode", rest
     if cues.patterns.mitigation_label.match(label):
@@ -116,6 +116,14 @@ def split_label(text: str, cues: Cues) -> tuple[Hint | None, str]:
     if cues.is_structural(label):
         return None, rest
     return None, text
+
+
+def _without_weak_lead(label: str, cues: Cues) -> str:
+    """A label without the adjectives that grade it ("Fundamental issue", "Main fix" are labels all the same)."""
+    words = label.split()
+    while len(words) > 1 and words[0].lower() in cues.weak_modifiers:
+        words = words[1:]
+    return " ".join(words)
 
 
 def _usable(phrase: str) -> bool:

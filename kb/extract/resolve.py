@@ -243,8 +243,9 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         placed = (mention.origin in NEW_ORIGINS or labelled(mention, kind)
                   or (mention.doc_id, normalize(mention.phrase)) in recurring)
         confident = p.max() >= NEW_MIN_PROBABILITY or setting_shaped(mention.phrase, kind, float(p.max()), cues)
-        named = names_a_concept(mention.phrase, kind, cues) or (
-            labelled(mention, kind) and labelled_name(mention.phrase, cues)) or instructed_setting(mention, kind, cues)
+        named = (names_a_concept(mention.phrase, kind, cues)
+                 or (labelled(mention, kind) and labelled_name(mention.phrase, cues))
+                 or instructed_setting(mention, kind, cues) or instructed_fix(mention, kind, cues))
         if kind != "other" and confident and placed and named and _near_field(sims[i], general_names, mention):
             new_candidates.append((mention, kind, float(p.max())))
     new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row, cues)
@@ -349,7 +350,8 @@ def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
     """Whether a phrase is shaped like the name of a concept of `kind`: one to five words, no digits or
     sentence punctuation, not starting like a question or fragment, joining nothing ("X and Y") and holding no
     verb of a clause, ending in a head word of that kind with at least one modifier that is not a generic
-    adjective; or, for a failure, a setting misjudged ("Learning rate too high", "Insufficient warmup steps")."""
+    adjective; or, for a failure, a setting misjudged ("Learning rate too high", "Insufficient warmup steps") or a
+    part of the setup in a wrong state ("Stale rollout weights")."""
     words = name_words(phrase)
     if not words or len(words) > MAX_NEW_WORDS or words[0] in cues.non_concept_starts:
         return False
@@ -360,6 +362,8 @@ def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
     if is_neutral(phrase, cues):
         return False
     if kind == "mitigation" and adjusted_setting(phrase, cues):
+        return True
+    if kind == "failure_mode" and defective_part(words, cues):
         return True
     heads = cues.failure_heads if kind == "failure_mode" else cues.mitigation_heads
     for size in (2, 1):
@@ -424,6 +428,17 @@ def misjudged_setting(words: list[str], cues: Cues) -> bool:
     return any(w not in cues.weak_modifiers and w not in cues.non_concept_starts and len(w) >= 3 for w in setting)
 
 
+def defective_part(words: list[str], cues: Cues) -> bool:
+    """Whether normalized `words` name a part of the setup in a wrong state: "<defect> <part>" ("Stale weights",
+    "Missing stop token", "Incorrect probability ratios"), two to five words, the part saying which one and
+    not being an outcome ("Wrong answers")."""
+    if not 2 <= len(words) <= MAX_NEW_WORDS or words[0] not in cues.defect_starts:
+        return False
+    part = words[1:]
+    generic = cues.weak_modifiers | cues.generic_heads | GENERIC_WORDS | cues.outcome_nouns
+    return part[-1] not in generic and any(w not in generic and len(w) >= 3 for w in part)
+
+
 def adjusted_setting(phrase: str, cues: Cues) -> bool:
     """Whether a phrase names a fix as a setting changed: "<adjustment> <setting>" ("Higher generation
     temperature", "More completions per prompt", "Reduce sequence length") or "<setting> <adjustment>"
@@ -463,24 +478,41 @@ def instructed_setting(mention: Mention, kind: str, cues: Cues) -> bool:
     return kind == "mitigation" and mention.origin in ("heading", "lead") and adjusted_setting(mention.phrase, cues)
 
 
+def instructed_fix(mention: Mention, kind: str, cues: Cues) -> bool:
+    """Whether a heading, lead or emphasized term tells the reader what to do to the setup ("Match eval
+    temperature to training", "Recompute KV cache after weight updates"): an instruction verb and two to five
+    more words, one of them saying what it acts on, without digits, a second instruction or a clause's verbs."""
+    words = name_words(mention.phrase)
+    if kind != "mitigation" or mention.origin not in ("heading", "lead", "emphasis") or not words \
+            or not 3 <= len(words) <= MAX_NEW_WORDS + 1 or words[0] not in cues.instruction_verbs \
+            or mention.phrase.split()[0].isupper():   # "MASK dataset validation" names a benchmark, not a verb
+        return False
+    rest = words[1:]
+    generic = (cues.weak_modifiers | cues.generic_heads | GENERIC_WORDS | cues.non_concept_starts | cues.report_tails
+               | cues.outcome_nouns)
+    return not any(w in cues.clause_words or w in cues.coordinators for w in rest) \
+        and any(w not in generic and len(w) >= 3 for w in rest)
+
+
 def shaped_kind(phrase: str, kind: str, cues: Cues) -> str:
     """The kind a phrase's shape overrules the classifier with: a setting misjudged ("Insufficient warmup",
-    "Learning rate too high") is a failure even when its words are those of a fix, and founds a concept only
-    if it is also shaped like a failure's name (`names_a_concept`)."""
+    "Learning rate too high") or a part in a wrong state ("Missing stop token") is a failure even when its words
+    are those of a fix, and founds a concept only if it is also shaped like a failure's name (`names_a_concept`)."""
     words = name_words(phrase)
-    misjudged = bool(words) and (misjudged_setting(words, cues) or words[0] in cues.shortfall_starts)
+    misjudged = bool(words) and (misjudged_setting(words, cues) or words[0] in cues.shortfall_starts
+                                 or defective_part(words, cues))
     return "failure_mode" if kind == "mitigation" and misjudged else kind
 
 
 def setting_shaped(phrase: str, kind: str, probability: float, cues: Cues) -> bool:
     """Whether a phrase's shape already says its kind, so a less confident classifier will do: a fix named as a
     setting changed ("Higher generation temperature", at SETTING_MIN_PROBABILITY) or a failure named as a
-    setting misjudged ("Temperature not high enough", "Insufficient warmup"; the classifier need only rank
-    failure first, as its phrases are rare in the labels)."""
+    setting misjudged ("Temperature not high enough", "Insufficient warmup") or a part in a wrong state
+    ("Imperfect weight refit"; the classifier need only rank failure first, as its phrases are rare in the labels)."""
     if kind == "mitigation":
         return probability >= SETTING_MIN_PROBABILITY and adjusted_setting(phrase, cues)
     words = name_words(phrase)
-    return kind == "failure_mode" and bool(words) and misjudged_setting(words, cues)
+    return kind == "failure_mode" and bool(words) and (misjudged_setting(words, cues) or defective_part(words, cues))
 
 
 def without_imperative(mention: Mention, cues: Cues) -> Mention:
