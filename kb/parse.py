@@ -19,7 +19,7 @@ from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
 
-PARSER_VERSION = "6"
+PARSER_VERSION = "7"
 
 FORMATS: dict[str, Literal["md", "txt", "html"]] = {
     ".md": "md",
@@ -298,8 +298,8 @@ def _as_summary(value: Any) -> str | None:
 def _with_summary(summary: str | None, body: str, blocks: list[_RawBlock]) -> tuple[str, list[_RawBlock]]:
     """The body and its blocks with the page's own summary as a first paragraph: writers state the gist
     there (what fails, what fixes it) and often nowhere else in so few words. A summary the body already
-    holds adds nothing."""
-    if not summary or " ".join(summary.split()).lower() in " ".join(body.split()).lower():
+    holds adds nothing, nor does one cut short from the body's opening ("The policy learned to…")."""
+    if not summary or " ".join(summary.rstrip(".…").split()).lower() in " ".join(body.split()).lower():
         return body, blocks
     offset = len(summary) + 2
     shifted = [block._replace(start=block.start + offset, end=block.end + offset) for block in blocks]

@@ -133,6 +133,7 @@ def test_a_front_matter_summary_is_read_as_the_first_paragraph(fmt):
 
 @pytest.mark.parametrize(("field", "value", "body"), [
     ("summary", "Rewards stay flat for days.", "Rewards stay flat for days.\n\nMore."),   # the body already says it
+    ("description", "Rewards stay flat for days and then…", "Rewards stay flat for days and then collapse.\n"),  # cut
     ("summary", "Too short", "Body.\n"),
     ("description", "[a, b, c]", "Body.\n"),   # a list, not prose
 ])
