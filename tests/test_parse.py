@@ -116,7 +116,6 @@ def test_a_site_generators_own_title_field_names_the_document():
     assert parse_text(listed, path="notes.md", fmt="md").meta.title == "The key idea"   # only text names it
 
 
-
 @pytest.mark.parametrize("fmt", ["md", "txt"])
 def test_a_front_matter_summary_is_read_as_the_first_paragraph(fmt):
     text = ("---\ntitle: Notes on a run\ndescription: >-\n  Use when rewards stay flat or the policy\n"
@@ -142,6 +141,7 @@ def test_a_summary_the_body_holds_or_that_is_not_prose_adds_no_paragraph(field, 
 
     assert doc.text.strip() == body.strip()
     assert_spans(doc)
+
 
 def test_markdown_without_front_matter_infers_title_id_kind_and_section_before_first_heading():
     doc = parse_text("Intro line before any heading.\n\n## The Real Title\n\nBody.\n", path="My Notes_v2.md", fmt="md")
@@ -405,7 +405,6 @@ def test_html_main_text_and_metadata():
     assert_spans(doc)
 
 
-
 def test_an_html_pages_description_is_read_as_the_first_paragraph():
     described = ARTICLE.format(extra="").replace(
         "<title>Saved page</title>",
@@ -417,6 +416,7 @@ def test_an_html_pages_description_is_read_as_the_first_paragraph():
         ("heading", "Reward hacking in practice", "Reward hacking in practice", 1),
     ]
     assert_spans(doc)
+
 
 def test_hostile_html_leaves_no_script_or_handlers(tmp_path):
     hostile = (
