@@ -17,7 +17,7 @@ import numpy as np
 from .config import Settings
 from .embed import ensure_onnx_model
 from .errors import CorpusError, KBError
-from .extract import DocumentReading, Extraction, extract_graph, read_document
+from .extract import DocumentReading, Extraction, HitMemo, extract_graph, read_document
 from .extract.classify import load_classifier
 from .extract.cues import Cues, load_cues
 from .graph import build_graph, graph_to_json
@@ -212,16 +212,36 @@ def store_parses(directory: Path, documents: list[Document]) -> None:
 
 def extract_documents(settings: Settings, documents: list[Document]) -> Extraction:
     """Extract the claim graph with the curated taxonomy, cue vocabularies and phrase classifier; phrase
-    vectors and the documents' taxonomy-independent readings are cached across builds."""
+    vectors, the documents' taxonomy-independent readings and their alias hits are cached across builds."""
     vectors = phrase_vectors(settings)
     cues = load_cues(settings.cues_path)
+    memo_path = settings.cache_dir / "alias_hits" / f"{code_digest()[:16]}.pickle"
+    memo = cached_alias_hits(memo_path)
     extraction = extract_graph(
         documents, load_taxonomy(settings.taxonomy_path), load_curation(settings.curation_path),
         cues=cues, classifier=load_classifier(settings.classifier_path), embed=vectors.embed,
-        readings=cached_readings(settings.cache_dir / "readings", documents, cues, settings.cues_path),
+        readings=cached_readings(settings.cache_dir / "readings", documents, cues, settings.cues_path), memo=memo,
     )
     vectors.save()
+    store_alias_hits(memo_path, memo)
     return extraction
+
+
+def cached_alias_hits(path: Path) -> HitMemo:
+    """The alias hits the last build kept at `path` (a pickle kb itself wrote, named for kb's code, since the
+    hits depend on how matching works), or none."""
+    try:
+        return HitMemo(known=pickle.loads(path.read_bytes()))
+    except Exception:   # missing, damaged or written by other code: match every text again
+        return HitMemo()
+
+
+def store_alias_hits(path: Path, memo: HitMemo) -> None:
+    """Keep the hits this build looked up at `path`, and nothing written by other code."""
+    write_bytes_atomic(path, pickle.dumps(memo.used, protocol=pickle.HIGHEST_PROTOCOL))
+    for other in path.parent.glob("*.pickle"):
+        if other != path:
+            other.unlink(missing_ok=True)
 
 
 def cached_readings(directory: Path, documents: list[Document], cues: Cues, cues_path: Path) -> dict[str, DocumentReading]:

@@ -72,23 +72,25 @@ def node_links(G, node_id: str) -> dict:
             "mitigations": sorted(mits)}
 
 
-def node_record(G, node_id: str) -> dict:
-    """What a search hit on a node shows (every field of a hit but its score)."""
+def node_record(G, node_id: str, links: dict | None = None) -> dict:
+    """What a search hit on a node shows (every field of a hit but its score); `links` are its `node_links`
+    when already known."""
     d = G.nodes[node_id]
-    links = node_links(G, node_id)
+    links = node_links(G, node_id) if links is None else links
     return {"id": node_id, "kind": d["kind"], "label": d["label"], "text": d.get("text") or d["label"],
             "source_id": d.get("source_id"), "source_title": source_title(G, d.get("source_id")),
             "quote": d.get("quote"), "asserted_by": d.get("asserted_by"),
             "episodes": sorted({p["episode"] for p in links["papers"] if p["episode"]}), **links}
 
 
-def passage_record(G, passage: Passage, inside: list[str]) -> dict:
-    """What a search hit on a passage shows; its links are those of the statements found inside it."""
+def passage_record(G, passage: Passage, inside: list[str], links_of: dict[str, dict]) -> dict:
+    """What a search hit on a passage shows; its links are those of the statements found inside it
+    (`links_of`: node id -> its `node_links`)."""
     papers: dict[str, dict] = {}
     fms: set[str] = set()
     mits: set[str] = set()
     for node_id in inside:
-        links = node_links(G, node_id)
+        links = links_of[node_id] if node_id in links_of else node_links(G, node_id)
         papers.update({p["id"]: p for p in links["papers"]})
         fms.update(links["failure_modes"])
         mits.update(links["mitigations"])
@@ -116,13 +118,14 @@ def index_entries(G, node_texts: dict[str, str], passages: list[tuple[Passage, s
     concept ties (concept -> the statements and passages about it), failure-mode neighbourhoods and which
     statements each passage contains."""
     entries = IndexEntries()
+    links_of = {node_id: node_links(G, node_id) for node_id in node_texts}
     for node_id in sorted(node_texts):
         d = G.nodes[node_id]
         entries.ids.append(node_id)
         entries.kinds.append(d["kind"])
         entries.source_ids.append(d.get("source_id"))
         entries.texts.append(node_texts[node_id])
-        entries.records.append(node_record(G, node_id))
+        entries.records.append(node_record(G, node_id, links_of[node_id]))
     spans = statements_by_source(G)
     containing: dict[str, str] = {}
     for passage, text in passages:
@@ -133,7 +136,7 @@ def index_entries(G, node_texts: dict[str, str], passages: list[tuple[Passage, s
         entries.kinds.append("passage")
         entries.source_ids.append(passage.source_id)
         entries.texts.append(text)
-        entries.records.append(passage_record(G, passage, inside))
+        entries.records.append(passage_record(G, passage, inside, links_of))
     for node_id, d in G.nodes(data=True):
         if d["kind"] not in ("failure_mode", "mitigation"):
             continue

@@ -342,15 +342,8 @@ class HybridIndex:
         target.unlink(missing_ok=True)
         out = sqlite3.connect(target)
         try:
-            # Rows are copied in key order into a fresh file, so the bytes depend only on the content.
-            out.executescript(_SCHEMA)
-            for table, order in (("meta", "key"), ("rows", "row"), ("postings", "term"), ("ties", "concept, row"),
-                                 ("neighbours", "node, row"), ("contains", "passage, row"),
-                                 ("synonyms", "phrase")):
-                cols = len(self.db.execute(f"SELECT * FROM {table} LIMIT 0").description)
-                out.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * cols)})",
-                                self.db.execute(f"SELECT * FROM {table} ORDER BY {order}"))
-            out.commit()
+            # A page copy of the database `build` filled in key order: the bytes depend only on the content.
+            self.db.backup(out)
         finally:
             out.close()
 

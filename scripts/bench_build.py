@@ -25,7 +25,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-TAXONOMY_EDITS = 3   # a taxonomy-only rebuild is timed after each of three edits; the median is reported
+# A taxonomy-only rebuild is timed after each of these edits (an alias added to a concept, as a curator does);
+# the median is reported. Their first words are common ones, so many sentences must be matched again.
+TAXONOMY_EDITS = (("fm:reward-hacking", "gaming the grader"), ("fm:entropy-collapse", "policy entropy drop"),
+                  ("mit:reward-clipping", "reward value capping"))
 
 
 def timed_build(data_dir: Path, *extra: str) -> float:
@@ -77,6 +80,13 @@ def texts_a_build_embeds(data: Path) -> list[str]:
     return sorted(texts)
 
 
+def with_alias(taxonomy: str, concept_id: str, alias: str) -> str:
+    """The taxonomy's text with `alias` first in the alias list of `concept_id`."""
+    entry = taxonomy.index(f"- id: {concept_id}\n")
+    at = taxonomy.index("aliases: [", entry) + len("aliases: [")
+    return f"{taxonomy[:at]}{alias}, {taxonomy[at:]}"
+
+
 def realdev_benchmark(realdev: Path) -> dict:
     """Cold build vs. embedding the same texts, and a taxonomy-only rebuild, on shipped corpus + realdev."""
     from kb.config import load_settings
@@ -94,9 +104,8 @@ def realdev_benchmark(realdev: Path) -> dict:
         embed_s = time.perf_counter() - start
         taxonomy = settings.taxonomy_path
         rebuilds = []
-        for edit in range(TAXONOMY_EDITS):
-            taxonomy.write_text(taxonomy.read_text(encoding="utf-8") + f"\n# edit {edit} by the benchmark\n",
-                                encoding="utf-8")
+        for concept_id, alias in TAXONOMY_EDITS:
+            taxonomy.write_text(with_alias(taxonomy.read_text(encoding="utf-8"), concept_id, alias), encoding="utf-8")
             rebuilds.append(round(timed_build(data), 2))
     return {"cold_build_s": round(cold, 2), "embed_same_texts_s": round(embed_s, 2), "texts": len(texts),
             "ratio": round(cold / embed_s, 2), "taxonomy_edit_rebuild_s": statistics.median(rebuilds),

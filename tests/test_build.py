@@ -82,6 +82,29 @@ def test_taxonomy_edit_reuses_document_readings_and_gives_the_graph_a_fresh_read
     damaged.write_bytes(b"not a pickle")
     build(settings, force=True)                         # a damaged cache file is read again, not fatal
     assert graph.read_bytes() == cached
+    for memo in (settings.cache_dir / "alias_hits").glob("*.pickle"):
+        memo.write_bytes(b"not a pickle")              # nor is damaged memo of alias hits: every text is matched again
+    build(settings, force=True)
+    assert graph.read_bytes() == cached
+
+
+def test_taxonomy_edit_matches_again_only_the_sentences_an_edited_alias_can_reach(data_copy, monkeypatch):
+    import shutil
+
+    from kb.extract.aliases import AliasIndex
+
+    settings = load_settings(data_copy)
+    matched = []
+    real_match = AliasIndex._match
+    monkeypatch.setattr(AliasIndex, "_match", lambda self, text, toks: matched.append(text) or real_match(self, text, toks))
+    settings.taxonomy_path.write_text(settings.taxonomy_path.read_text(encoding="utf-8").replace(
+        "aliases: [reward hacking,", "aliases: [reward hacking, grader gaming,", 1), encoding="utf-8")
+    build(settings)
+    graph = (settings.build_dir / GRAPH_FILE).read_bytes()
+    assert matched and all("grader" in text.lower() for text in matched)   # "grader gaming" starts with "grader"
+    shutil.rmtree(settings.cache_dir / "alias_hits")
+    build(settings, force=True)
+    assert (settings.build_dir / GRAPH_FILE).read_bytes() == graph       # every text matched afresh: the same graph
 
 
 def test_failed_build_leaves_previous_build(data_copy, monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.extract.aliases import build_alias_index, tokens
+from kb.extract.aliases import HitMemo, build_alias_index, tokens
 from kb.extract.papers import PaperMatcher
 from kb.extract.accumulate import GraphBuilder
 from kb.models import Node
@@ -43,6 +43,28 @@ def test_alias_matching_stems_words_but_not_across_derivations():
     # "reinforcement" is not "reinforce++" and "monitoring" is not "monitorability", though their stems agree.
     assert _index().find("Reinforcement learning with monitoring") == []
     assert [h.concept_id for h in _index().find("set AdaptiveKLController in the config")] == ["mit:akl"]
+
+
+def test_hits_kept_from_an_index_before_an_edit_are_the_hits_the_edited_index_finds():
+    texts = ["Reward hacking and KL-penalty-style fixes", "the model memorizes; a token level loss helps",
+             "over-optimization of the proxy", "Annotators can often disagree", "Nothing to see here",
+             "We tried a KL penalty", "hack-like behaviour of the grader", "memorising answers"]
+    named = [("fm:hack", ["reward hacking"], ["hack*"]), ("mit:kl", ["KL penalty"], []), ("fm:mem", ["memoriz*"], []),
+             ("mit:tok", ["token-level loss"], []), ("fm:noisy", ["annotators disagree"], [])]
+    edited = [("fm:hack", ["reward hacking", "hack-like"], []), ("mit:kl", ["KL penalty", "proxy"], []),
+              ("fm:mem", ["memoris*"], []), ("mit:tok", ["token-level loss"], []), ("fm:noisy", ["annotators disagree"], [])]
+    before = HitMemo()
+    for text in texts:
+        build_alias_index(named, inserted_words=CUES.inserted_words, memo=before).find(text)
+    after = HitMemo(known=before.used)
+    fresh = build_alias_index(edited, inserted_words=CUES.inserted_words)
+    remembered = build_alias_index(edited, inserted_words=CUES.inserted_words, memo=after)
+    for text in texts:
+        assert remembered.find(text) == fresh.find(text), text
+    kept = [key for key in after.used if key in before.used]
+    # only the texts that hold no edited alias's first word or prefix reuse their hits: "Annotators…",
+    # "Nothing…" and "We tried a KL penalty" (the edit to mit:kl added a name starting with another word)
+    assert len(kept) == 3 and {h.concept_id for t in texts for h in fresh.find(t)} >= {"mit:kl", "fm:hack", "fm:mem"}
 
 
 def test_words_that_move_a_setting_match_others_of_the_same_direction_only():

@@ -28,7 +28,7 @@ from ..models import Block, Document, Node, Provenance
 from ..taxonomy import Concept, Curation, Taxonomy
 from ..text import Sentence, normalize, short_hash, word_count
 from .accumulate import TAXONOMY_SOURCE, Extraction, GraphBuilder
-from .aliases import AliasHit, AliasIndex, Token, build_alias_index, merge_hits
+from .aliases import AliasHit, AliasIndex, HitMemo, Token, build_alias_index, merge_hits
 from .classify import ConceptClassifier
 from .clean import ClaimSentence
 from .cues import Cues
@@ -40,7 +40,7 @@ from .relevance import Relevance, judge_relevance, needs_second_look, topic_cent
 from .reading import DocumentReading, read_document
 from .resolve import Resolution, alias_shaped, defined_acronyms, resolve_mentions
 
-__all__ = ["DocumentReading", "Extraction", "extract_graph", "read_document"]
+__all__ = ["DocumentReading", "Extraction", "HitMemo", "extract_graph", "read_document"]
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 BlockHits = tuple[str, Block, list[AliasHit]]   # (rule, heading / table row / short item, alias hits in it)
@@ -55,13 +55,14 @@ MEASUREMENT = re.compile(
 
 def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curation, *, cues: Cues,
                   classifier: ConceptClassifier, embed: Embed,
-                  readings: Mapping[str, DocumentReading] | None = None) -> Extraction:
+                  readings: Mapping[str, DocumentReading] | None = None, memo: HitMemo | None = None) -> Extraction:
     """Extract the typed claim graph from parsed documents, starting from the taxonomy and ending with curation.
-    `readings` (by document id) are the documents' taxonomy-independent readings when a caller kept them."""
+    `readings` (by document id) are the documents' taxonomy-independent readings when a caller kept them;
+    `memo` holds alias hits an earlier build found with the same index entries."""
     concepts = curated = curated_concepts(taxonomy, curation)
     readings = {doc.id: (readings or {}).get(doc.id) or read_document(doc, cues) for doc in documents}
     claims = {doc.id: readings[doc.id].claims for doc in documents}
-    curated_index = alias_index(concepts, cues)
+    curated_index = alias_index(concepts, cues, memo)
     words = {doc.id: readings[doc.id].claim_tokens for doc in documents}
     curated_hits = {doc.id: [curated_index.find(c.sentence.text, t) for c, t in zip(claims[doc.id], words[doc.id])]
                     for doc in documents}
@@ -76,8 +77,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     new_concepts = with_section_descriptions(new_concepts, resolutions, claims)
     concepts = with_found_aliases([*concepts, *new_concepts], resolutions)
     confident = [r for r in resolutions if r.confident]
-    index = alias_index(with_found_aliases([*curated, *new_concepts], confident), cues)   # headings, rows, items
-    found = found_index(curated, new_concepts, confident, cues)
+    index = curated_index.extended(found_names(curated, with_found_aliases(new_concepts, confident), confident))
+    found = found_index(curated, new_concepts, confident, cues, memo)
     used_in = phrase_documents(curated, confident)
     hits = {doc.id: [merge_hits(known, DocumentAliases(found, used_in, doc.id).find(c.sentence.text, t))
                      for c, t, known in zip(claims[doc.id], words[doc.id], curated_hits[doc.id])] for doc in topical}
@@ -96,7 +97,7 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     by_doc: dict[str, list[Resolution]] = defaultdict(list)
     for r in resolutions:
         by_doc[r.mention.doc_id].append(r)
-    matcher = PaperMatcher(papers)
+    matcher = PaperMatcher(papers, memo)
     related = related_concepts(taxonomy)
     for doc in documents:
         add_document(g, doc, claims[doc.id], hits.get(doc.id, []), blocks.get(doc.id, []), relevance[doc.id],
@@ -155,11 +156,11 @@ def concept_kind(concept_id: str) -> str:
     return "mitigation" if concept_id.startswith("mit:") else "failure_mode"
 
 
-def alias_index(concepts: list[Concept], cues: Cues) -> AliasIndex:
+def alias_index(concepts: list[Concept], cues: Cues, memo: HitMemo | None = None) -> AliasIndex:
     """The alias index over concept labels (before any parenthesis), strong and weak aliases."""
     return build_alias_index(((c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in concepts),
                              inserted_words=cues.inserted_words, joining_words=cues.connecting_words,
-                             neutral_terms=cues.neutral_terms)
+                             neutral_terms=cues.neutral_terms, memo=memo)
 
 
 def found_aliases(concepts: list[Concept], resolutions: list[Resolution]) -> dict[str, list[str]]:
@@ -186,16 +187,22 @@ def with_found_aliases(concepts: list[Concept], resolutions: list[Resolution]) -
     return [c.model_copy(update={"aliases": [*c.aliases, *extra[c.id]]}) if c.id in extra else c for c in concepts]
 
 
-def found_index(curated: list[Concept], new_concepts: list[Concept], resolutions: list[Resolution],
-                cues: Cues) -> AliasIndex:
-    """An alias index over what extraction added to the taxonomy: the new concepts' names and the phrases
-    documents use for curated concepts. Claims are matched against it and the curated index separately, so
-    a build matches every claim against the (large) curated index once."""
+def found_names(curated: list[Concept], new_concepts: list[Concept],
+                resolutions: list[Resolution]) -> list[tuple[str, list[str], list[str]]]:
+    """(concept id, strong aliases, weak aliases) for what extraction added to the taxonomy: the phrases
+    documents use for curated concepts, and the new concepts' names."""
     extra = found_aliases(curated, resolutions)
     named = [(c.id, extra[c.id], []) for c in curated if c.id in extra]
-    named += [(c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in new_concepts]
-    return build_alias_index(named, inserted_words=cues.inserted_words, joining_words=cues.connecting_words,
-                             neutral_terms=cues.neutral_terms)
+    return named + [(c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in new_concepts]
+
+
+def found_index(curated: list[Concept], new_concepts: list[Concept], resolutions: list[Resolution],
+                cues: Cues, memo: HitMemo | None = None) -> AliasIndex:
+    """An alias index over what extraction added to the taxonomy (`found_names`). Claims are matched against
+    it and the curated index separately, so a build matches every claim against the (large) curated index
+    once."""
+    return build_alias_index(found_names(curated, new_concepts, resolutions), inserted_words=cues.inserted_words,
+                             joining_words=cues.connecting_words, neutral_terms=cues.neutral_terms, memo=memo)
 
 
 def phrase_documents(curated: list[Concept], resolutions: list[Resolution]) -> dict[tuple[str, str], frozenset[str]]:

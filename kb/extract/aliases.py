@@ -16,7 +16,9 @@ in data/cues.yaml) between them and no punctuation (one clause).
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -134,9 +136,31 @@ class AliasIndex:
     joining_words: frozenset[str] = frozenset()
     neutral: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)   # first stem -> neutral terms
     sizes: dict[str, tuple[int, ...]] = field(default_factory=dict)   # first stem -> key lengths, longest first
+    memo: HitMemo | None = None   # hits kept from earlier builds; `find` gives the same hits with or without
+    _reach: Reach | None = field(default=None, init=False, repr=False)
+
+    def extended(self, named: Iterable[tuple[str, Iterable[str], Iterable[str]]]) -> AliasIndex:
+        """A copy of this index with more (concept id, strong aliases, weak aliases) registered, as if they
+        had been listed after this index's own; this index is unchanged."""
+        copy = AliasIndex(entries={key: list(bucket) for key, bucket in self.entries.items()},
+                          prefixed={key: list(bucket) for key, bucket in self.prefixed.items()},
+                          gapped={key: list(bucket) for key, bucket in self.gapped.items()},
+                          inserted_words=self.inserted_words, joining_words=self.joining_words,
+                          neutral=self.neutral, sizes=dict(self.sizes), memo=self.memo)
+        copy.register(named)
+        return copy
+
+    def register(self, named: Iterable[tuple[str, Iterable[str], Iterable[str]]]) -> None:
+        """Add each (concept id, strong aliases, weak aliases)."""
+        for concept_id, strong, weak in named:
+            for alias in strong:
+                self.add(concept_id, alias)
+            for alias in weak:
+                self.add(concept_id, alias, weak=True)
 
     def add(self, concept_id: str, alias: str, *, weak: bool = False) -> None:
         """Register `alias` for `concept_id`; a weak alias counts only with support from context."""
+        self._reach = None
         wildcard = alias.strip().endswith("*")
         if wildcard:
             words = tuple(t.word for t in tokens(alias.strip().rstrip("*").lower()))
@@ -171,6 +195,18 @@ class AliasIndex:
         """Every concept named in `text`, longest match first at each position, one hit per concept (its
         first strong hit if it has one)."""
         toks = tokens(text) if toks is None else toks
+        if self.memo is None:
+            return self._match(text, toks)
+        if self._reach is None:
+            self._reach = Reach.of(self)
+        key = self._reach.key(text, self.memo.reach_words(text, toks))
+        hits = self.memo.known.get(key)
+        if hits is None:
+            hits = tuple(self._match(text, toks))
+        self.memo.used[key] = hits
+        return list(hits)
+
+    def _match(self, text: str, toks: tuple[Token, ...]) -> list[AliasHit]:
         stems = [t.stem for t in toks]
         present = set(stems)
         hits: list[AliasHit] = []
@@ -270,6 +306,72 @@ class AliasIndex:
         return hits
 
 
+@dataclass
+class HitMemo:
+    """Alias hits kept across builds, by text and by a digest of the index entries the text can reach. After
+    a taxonomy edit only the sentences that hold a changed alias's first word are matched again; every other
+    sentence gets exactly the hits a fresh match would give. `known` is what an earlier build kept, `used`
+    what this build looked up (the next build keeps only that)."""
+
+    known: dict[bytes, tuple[AliasHit, ...]] = field(default_factory=dict)
+    used: dict[bytes, tuple[AliasHit, ...]] = field(default_factory=dict)
+    _words: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict, repr=False)
+
+    def reach_words(self, text: str, toks: tuple[Token, ...]) -> tuple[frozenset[str], frozenset[str]]:
+        """The stems that can start an alias in `text` (its words' and the leading parts of its hyphenated
+        compounds') and its words' first three letters; the same for every index, so kept per text."""
+        found = self._words.get(text)
+        if found is None:
+            stems = {t.stem for t in toks}
+            for tok in toks:
+                if tok.end - tok.start != tok.length:   # a hyphenated compound: its leading parts start aliases too
+                    parts = text[tok.start:tok.end].lower().replace("'", "").split("-")
+                    stems.update(_stem("".join(parts[:k])) for k in range(1, len(parts)))
+            found = self._words[text] = (frozenset(stems), frozenset(t.word[:3] for t in toks))
+        return found
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Digests of an index's entries grouped by what a text must hold to reach them: the first stem of an
+    alias (or of a neutral term, or of an alias written with words inside it) and the first three letters
+    of an open-ended alias. `find` on a text consults no entry outside the groups of the text's stems,
+    word prefixes and the leading parts of its hyphenated compounds."""
+
+    overall: bytes
+    by_stem: dict[str, bytes]
+    by_prefix: dict[str, bytes]
+
+    @classmethod
+    def of(cls, index: AliasIndex) -> Reach:
+        groups: dict[str, list] = defaultdict(list)
+        for key, bucket in index.entries.items():
+            groups[key[0]].append((key, bucket))
+        for first, entries in index.gapped.items():
+            groups[first].append(("gapped", entries))
+        for first, terms in index.neutral.items():
+            groups[first].append(("neutral", terms))
+        return cls(overall=_digest(sorted(index.inserted_words)),
+                   by_stem={stem: _digest(group) for stem, group in groups.items()},
+                   by_prefix={prefix: _digest(entries) for prefix, entries in index.prefixed.items()})
+
+    def key(self, text: str, words: tuple[frozenset[str], frozenset[str]]) -> bytes:
+        """The memo key of `text`, whose `HitMemo.reach_words` are `words`: the text itself and the digests
+        of every group it can reach."""
+        stems, prefixes = words
+        h = hashlib.blake2b(self.overall, digest_size=16)
+        h.update(text.encode("utf-8", "surrogatepass"))
+        for stem in sorted(stems & self.by_stem.keys()):
+            h.update(self.by_stem[stem])
+        for prefix in sorted(prefixes & self.by_prefix.keys()):
+            h.update(self.by_prefix[prefix])
+        return h.digest()
+
+
+def _digest(value) -> bytes:
+    return hashlib.blake2b(repr(value).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 def _broken(text: str, toks: tuple[Token, ...]) -> bool:
     """Whether punctuation that ends a clause or list item stands between the words ("generation, RM" is not
     "generative RM")."""
@@ -346,19 +448,16 @@ def alias_words(alias: str) -> tuple[str, ...]:
 
 def build_alias_index(named: Iterable[tuple[str, Iterable[str], Iterable[str]]], *,
                       inserted_words: Iterable[str] = (), joining_words: Iterable[str] = (),
-                      neutral_terms: Iterable[str] = ()) -> AliasIndex:
+                      neutral_terms: Iterable[str] = (), memo: HitMemo | None = None) -> AliasIndex:
     """An index over (concept id, strong aliases, weak aliases) triples; with `inserted_words`, strong
     multi-word aliases also match with a few of those words inside them or without their own (an alias
     needs two words that are neither inserted nor `joining_words` for that). No alias starts inside one of
-    the multi-word `neutral_terms`."""
+    the multi-word `neutral_terms`. With a `memo`, texts matched before against the same entries are not
+    matched again."""
     neutral: dict[str, list[tuple[str, ...]]] = {}
     for key in sorted({key for term in neutral_terms for key in alias_keys(term) if len(key) > 1}):
         neutral.setdefault(key[0], []).append(key)
     index = AliasIndex(inserted_words=frozenset(inserted_words), joining_words=frozenset(joining_words),
-                       neutral=neutral)
-    for concept_id, strong, weak in named:
-        for alias in strong:
-            index.add(concept_id, alias)
-        for alias in weak:
-            index.add(concept_id, alias, weak=True)
+                       neutral=neutral, memo=memo)
+    index.register(named)
     return index

@@ -8,7 +8,7 @@ from typing import Any
 from ..models import Document, Node, Provenance
 from ..text import ARXIV_ID, EPISODE_ID, normalize, slugify
 from .accumulate import GraphBuilder
-from .aliases import Token, build_alias_index
+from .aliases import HitMemo, Token, build_alias_index
 
 
 def paper_id(key: str) -> str:
@@ -73,11 +73,12 @@ def _paper_node(node_id: str, entry: dict[str, Any], prov: Provenance) -> Node:
 class PaperMatcher:
     """Finds the known papers a sentence names (aliases, arXiv ids, episode ids) and adds unknown ones."""
 
-    def __init__(self, papers: dict[str, Node]):
+    def __init__(self, papers: dict[str, Node], memo: HitMemo | None = None):
         self.papers = papers
-        self.index = build_alias_index(
-            (pid, [*node.attrs.get("aliases", []), *(node.attrs[k] for k in ("arxiv", "episode") if node.attrs.get(k))], [])
-            for pid, node in papers.items())
+        names = [(pid, [*node.attrs.get("aliases", []),
+                        *(node.attrs[k] for k in ("arxiv", "episode") if node.attrs.get(k))], [])
+                 for pid, node in papers.items()]
+        self.index = build_alias_index(names, memo=memo)
         self.known_arxiv = {p.attrs["arxiv"]: pid for pid, p in papers.items() if p.attrs.get("arxiv")}
         self.known_episodes = {p.attrs.get("episode") for p in papers.values()}
 

@@ -216,7 +216,8 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     vocabulary = concept_vocabulary(concepts, cues)
     name_stems = NameStems.of(known.names, cues)
     sims = vectors @ known.matrix.T if len(known.names) else np.zeros((len(phrases), 0))
-    sims = _with_acronyms_spelled_out(phrases, sims, known, acronyms or {}, embed)
+    for i, spelled in _spelled_out_similarities(phrases, known, acronyms or {}, embed).items():
+        np.maximum(sims[i], spelled, out=sims[i])   # in place: the matrix is this call's own and large
     general = {c.id for c in concepts if c.general}
     general_names = np.array([owner in general for owner in known.owners], dtype=bool)
     resolutions: list[Resolution] = []
@@ -252,18 +253,16 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     return [*resolutions, *new_resolutions], new_concepts
 
 
-def _with_acronyms_spelled_out(phrases: list[str], sims: np.ndarray, known: ConceptVectors,
-                               expansions: dict[str, str], embed) -> np.ndarray:
-    """Similarities to the known names, each phrase's the better of as written and with the acronyms the
-    documents define spelled out, so "Full IS correction" meets "importance sampling correction"."""
+def _spelled_out_similarities(phrases: list[str], known: ConceptVectors, expansions: dict[str, str],
+                              embed) -> dict[int, np.ndarray]:
+    """Similarities to the known names of each phrase (by index) that holds an acronym the documents define,
+    with it spelled out; a phrase's similarity is the better of as written and spelled out, so "Full IS
+    correction" meets "importance sampling correction"."""
     spelled = {i: expand_acronyms(p, expansions) for i, p in enumerate(phrases)}
     changed = [i for i, text in spelled.items() if text != phrases[i]]
     if not changed or not len(known.names):
-        return sims
-    better = embed([spelled[i] for i in changed]) @ known.matrix.T
-    out = sims.copy()
-    out[changed] = np.maximum(sims[changed], better)
-    return out
+        return {}
+    return dict(zip(changed, embed([spelled[i] for i in changed]) @ known.matrix.T))
 
 
 @lru_cache(maxsize=8)
