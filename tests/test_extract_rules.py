@@ -315,6 +315,8 @@ def test_labels_and_phrase_cleaning():
     ("Wrong answers", "failure_mode", False),               # ... an outcome, not a part
     ("Incorrect reward", "failure_mode", False),            # ... a generic part says not which
     ("Stale rollout weights", "mitigation", False),
+    ("Tighter constraint", "mitigation", False),           # a comparative says how much, not which fix
+    ("Stronger KL penalty", "mitigation", True),            # ... beside a word that says which, it names one
 ])
 def test_new_concept_names_have_the_shape_of_a_name(phrase, kind, ok):
     assert names_a_concept(phrase, kind, CUES) is ok
