@@ -34,6 +34,9 @@ class DocMeta(_Frozen):
     reliability: Reliability = "secondary"
     failure_modes: list[str] = Field(default_factory=list)
     extra: dict[str, Any] = Field(default_factory=dict)
+    # Set when YAML rejected the front matter and its `key: value` lines were read as plain text instead; a
+    # strict build refuses the file for it, a lenient one keeps the document and warns.
+    front_matter_problem: str | None = None
 
 
 class Block(_Frozen):

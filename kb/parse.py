@@ -44,6 +44,8 @@ TOPIC_MIN_EPISODES = 3
 _EPISODE_IN_NAME = re.compile(r"(?<![A-Za-z0-9])[Ee](\d{3})(?!\d)")
 _FRONT_MATTER_FENCE = re.compile(r"^---[ \t]*$")
 _FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][\w-]*:(?:\s|$)")
+_YAML_OPENERS = frozenset("[{\"'|>&*!%@`")
 _BULLET = re.compile(r"^[ \t]*(?:[•·]\s*|[-*]\s+|\d{1,3}[.)]\s+)(?=\S)")
 _SENTENCE_END = re.compile(r"[.:;?!][\"'”’)\]]*$")
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
@@ -110,6 +112,8 @@ def read_corpus(corpus_dir: Path, *, strict: bool = False, max_bytes: int = MAX_
         except CorpusError as error:
             skip(error.path, error.reason)
             continue
+        if doc.meta.front_matter_problem:
+            skip(doc.path, doc.meta.front_matter_problem)   # strict refuses the file; lenient keeps it, warned
         if doc.id in owner_of_id:
             skip(doc.path, f"duplicate id '{doc.id}' (already used by {owner_of_id[doc.id]}); rename one id")
             continue
@@ -239,8 +243,9 @@ def _parse(text: str, raw: bytes, *, rel: str, fmt: Literal["md", "txt", "html"]
     if fmt == "html":
         body, page_meta = _extract_html(text, rel)
         front: dict[str, Any] = {}
+        problem = None
     else:
-        front, body = _split_front_matter(text, rel)
+        front, body, problem = _split_front_matter(text, rel)
         page_meta = {}
     if not body.strip() and front.get("kind") != "bibliography":
         raise CorpusError(rel, "no text after the front matter")
@@ -255,7 +260,7 @@ def _parse(text: str, raw: bytes, *, rel: str, fmt: Literal["md", "txt", "html"]
         kind=kind,
         path=rel,
         format=fmt,
-        meta=_meta(front, page_meta, title=title, kind=kind, rel=rel),
+        meta=_meta(front, page_meta, title=title, kind=kind, rel=rel, problem=problem),
         text=body,
         blocks=blocks,
         content_hash=content_hash(rel, raw),
@@ -313,27 +318,66 @@ def _slug(stem: str) -> str:
 # ----------------------------------------------------------------------------------------------- front matter
 
 
-def _split_front_matter(text: str, rel: str) -> tuple[dict[str, Any], str]:
+def _split_front_matter(text: str, rel: str) -> tuple[dict[str, Any], str, str | None]:
+    """The front matter, the body after it, and the problem YAML found in front matter that was then read as
+    plain `key: value` lines (None when YAML read it)."""
     lines = text.split("\n")
     if not _FRONT_MATTER_FENCE.match(lines[0]):
-        return {}, text
+        return {}, text, None
     end = next((i for i in range(1, len(lines)) if _FRONT_MATTER_END.match(lines[i])), None)
     if end is None:
         raise CorpusError(rel, "malformed front matter: no closing '---' line")
+    lenient = None
     try:
         data = yaml.load("\n".join(lines[1:end]), Loader=_YamlLoader)
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 2}" if where is not None else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise CorpusError(rel, f"malformed front matter: {problem}{line}") from None
+        problem = f"malformed front matter: {getattr(error, 'problem', None) or 'invalid YAML'}{line}"
+        data = _plain_front_matter(lines[1:end])
+        if data is None:
+            raise CorpusError(rel, problem) from None
+        lenient = f"{problem}; its key: value lines were read as plain text"
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise CorpusError(rel, f"malformed front matter: expected key: value pairs, got a {type(data).__name__}")
     _check_front_matter(data, rel)
     body_start = sum(len(line) + 1 for line in lines[: end + 1])
-    return data, text[body_start:]
+    return data, text[body_start:], lenient
+
+
+def _plain_front_matter(lines: list[str]) -> dict[str, Any] | None:
+    """Front matter that YAML rejects only because a value holds ": " unquoted, as blog posts often write a
+    description ("A guide to X: what it is and why it breaks"), read entry by entry: each top-level `key:` line
+    with the indented lines under it is parsed as YAML alone, and a one-line entry YAML still rejects keeps its
+    value as plain text. None when some line is not of that shape or a value opens a YAML structure (a quote,
+    bracket or block marker) that does not close: that front matter is broken, not merely unquoted."""
+    entries: list[list[str]] = []
+    for line in lines:
+        if line[:1].isspace() or not line.strip() or line.startswith("- "):
+            if entries:
+                entries[-1].append(line)
+            elif line.strip():
+                return None
+        elif _PLAIN_KEY.match(line):
+            entries.append([line])
+        elif not line.startswith("#"):
+            return None
+    data: dict[str, Any] = {}
+    for entry in entries:
+        try:
+            parsed = yaml.load("\n".join(entry), Loader=_YamlLoader)
+        except yaml.YAMLError:
+            key, _, value = entry[0].partition(":")
+            value = value.strip()
+            if sum(1 for line in entry if line.strip()) > 1 or ": " not in value or value[:1] in _YAML_OPENERS:
+                return None
+            parsed = {key.strip(): value}
+        if not isinstance(parsed, dict):
+            return None
+        data.update(parsed)
+    return data
 
 
 def _check_front_matter(data: dict[str, Any], rel: str) -> None:
@@ -359,7 +403,8 @@ _KNOWN_FIELDS = {
 }
 
 
-def _meta(front: dict[str, Any], page: dict[str, Any], *, title: str, kind: str, rel: str) -> DocMeta:
+def _meta(front: dict[str, Any], page: dict[str, Any], *, title: str, kind: str, rel: str,
+          problem: str | None = None) -> DocMeta:
     episode = _as_text(front.get("episode")) or _episode_in_name(PurePosixPath(rel).name)
     extra = {str(key): _json_safe(value) for key, value in front.items() if key not in _KNOWN_FIELDS}
     return DocMeta(
@@ -372,6 +417,7 @@ def _meta(front: dict[str, Any], page: dict[str, Any], *, title: str, kind: str,
         reliability=front.get("reliability") or DEFAULT_RELIABILITY[kind],
         failure_modes=_as_list(front.get("failure_modes")),
         extra=extra,
+        front_matter_problem=problem,
     )
 
 

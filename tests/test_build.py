@@ -173,6 +173,23 @@ def test_bad_inputs_are_skipped_with_warnings_and_strict_fails_without_touching_
     assert "zz-bad/" in str(err.value)
 
 
+def test_post_with_an_unquoted_colon_in_its_front_matter_is_kept_warned_and_refused_by_strict(data_copy):
+    settings = load_settings(data_copy)
+    (settings.corpus_dir / "posts" / "colon.md").write_text(
+        "---\ntitle: Critic lag\ndescription: Why the value head trails: a note on PPO runs\n---\n"
+        "# Critic lag\n\nThe value head trails the policy after each update.\n", encoding="utf-8")
+    report = build(settings)
+    assert [w for w in report.warnings if "colon.md" in w] == [
+        "posts/colon.md: malformed front matter: mapping values are not allowed here at line 3; "
+        "its key: value lines were read as plain text"]
+    assert KnowledgeBase.load(data_copy).G.nodes["src:colon"]["label"] == "Critic lag"
+
+    assert build(settings).up_to_date   # the cached parse keeps the problem, so strict still sees it
+    with pytest.raises(KBError) as err:
+        build(replace(settings, strict=True))
+    assert str(err.value).startswith("posts/colon.md: malformed front matter: ")
+
+
 def test_graph_json_schema(kb, tmp_path):
     from kb.graph import graph_to_json
 

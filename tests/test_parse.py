@@ -90,6 +90,7 @@ def test_markdown_with_front_matter_whole_output():
         "reliability": "secondary",
         "failure_modes": ["reward_hacking"],
         "extra": {"tags": ["rlhf", "goodhart"], "published": "2022-10-19", "year": "2022"},
+        "front_matter_problem": None,
     }
     json.dumps(doc.meta.extra)
     assert doc.text.startswith("# Overoptimization\n")
@@ -481,6 +482,36 @@ def test_bad_input_warns_and_strict_raises(tmp_path, name, content, reason):
     with pytest.raises(CorpusError) as raised:
         read_corpus(tmp_path, strict=True)
     assert str(raised.value) == read.warnings[0]
+
+
+def test_unquoted_colon_in_front_matter_is_read_as_plain_text_and_warned(tmp_path):
+    write(tmp_path, "post.md", "---\nlayout: post\ntitle: \"Value heads: a field guide\"\n"
+                               "description: A tour of value heads: why they drift and how to pin them down\n"
+                               "tags:\n- rl\n- ppo\ntoc:\n  sidebar: left\n---\n# Value heads\n\nThe critic lags.\n")
+    read = read_corpus(tmp_path)
+    [doc] = read.documents
+    assert doc.meta.title == "Value heads: a field guide"
+    assert doc.meta.extra["tags"] == ["rl", "ppo"] and doc.meta.extra["toc"] == {"sidebar": "left"}
+    assert doc.text.startswith("A tour of value heads: why they drift and how to pin them down\n\n")
+    assert read.warnings == ["post.md: malformed front matter: mapping values are not allowed here at line 4; "
+                             "its key: value lines were read as plain text"]
+    with pytest.raises(CorpusError) as raised:
+        read_corpus(tmp_path, strict=True)
+    assert str(raised.value) == read.warnings[0]
+
+
+@pytest.mark.parametrize("front", [
+    "title: [unclosed: yes",          # opens a YAML structure it never closes
+    "title: 'quoted: but open",
+    "title: Notes\n  nested: a: b",  # the unquoted colon sits in a nested value
+    "just a line: of text\nno key here",
+])
+def test_front_matter_broken_beyond_an_unquoted_colon_is_refused(tmp_path, front):
+    write(tmp_path, "post.md", f"---\n{front}\n---\nBody.\n")
+    read = read_corpus(tmp_path)
+    assert read.documents == []
+    assert read.warnings[0].startswith("post.md: malformed front matter: ")
+    assert "plain text" not in read.warnings[0]
 
 
 def test_yaml_error_reason_is_specific(tmp_path):
