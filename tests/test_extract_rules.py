@@ -417,6 +417,20 @@ def test_general_concepts_do_not_make_a_document_about_rl():
     assert verdict.concepts_named == 0 and not verdict.on_topic
 
 
+def test_three_names_without_any_of_the_fields_words_get_a_second_look():
+    index = build_alias_index([("fm:forget", ["catastrophic forgetting"], []), ("fm:over", ["overfitting"], []),
+                               ("mit:wd", ["weight decay"], [])])
+    memory = ("# A memory module for sequence models\n\nThe module writes surprising inputs to a small network at "
+              "test time. Catastrophic forgetting of early inputs is held off by a decay gate. Overfitting to one "
+              "sequence is checked on another. Weight decay on the memory acts as the gate.{rl}\n")
+    verdict = _relevance(parse_text(memory.format(rl=""), path="m.md", fmt="md"), index)
+    assert verdict.concepts_named == 3 and verdict.domain_per_100_words < 0.3
+    assert not verdict.on_topic and needs_second_look(verdict)
+    rl = " We then fine-tune the policy with PPO against a reward model."
+    verdict = _relevance(parse_text(memory.format(rl=rl), path="r.md", fmt="md"), index)
+    assert verdict.domain_per_100_words >= 0.3 and verdict.on_topic
+
+
 def test_a_general_failure_counts_on_a_page_that_speaks_the_field_and_names_an_rl_fix():
     index = build_alias_index([("fm:oom", ["out of memory"], []), ("mit:isc", ["importance sampling correction"], [])])
     general = frozenset({"fm:oom"})
