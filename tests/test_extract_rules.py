@@ -317,6 +317,10 @@ def test_labels_and_phrase_cleaning():
     ("Stale rollout weights", "mitigation", False),
     ("Tighter constraint", "mitigation", False),           # a comparative says how much, not which fix
     ("Stronger KL penalty", "mitigation", True),            # ... beside a word that says which, it names one
+    ("Grader-gaming", "failure_mode", True),                # a hyphenated compound ends in its head
+    ("Batch-filter", "mitigation", True),
+    ("Grader-gaming", "mitigation", False),
+    ("Token-level", "mitigation", False),                   # ... and with none, names nothing
 ])
 def test_new_concept_names_have_the_shape_of_a_name(phrase, kind, ok):
     assert names_a_concept(phrase, kind, CUES) is ok

@@ -365,12 +365,22 @@ def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
     if kind == "failure_mode" and defective_part(words, cues):
         return True
     heads = cues.failure_heads if kind == "failure_mode" else cues.mitigation_heads
+    words = _compound_head_apart(words, heads)
     for size in (2, 1):
         head = " ".join(words[-size:])
         if len(words) >= size and head in heads and head not in cues.generic_heads:
             modifiers = words[:-size]
             return size == 2 or any(m not in cues.weak_modifiers for m in modifiers) or head in STANDALONE_HEADS
     return words[-1] in heads and _qualified_generic_head(words[:-1], cues)
+
+
+def _compound_head_apart(words: list[str], heads: frozenset[str] | set[str]) -> list[str]:
+    """The words with a hyphenated last word split before its head ("judge-gaming" -> "judge", "gaming"), so a
+    compound names a concept as its two words would; a compound that is itself a head stays whole."""
+    first, _, last = words[-1].rpartition("-")
+    if not first or words[-1] in heads or last not in heads:
+        return words
+    return [*words[:-1], first, last]
 
 
 def _qualified_generic_head(modifiers: list[str], cues: Cues) -> bool:
