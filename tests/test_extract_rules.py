@@ -693,6 +693,14 @@ def test_a_setting_changed_may_be_written_after_the_setting():
     assert not names_a_concept("Baseline reduces variance", "failure_mode", CUES)   # a clause, not a name
 
 
+def test_a_setting_changed_names_one_change_and_not_an_experiment():
+    assert adjusted_setting("Larger rollout batch", CUES)
+    assert not adjusted_setting("Larger rollout batch + more prompts", CUES)     # two changes at once
+    assert not adjusted_setting("Larger rollout batch and more prompts", CUES)
+    assert not adjusted_setting("Higher temperature experiment", CUES)           # a report's part: the run
+    assert not names_a_concept("Entropy bonus ablations", "mitigation", CUES)
+
+
 def test_an_open_ended_alias_may_start_with_a_short_whole_word():
     index = build_alias_index([("mit:kl", ["KL regulari*"], []), ("fm:mem", ["me*"], [])])
     found = lambda text: [h.concept_id for h in index.find(text)]

@@ -465,9 +465,10 @@ def adjusted_setting(phrase: str, cues: Cues) -> bool:
         setting = words[:-1]   # "Temperature increase", "Learning rate reduction"
     else:
         return False
-    if any(w in cues.clause_words or w in cues.report_tails for w in words) or words[-1] in cues.outcome_tails \
-            or words[-1].endswith(_ADJECTIVE_ENDS + ("ly",)):
-        return False   # "More stable" says how things turned out, "Increase gradually" how, not what was set
+    if any(w in cues.clause_words or w in cues.report_tails or w in cues.coordinators for w in words) \
+            or words[-1] in cues.outcome_tails or words[-1].endswith(_ADJECTIVE_ENDS + ("ly",)):
+        return False   # "More stable" says how things turned out, "Increase gradually" how, not what was set;
+                       # "Larger dataset + mixed tasks" changes two things at once
     return any(w not in cues.weak_modifiers and w not in cues.non_concept_starts and w not in cues.adjustments
                and len(w) >= 3 for w in setting)
 
