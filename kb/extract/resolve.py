@@ -30,7 +30,6 @@ PART_OF_NAME_SIMILARITY = 0.55 # a phrase whose words all stand in an existing n
 ALIAS_MIN_PROBABILITY = 0.35   # the phrase must plausibly be of the concept's kind
 CONFIDENT_PROBABILITY = 0.5    # ... and likely of it, for the alias to link other sentences
 NEW_MIN_PROBABILITY = 0.85     # a new concept needs a confident classifier ...
-SETTING_MIN_PROBABILITY = 0.6  # ... less so for a setting change, whose shape already says it is a fix
 # ... and a place where writers name things; a list item's lead term founds none (read samples: one in seven real)
 NEW_ORIGINS = ("heading", "definition", "emphasis", "remedy", "cue")
 NEW_MERGE_SIMILARITY = 0.86
@@ -243,10 +242,10 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         kind = shaped_kind(mention.phrase, CLASSES[int(np.argmax(p))], cues)
         placed = (mention.origin in NEW_ORIGINS or labelled(mention, kind)
                   or (mention.doc_id, normalize(mention.phrase)) in recurring)
-        confident = p.max() >= NEW_MIN_PROBABILITY or setting_shaped(mention.phrase, kind, float(p.max()), cues)
+        confident = p.max() >= NEW_MIN_PROBABILITY
         named = (names_a_concept(mention.phrase, kind, cues)
                  or (labelled(mention, kind) and labelled_name(mention.phrase, cues))
-                 or instructed_setting(mention, kind, cues) or instructed_fix(mention, kind, cues))
+                 or instructed_fix(mention, kind, cues)) and not tunes_a_setting(mention.phrase, cues)
         if kind != "other" and confident and placed and named and _near_field(sims[i], general_names, mention):
             new_candidates.append((mention, kind, float(p.max())))
     new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row, cues)
@@ -452,10 +451,9 @@ def adjusted_setting(phrase: str, cues: Cues) -> bool:
     """Whether a phrase names a fix as a setting changed: "<adjustment> <setting>" ("Higher generation
     temperature", "More completions per prompt", "Reduce sequence length") or "<setting> <adjustment>"
     ("Temperature increase"), two to five words without digits, sentence punctuation or clause verbs, the
-    setting saying which one. One that starts like an instruction ("Reduce ...", "Increase ...") may be an
-    alias of an existing fix (`alias_shaped`), but `names_a_concept` turns instruction starts away, so it founds
-    a concept only from a heading or lead term (`instructed_setting`) and only when no existing fix changes the
-    same setting (`changed_setting`), which keeps "Increase temperature" on rollout temperature tuning."""
+    setting saying which one. Such a phrase may be another name of an existing fix (`alias_shaped`) when that
+    fix changes the same setting (`changed_setting`), which keeps "Increase temperature" on rollout temperature
+    tuning, but founds no concept (`tunes_a_setting`)."""
     words = name_words(phrase)
     if not words or not 2 <= len(words) <= MAX_NEW_WORDS:
         return False
@@ -482,10 +480,14 @@ def changed_setting(phrase: str, cues: Cues) -> set[str]:
     return content_stems(" ".join(words), cues)
 
 
-def instructed_setting(mention: Mention, kind: str, cues: Cues) -> bool:
-    """Whether a heading or lead term tells the reader to change a setting ("Reduce concurrent rollouts" under
-    a heading about memory errors): a fix, named as written, when no existing concept changes that setting."""
-    return kind == "mitigation" and mention.origin in ("heading", "lead") and adjusted_setting(mention.phrase, cues)
+def tunes_a_setting(phrase: str, cues: Cues) -> bool:
+    """Whether a phrase names a setting changed ("Lower rollout temperature"), a setting misjudged ("KL too
+    high") or a part in a wrong state ("Missing gradient clipping"): one run's advice or diagnosis. It may be
+    another name of an existing concept ("Reduce concurrent rollouts" for asynchronous rollouts) but founds
+    none: judged blind, such names were not concepts of the field (16 of 17), as "2. Reduce Learning Rate" is not."""
+    words = name_words(phrase)
+    return adjusted_setting(phrase, cues) or bool(words) and (misjudged_setting(words, cues)
+                                                             or defective_part(words, cues))
 
 
 def instructed_fix(mention: Mention, kind: str, cues: Cues) -> bool:
@@ -512,17 +514,6 @@ def shaped_kind(phrase: str, kind: str, cues: Cues) -> str:
     misjudged = bool(words) and (misjudged_setting(words, cues) or words[0] in cues.shortfall_starts
                                  or defective_part(words, cues))
     return "failure_mode" if kind == "mitigation" and misjudged else kind
-
-
-def setting_shaped(phrase: str, kind: str, probability: float, cues: Cues) -> bool:
-    """Whether a phrase's shape already says its kind, so a less confident classifier will do: a fix named as a
-    setting changed ("Higher generation temperature", at SETTING_MIN_PROBABILITY) or a failure named as a
-    setting misjudged ("Temperature not high enough", "Insufficient warmup") or a part in a wrong state
-    ("Imperfect weight refit"; the classifier need only rank failure first, as its phrases are rare in the labels)."""
-    if kind == "mitigation":
-        return probability >= SETTING_MIN_PROBABILITY and adjusted_setting(phrase, cues)
-    words = name_words(phrase)
-    return kind == "failure_mode" and bool(words) and (misjudged_setting(words, cues) or defective_part(words, cues))
 
 
 def without_imperative(mention: Mention, cues: Cues) -> Mention:
