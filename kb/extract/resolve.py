@@ -391,8 +391,10 @@ def _qualified_generic_head(modifiers: list[str], cues: Cues) -> bool:
 
 def labelled(mention: Mention, kind: str) -> bool:
     """Whether the writer labelled a heading or lead term as a failure or fix of `kind` ("Problem 2: ...",
-    "Solution: ...")."""
-    return mention.hint == kind and mention.origin in ("heading", "lead")
+    "Solution: ..."). A cell under a table's "Symptom" or "Fix" column is not such a label: troubleshooting
+    tables list one run's or one tool's diagnoses and advice ("Drift score always zero", "KL too high"), not
+    concepts of the field (judged blind: 1 of 12)."""
+    return mention.hint == kind and mention.origin in ("heading", "lead") and mention.block_kind != "table"
 
 
 def labelled_name(phrase: str, cues: Cues) -> bool:
