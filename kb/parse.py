@@ -349,7 +349,7 @@ def _split_front_matter(text: str, rel: str) -> tuple[dict[str, Any], str, str |
 
 def _plain_front_matter(lines: list[str]) -> dict[str, Any] | None:
     """Front matter that YAML rejects only because a value holds ": " unquoted, as blog posts often write a
-    description ("A guide to X: what it is and why it breaks"), read entry by entry: each top-level `key:` line
+    description ("Critic lag: a note on PPO runs"), read entry by entry: each top-level `key:` line
     with the indented lines under it is parsed as YAML alone, and a one-line entry YAML still rejects keeps its
     value as plain text. None when some line is not of that shape or a value opens a YAML structure (a quote,
     bracket or block marker) that does not close: that front matter is broken, not merely unquoted."""
