@@ -303,6 +303,7 @@ def test_labels_and_phrase_cleaning():
     ("Strict schema validation", "mitigation", True),     # two specific modifiers make a generic head a name
     ("Schema validation", "mitigation", False),            # ... one does not
     ("Better new reward", "mitigation", False),            # ... nor weak ones
+    ("Existing bonus", "mitigation", False),               # ... "existing" says which no more than "current"
     ("Prompt sensitivity", "failure_mode", True),          # the field's failure heads beyond "collapse"
     ("Checkpoint averaging", "mitigation", True),          # ... and fix heads beyond "penalty"
     ("Longer outputs may create bias", "failure_mode", False),   # a clause, not a name
