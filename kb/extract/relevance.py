@@ -4,8 +4,9 @@ A document passes when it names several of the taxonomy's failure modes or fixes
 words, or speaks the field's vocabulary (data/cues.yaml `domain_terms`, per 100 words, or a title with one of
 its `title_terms`) and names a failure mode; an unrelated post that happens to say "overfitting" once does
 neither. A post on machine learning at large can name three concepts in words the field shares
-("forgetting", "overfitting", "calibration") without one of the field's own; it gets the second look below. Front matter naming
-failure modes always passes, and an episode or topic review (the project's own kinds) needs one concept.
+("forgetting", "overfitting", "calibration") without one of the field's own; it gets the second look below.
+Front matter naming failure modes always passes, and an episode or topic review (the project's own kinds)
+needs one concept.
 
 Word counts miss documents about training practice that use few of the field's words (seed variance,
 evaluation noise, distillation before RL), so a document that names a concept, or nearly passes the

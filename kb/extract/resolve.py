@@ -488,8 +488,8 @@ def tunes_a_setting(phrase: str, cues: Cues) -> bool:
     another name of an existing concept ("Reduce concurrent rollouts" for asynchronous rollouts) but founds
     none: judged blind, such names were not concepts of the field (16 of 17), as "2. Reduce Learning Rate" is not."""
     words = name_words(phrase)
-    return adjusted_setting(phrase, cues) or bool(words) and (misjudged_setting(words, cues)
-                                                             or defective_part(words, cues))
+    return adjusted_setting(phrase, cues) or (bool(words) and (misjudged_setting(words, cues)
+                                                              or defective_part(words, cues)))
 
 
 def instructed_fix(mention: Mention, kind: str, cues: Cues) -> bool:
@@ -510,8 +510,9 @@ def instructed_fix(mention: Mention, kind: str, cues: Cues) -> bool:
 
 def shaped_kind(phrase: str, kind: str, cues: Cues) -> str:
     """The kind a phrase's shape overrules the classifier with: a setting misjudged ("Insufficient warmup",
-    "Learning rate too high") or a part in a wrong state ("Missing stop token") is a failure even when its words
-    are those of a fix, and founds a concept only if it is also shaped like a failure's name (`names_a_concept`)."""
+    "Learning rate too high"), a shortfall ("Insufficient exploration") or a part in a wrong state ("Missing stop
+    token") is a failure even when its words are those of a fix. Only a shortfall that is also shaped like a
+    failure's name (`names_a_concept`) founds one; the others tune a setting (`tunes_a_setting`)."""
     words = name_words(phrase)
     misjudged = bool(words) and (misjudged_setting(words, cues) or words[0] in cues.shortfall_starts
                                  or defective_part(words, cues))
