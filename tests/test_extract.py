@@ -329,13 +329,15 @@ def test_a_lead_term_founds_a_concept_only_when_the_writer_labels_it(tmp_path, e
     assert [n.label for n in new] == (["Rubric echoing"] if founded else [])
 
 
-def test_a_cell_under_a_symptom_column_founds_no_concept(tmp_path, extract):
-    """A troubleshooting table lists one run's or one tool's diagnoses; its "Symptom" column is no label."""
-    table = ("| Symptom | Likely cause | Fix |\n| --- | --- | --- |\n"
+def test_table_cells_and_setting_tweaks_found_no_concept(tmp_path, extract):
+    """A troubleshooting table lists one run's or one tool's diagnoses; its "Symptom" column is no label. A
+    heading that tunes one setting is advice for the run, not a concept of the field."""
+    table = ("## Lower grader temperature\n\nWe lowered the grader's sampling temperature for the second run.\n\n"
+             "| Symptom | Likely cause | Fix |\n| --- | --- | --- |\n"
              "| Rubric echoing | The reward model prefers its own rubric wording | Paraphrase the rubric |\n"
              "| Grader saturation | Every rollout scores near the top of the grader scale | Frozen rubric snapshots |\n")
     _write(tmp_path, "post.md", LABELLED_LEADS.format(lead="**Failure mode: Rubric echoing.**") + "\n" + table)
     _, x = extract(tmp_path)
     new = {n.label for n in x.nodes.values() if n.kind in ("failure_mode", "mitigation")
            and n.provenance.source_id == "labelled-leads"}
-    assert new == {"Rubric echoing"}, new   # founded by the labelled lead term, not by the table's cells
+    assert new == {"Rubric echoing"}, new   # founded by the labelled lead term only
