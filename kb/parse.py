@@ -19,7 +19,7 @@ from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
 
-PARSER_VERSION = "7"
+PARSER_VERSION = "8"
 
 FORMATS: dict[str, Literal["md", "txt", "html"]] = {
     ".md": "md",
@@ -624,20 +624,33 @@ def _reads_as_prose(lines: list[str]) -> bool:
 
 _HTML_TEXT_RUN = re.compile(r"(?<=>)[^<>]+(?=<)|\A[^<>]+(?=<)|(?<=>)[^<>]+\Z")
 _HTML_HIDDEN = re.compile(r"<(script|style|template|svg)\b", re.IGNORECASE)
+# A `<details>` block's `<summary>` names what the folded text is about, as a heading does; `<h1>`..`<h6>` are
+# headings written as HTML (a README's centred title). Level 6 keeps a summary below every Markdown heading.
+_HTML_HEADING = re.compile(r"<(summary|h([1-6]))\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
 HTML_PROSE_MIN_WORDS = 8   # a shorter run between tags is a label ("Abstract"), a cell or a link text
 
 
 def _html_block_prose(body: str, seg_start: int, seg_end: int) -> list[_RawBlock]:
-    """The prose of a raw HTML block inside Markdown (a README's `<details>` abstracts): each run of text
+    """The prose of a raw HTML block inside Markdown (a README's `<details>` abstracts): each heading element
+    (`<summary>`, `<h1>`..`<h6>`) whose text is one run between tags, as a heading, and each run of text
     between tags long enough to be a sentence, as a paragraph spanning it exactly. Blocks holding scripts or
     styles give nothing."""
     segment = body[seg_start:seg_end]
     if _HTML_HIDDEN.search(segment):
         return []
+    headings = {}
+    for m in _HTML_HEADING.finditer(segment):
+        runs = [r for r in _HTML_TEXT_RUN.finditer(segment, m.start(3), m.end(3) + 1) if r.group().strip()
+                and r.end() <= m.end(3)]
+        if len(runs) == 1:
+            start, end = _strip_range(body, seg_start + runs[0].start(), seg_start + runs[0].end())
+            headings[start] = _RawBlock("heading", body[start:end], start, end, int(m.group(2) or 6))
     out = []
     for m in _HTML_TEXT_RUN.finditer(segment):
         start, end = _strip_range(body, seg_start + m.start(), seg_start + m.end())
-        if len(body[start:end].split()) >= HTML_PROSE_MIN_WORDS:
+        if start in headings:
+            out.append(headings[start])
+        elif len(body[start:end].split()) >= HTML_PROSE_MIN_WORDS:
             out.append(_RawBlock("paragraph", body[start:end], start, end))
     return out
 

@@ -257,8 +257,23 @@ def test_prose_inside_raw_html_blocks_is_read_and_scripts_are_not():
             "unless exploration is widened.</details>\n\n<div><script>var words = 'one two three four five six seven "
             "eight';</script></div>\n\nAfter.\n")
     doc = parse_text(body, path="list.md", fmt="md")
-    assert [b.text for b in doc.blocks] == [
-        "Intro.", "Long training runs plateau after thousands of steps unless exploration is widened.", "After."]
+    assert [(b.kind, b.text) for b in doc.blocks] == [
+        ("paragraph", "Intro."), ("heading", "Abstract"),
+        ("paragraph", "Long training runs plateau after thousands of steps unless exploration is widened."),
+        ("paragraph", "After.")]
+    assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks)
+
+
+def test_a_details_summary_and_an_html_heading_head_the_text_they_fold():
+    body = ("# Notes\n\n<h2 align=\"center\"> Clipping notes </h2>\n\n1.  <details open>\n"
+            "    <summary><i>Decoupled clipping.</i></summary>\n\n"
+            "    The upper bound of the ratio is raised so rare tokens can still gain probability.\n"
+            "    </details>\n\n<details><summary>See <b>table 2</b></summary>Unrelated.</details>\n")
+    doc = parse_text(body, path="notes.md", fmt="md")
+    headings = [(b.text, b.level) for b in doc.blocks if b.kind == "heading"]
+    assert headings == [("Notes", 1), ("Clipping notes", 2), ("Decoupled clipping.", 6)]
+    folded = next(b for b in doc.blocks if b.text.startswith("The upper bound"))
+    assert folded.section == "Decoupled clipping."
     assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks)
 
 
