@@ -366,6 +366,8 @@ def test_a_misjudged_setting_is_a_failure_whatever_the_classifier_says():
     ("Reduce concurrent rollouts", True),
     ("Learning rate too high", True),        # a setting misjudged
     ("Missing stop token", True),            # a part in a wrong state
+    ("Tool name mismatch", True),            # ... said after the parts, as "Mismatched tool names" is
+    ("Response mismatch", False),            # an outcome out of step is no part of the setup
     ("Entropy collapse", False),             # names of the field's failures and fixes found concepts
     ("Clip-higher", False),
     ("KL penalty", False),

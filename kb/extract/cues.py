@@ -92,6 +92,7 @@ class Cues(BaseModel):
     degree_words: WordSet
     shortfall_starts: WordSet
     defect_starts: WordSet
+    defect_tails: WordSet
     outcome_nouns: WordSet
     up_words: WordSet
     down_words: WordSet

@@ -440,11 +440,16 @@ def misjudged_setting(words: list[str], cues: Cues) -> bool:
 
 def defective_part(words: list[str], cues: Cues) -> bool:
     """Whether normalized `words` name a part of the setup in a wrong state: "<defect> <part>" ("Stale weights",
-    "Missing stop token", "Incorrect probability ratios"), two to five words, the part saying which one and
-    not being an outcome ("Wrong answers")."""
-    if not 2 <= len(words) <= MAX_NEW_WORDS or words[0] not in cues.defect_starts:
+    "Missing stop token", "Incorrect probability ratios") or "<parts> <defect>" ("Tool name mismatch"), two to
+    five words, the part saying which one and not being an outcome ("Wrong answers")."""
+    if not 2 <= len(words) <= MAX_NEW_WORDS:
         return False
-    part = words[1:]
+    if words[0] in cues.defect_starts:
+        part = words[1:]
+    elif words[-1] in cues.defect_tails:
+        part = words[:-1]
+    else:
+        return False
     generic = cues.weak_modifiers | cues.generic_heads | GENERIC_WORDS | cues.outcome_nouns
     return part[-1] not in generic and any(w not in generic and len(w) >= 3 for w in part)
 
