@@ -304,7 +304,8 @@ def test_labels_and_phrase_cleaning():
     ("Schema validation", "mitigation", False),            # ... one does not
     ("Better new reward", "mitigation", False),            # ... nor weak ones
     ("Existing bonus", "mitigation", False),               # ... "existing" says which no more than "current"
-    ("Prompt sensitivity", "failure_mode", True),          # the field's failure heads beyond "collapse"
+    ("Judge miscalibration", "failure_mode", True),        # the field's failure heads beyond "collapse"
+    ("Prompt sensitivity", "failure_mode", False),         # ... a property measured is none (judged: 0 of 3)
     ("Checkpoint averaging", "mitigation", True),          # ... and fix heads beyond "penalty"
     ("Longer outputs may create bias", "failure_mode", False),   # a clause, not a name
     ("Smaller sampler-trainer gap", "mitigation", False),  # a measured outcome moved, not a setting
