@@ -331,8 +331,10 @@ def test_a_lead_term_founds_a_concept_only_when_the_writer_labels_it(tmp_path, e
 
 def test_table_cells_and_setting_tweaks_found_no_concept(tmp_path, extract):
     """A troubleshooting table lists one run's or one tool's diagnoses; its "Symptom" column is no label. A
-    heading that tunes one setting is advice for the run, not a concept of the field."""
+    heading that tunes one setting or tells what to redo is advice for the run, not a concept of the field."""
     table = ("## Lower grader temperature\n\nWe lowered the grader's sampling temperature for the second run.\n\n"
+             "## Recompute grader cache after rubric updates\n\nThe grader cache is now rebuilt whenever the rubric "
+             "changes, which removed the stale rewards.\n\n"
              "| Symptom | Likely cause | Fix |\n| --- | --- | --- |\n"
              "| Rubric echoing | The reward model prefers its own rubric wording | Paraphrase the rubric |\n"
              "| Grader saturation | Every rollout scores near the top of the grader scale | Frozen rubric snapshots |\n")

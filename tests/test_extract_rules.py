@@ -19,7 +19,7 @@ from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
 from kb.extract.resolve import (ConceptVectors, _existing_match, abbreviates, adjusted_setting, alias_shaped,
                                 changed_setting, content_stems, defined_acronyms, drops_direction, expand_acronyms,
-                                instructed_fix, names_a_concept, names_other_machinery,
+                                names_a_concept, names_other_machinery,
                                 opposite_direction, shaped_kind, tunes_a_setting,
                                 without_imperative)
 from kb.parse import parse_text
@@ -726,21 +726,6 @@ def test_a_setting_changed_names_the_setting_it_changes():
     assert changed_setting("Temperature increase", CUES) == content_stems("temperature", CUES)
     assert changed_setting("Asynchronous rollouts", CUES) == set()   # changes nothing: any match may stand
     assert not adjusted_setting("Increase gradually", CUES)          # says how, not what
-
-
-@pytest.mark.parametrize("phrase, origin, kind, ok", [
-    ("Recompute KV cache after weight updates", "emphasis", "mitigation", True),
-    ("Align micro-batch sizes", "heading", "mitigation", True),
-    ("Align micro-batch sizes", "term", "mitigation", False),        # a phrase inside a sentence is no instruction
-    ("Align micro-batch sizes", "heading", "failure_mode", False),
-    ("Match the results", "heading", "mitigation", False),           # says not what it acts on
-    ("Filter and log rollouts", "heading", "mitigation", False),     # two instructions, not one name
-    ("MASK dataset validation", "emphasis", "mitigation", False),    # a benchmark's name, not a verb
-    ("Install the package", "heading", "mitigation", False),         # not a change to the setup
-])
-def test_an_instruction_to_change_the_setup_may_name_a_fix(phrase, origin, kind, ok):
-    mention = Mention(phrase, "doc", 0, len(phrase), origin, "Fixes", "heading")
-    assert instructed_fix(mention, kind, CUES) is ok
 
 
 def test_a_weak_word_inside_another_concepts_name_names_nothing():

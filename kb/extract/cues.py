@@ -71,7 +71,6 @@ class Cues(BaseModel):
     failure_heads: WordSet
     mitigation_heads: WordSet
     fix_verbs: WordSet
-    instruction_verbs: WordSet
     remedy_phrases: list[str]
     definition_phrases: list[str]
     failure_object_cues: list[str]

@@ -244,8 +244,8 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
                   or (mention.doc_id, normalize(mention.phrase)) in recurring)
         confident = p.max() >= NEW_MIN_PROBABILITY
         named = (names_a_concept(mention.phrase, kind, cues)
-                 or (labelled(mention, kind) and labelled_name(mention.phrase, cues))
-                 or instructed_fix(mention, kind, cues)) and not tunes_a_setting(mention.phrase, cues)
+                 or (labelled(mention, kind) and labelled_name(mention.phrase, cues))) \
+            and not tunes_a_setting(mention.phrase, cues)
         if kind != "other" and confident and placed and named and _near_field(sims[i], general_names, mention):
             new_candidates.append((mention, kind, float(p.max())))
     new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row, cues)
@@ -495,22 +495,6 @@ def tunes_a_setting(phrase: str, cues: Cues) -> bool:
     words = name_words(phrase)
     return adjusted_setting(phrase, cues) or (bool(words) and (misjudged_setting(words, cues)
                                                               or defective_part(words, cues)))
-
-
-def instructed_fix(mention: Mention, kind: str, cues: Cues) -> bool:
-    """Whether a heading, lead or emphasized term tells the reader what to do to the setup ("Match eval
-    temperature to training", "Recompute KV cache after weight updates"): an instruction verb and two to five
-    more words, one of them saying what it acts on, without digits, a second instruction or a clause's verbs."""
-    words = name_words(mention.phrase)
-    if kind != "mitigation" or mention.origin not in ("heading", "lead", "emphasis") or not words \
-            or not 3 <= len(words) <= MAX_NEW_WORDS + 1 or words[0] not in cues.instruction_verbs \
-            or mention.phrase.split()[0].isupper():   # "MASK dataset validation" names a benchmark, not a verb
-        return False
-    rest = words[1:]
-    generic = (cues.weak_modifiers | cues.generic_heads | GENERIC_WORDS | cues.non_concept_starts | cues.report_tails
-               | cues.outcome_nouns)
-    return not any(w in cues.clause_words or w in cues.coordinators for w in rest) \
-        and any(w not in generic and len(w) >= 3 for w in rest)
 
 
 def shaped_kind(phrase: str, kind: str, cues: Cues) -> str:
