@@ -365,6 +365,8 @@ def test_a_misjudged_setting_is_a_failure_whatever_the_classifier_says():
 @pytest.mark.parametrize("phrase, ok", [
     ("Lower rollout temperature", True),     # a setting changed: one run's advice
     ("Reduce concurrent rollouts", True),
+    ("Weakened format penalty", True),       # ... said as done
+    ("Strengthen format rewards", True),
     ("Learning rate too high", True),        # a setting misjudged
     ("Missing stop token", True),            # a part in a wrong state
     ("Tool name mismatch", True),            # ... said after the parts, as "Mismatched tool names" is
