@@ -19,7 +19,7 @@ from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
 
-PARSER_VERSION = "8"
+PARSER_VERSION = "9"
 
 FORMATS: dict[str, Literal["md", "txt", "html"]] = {
     ".md": "md",
@@ -605,8 +605,32 @@ def _prose_fences_opened(body: str) -> str:
             break
         if info in _PROSE_FENCE_INFO and _reads_as_prose(lines[i + 1:close]):
             lines[i] = lines[close] = ""
+        elif _written_in_comments(lines[i + 1:close]):
+            lines[i:close + 1] = ["", *(_comment_text(line) for line in lines[i + 1:close]), ""]
         i = close + 1
     return "\n".join(lines)
+
+
+_HASH_COMMENT = re.compile(r"^\s*#+\s?(.*)$")
+COMMENT_PROSE_SHARE = 0.6     # of a fence's non-blank lines, `#` comments holding words
+COMMENT_PROSE_MIN_WORDS = 15
+
+
+def _written_in_comments(lines: list[str]) -> bool:
+    """Whether a fenced block is notes written as `#` comments around a line or two of code (course notes do
+    this: "# Solutions:" over "# - Entropy bonus"): most non-blank lines are comments holding words, at least
+    COMMENT_PROSE_MIN_WORDS of them in all. A script or config with comments between its lines stays code."""
+    filled = [line for line in lines if line.strip()]
+    comments = [m.group(1) for m in map(_HASH_COMMENT.match, filled) if m and _PROSE_WORD.search(m.group(1))]
+    words = sum(len(_PROSE_WORD.findall(text)) for text in comments)
+    return bool(filled) and len(comments) >= COMMENT_PROSE_SHARE * len(filled) and words >= COMMENT_PROSE_MIN_WORDS
+
+
+def _comment_text(line: str) -> str:
+    """A comment line's text without its marks (read as Markdown), a code line blanked: line for line, so the
+    block's Markdown still maps onto the source's lines."""
+    m = _HASH_COMMENT.match(line)
+    return m.group(1) if m else ""
 
 
 def _reads_as_prose(lines: list[str]) -> bool:

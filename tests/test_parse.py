@@ -277,6 +277,20 @@ def test_a_details_summary_and_an_html_heading_head_the_text_they_fold():
     assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks)
 
 
+def test_notes_written_as_comments_in_a_code_fence_are_read_and_commented_code_is_not():
+    notes = ("### Gotcha: reward hacking\n\n```python\n# The policy learns to exploit blind spots of the scorer\n\n"
+             "# Solutions:\n# - Strong KL penalty (beta=0.1)\n# - Ensemble reward models\nbeta = 0.1\n```\n")
+    config = ("```python\n# Core training parameters for the run\nlearning_rate: 5e-6\nnum_epochs: 1.0\n"
+              "temperature: 0.7\nmax_grad_norm: 1.0\n# Batch configuration used by every worker\n"
+              "per_device_train_batch_size: 4\n```\n")
+    doc = parse_text(notes + "\n" + config, path="lecture.md", fmt="md")
+    assert [(b.kind, b.text) for b in doc.blocks] == [
+        ("heading", "Gotcha: reward hacking"),
+        ("paragraph", "The policy learns to exploit blind spots of the scorer"), ("paragraph", "Solutions:"),
+        ("item", "Strong KL penalty (beta=0.1)"), ("item", "Ensemble reward models")]
+    assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks)
+
+
 def test_content_hash_covers_version_path_and_bytes():
     doc = parse_text("Body.\n", path="a.md", fmt="md")
     expected = hashlib.sha256(PARSER_VERSION.encode() + b"\0a.md\0Body.\n").hexdigest()
