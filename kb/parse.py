@@ -19,7 +19,7 @@ from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
 
-PARSER_VERSION = "9"
+PARSER_VERSION = "10"
 
 FORMATS: dict[str, Literal["md", "txt", "html"]] = {
     ".md": "md",
@@ -584,6 +584,7 @@ _CODE_CHARS = re.compile(r"[{}()\[\];=<>$\\|#/_\u2500-\u257f]")
 _NOTE_LINE = re.compile(r"^\s*(?:[-*•+]\s|\d{1,2}[.)]\s|[A-Za-z][\w -]{0,30}:(?:\s|$))")
 _PROSE_WORD = re.compile(r"[A-Za-z][a-z]+")
 PROSE_FENCE_MIN_WORDS = 30
+_NOTE_HEADING = re.compile(r"^#{1,6} +[A-Za-z][A-Za-z' -]{0,40}:?\s*$")   # "## Key takeaways", not "# x = 1"
 
 
 def _prose_fences_opened(body: str) -> str:
@@ -635,10 +636,12 @@ def _comment_text(line: str) -> str:
 
 def _reads_as_prose(lines: list[str]) -> bool:
     """Whether most non-blank lines are runs of words with little code punctuation, a third of them list
-    items or labelled lines ("result: …"), and none a heading or comment."""
+    items or labelled lines ("result: …"), and none a comment: a `#` line is a heading ("## key takeaways")
+    only when it is a few words and the rest reads as notes."""
     filled = [line for line in lines if line.strip()]
     notes = [line for line in filled if _NOTE_LINE.match(line)]
-    if any(line.lstrip().startswith("#") for line in filled) or len(notes) * 3 < len(filled):
+    if any(line.lstrip().startswith("#") and not _NOTE_HEADING.match(line) for line in filled) \
+            or len(notes) * 3 < len(filled):
         return False
     prose = [line for line in filled if len(_PROSE_WORD.findall(line)) >= 5
              and len(_CODE_CHARS.findall(line)) <= len(line) / 25]

@@ -79,6 +79,16 @@ def test_words_that_move_a_setting_match_others_of_the_same_direction_only():
     assert found("a reduced risk of jailbreaks") == [] and found("an increased risk of jailbreaks") == ["fm:jb"]
 
 
+def test_the_names_of_what_a_policy_writes_match_one_another_but_samples_and_rollouts_stay_apart():
+    index = build_alias_index([("fm:same", ["identical completions"], []), ("fm:ineff", ["poor sample efficiency"], [])],
+                              inserted_words=CUES.inserted_words)
+    found = lambda text: [h.concept_id for h in index.find(text)]
+    assert found("the policy produced identical outputs") == ["fm:same"]
+    assert found("Identical responses across the group") == ["fm:same"]
+    assert found("all rollouts were identical generations") == ["fm:same"]
+    assert found("the run produced identical rollouts") == [] and found("poor output efficiency") == []
+
+
 def test_alias_hits_carry_spans_and_weakness():
     text = "They hack the grader."
     hit = _index().find(text)[0]

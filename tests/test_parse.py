@@ -233,6 +233,20 @@ def test_reading_notes_kept_in_a_fence_are_prose_but_code_and_example_prompts_st
     assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks if "\n" not in b.text)
 
 
+def test_notes_in_a_fence_may_carry_a_heading_but_a_commented_script_stays_code():
+    notes = ("```\ntitle: Why rollouts stop exploring\n\n## Key points\n"
+             "- entropy drops within the first hundred steps of training\n"
+             "- a higher sampling temperature delays the drop for a while\n"
+             "- the authors also reset the reference model when the KL term dominates\n```\n")
+    script = ("```\n# Install the trainer\npip install -e . && export RUN=grpo-small\n"
+              "# Launch training\npython train.py --config configs/grpo.yaml --lr 1e-6 --steps 500\n```\n")
+    doc = parse_text(notes + "\n" + script, path="notes.md", fmt="md")
+    assert ("heading", "Key points") in [(b.kind, b.text) for b in doc.blocks]
+    assert "entropy drops within the first hundred steps of training" in [b.text for b in doc.blocks]
+    assert not any("train.py" in b.text or "Install the trainer" in b.text for b in doc.blocks)
+    assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks)
+
+
 def test_restructuredtext_pages_read_their_prose_and_admonitions_but_not_directives():
     body = ("Best practices\n==============\n\nSet the clip ratio with care.\n\n.. note::\n\n"
             "   The KL coefficient trades exploration for stability.\n\n.. math::\n\n   \\frac{a}{b} = c\n\n"

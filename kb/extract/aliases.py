@@ -42,6 +42,11 @@ DIRECTION_WORDS = {
     **dict.fromkeys(["decrease", "decreases", "decreased", "decreasing", "lower", "lowered", "lowering", "reduce",
                      "reduces", "reduced", "reducing", "smaller", "fewer"], "lower"),
 }
+# What a policy writes has four names in this field, used interchangeably ("identical completions",
+# "identical outputs", "response length", "generation length"), so they read as one word. "Samples" and
+# "rollouts" stay themselves: "sample efficiency" and "rollout engine" name other things.
+OUTPUT_WORDS = dict.fromkeys(["output", "outputs", "completion", "completions", "generation", "generations",
+                              "response", "responses"], "output")
 MAX_ALIAS_WORDS = 8
 ARTICLES = frozenset({"the", "a", "an"})
 MAX_LENGTH_GAP = 3
@@ -85,7 +90,7 @@ def tokens(text: str) -> tuple[Token, ...]:
             parts = [(m.start() + p.start(), m.start() + p.end()) for p in _CAMEL_PART.finditer(original)]
         for start, end in parts:
             word = lowered[start:end].replace("-", "").replace("'", "")
-            word = NUMBER_WORDS.get(word) or DIRECTION_WORDS.get(word, word)
+            word = NUMBER_WORDS.get(word) or DIRECTION_WORDS.get(word) or OUTPUT_WORDS.get(word, word)
             if word:
                 out.append(Token(_stem(word), start, end, len(word), word))
     return tuple(out)
