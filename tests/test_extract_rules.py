@@ -89,6 +89,15 @@ def test_the_names_of_what_a_policy_writes_match_one_another_but_samples_and_rol
     assert found("the run produced identical rollouts") == [] and found("poor output efficiency") == []
 
 
+def test_a_headings_closing_parenthetical_of_a_few_words_is_a_name_too():
+    body = ("# Notes\n\n## DR-GRPO (fixed-horizon normalization)\n\nThe loss is divided by a constant.\n\n"
+            "## Results (Section 3)\n\nScores rose.\n\n## Training (optional)\n\nIt ran for a day.\n")
+    doc = parse_text(body, path="notes.md", fmt="md")
+    headings = [m.phrase for m in document_mentions(doc, claim_sentences(doc, CUES), CUES) if m.origin == "heading"]
+    assert "DR-GRPO" in headings and "fixed-horizon normalization" in headings
+    assert not any("Section" in h or h.lower() == "optional" for h in headings)
+
+
 def test_alias_hits_carry_spans_and_weakness():
     text = "They hack the grader."
     hit = _index().find(text)[0]

@@ -26,6 +26,9 @@ MAX_TERM_MODIFIERS = 3
 _NUMBERING = re.compile(r"^\s*(?:#+\s*)?(?:\(?\d+(?:\.\d+)*[.):]?|\(?[ivx]+[.)]|\(?[a-h][.)]|[-*•·])\s+", re.IGNORECASE)
 _LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z -]{1,24}?)\s*(?:#?\d+[a-z]?|(?<=\s)[A-Z]\b)?\s*[:—–]\s*(.+)$")
 _PAREN_TAIL = re.compile(r"\s*[\(\[][^)\]]*[\)\]]\s*$")
+# A heading's closing parenthetical of two to five words is often the method's descriptive name beside its
+# acronym: "DR-GRPO (fixed-horizon normalization)".
+_NAME_IN_PARENS = re.compile(r"\(([A-Za-z][A-Za-z' -]*[A-Za-z])\)\s*$")
 _TARGET_TAIL = re.compile(r"\s+(?:to|at|=|->|→)\s*~?\d[\d.,]*\s*(?:%|x|k|steps?|tokens?)?\s*$", re.IGNORECASE)
 _JOINING_DASH = re.compile(r"(?<=\w)[\u2010\u2011\u2013](?=\w)")
 _NON_WORD_EDGES = re.compile(r"^[^\w(]+|[^\w)+]+$")
@@ -142,6 +145,10 @@ def heading_mentions(doc: Document, cues: Cues) -> list[Mention]:
         if not _usable(phrase) or cues.is_structural(phrase) or phrase.endswith("?"):
             continue
         out.append(Mention(phrase, doc.id, block.start, block.end, "heading", block.section, "heading", hint))
+        named = _NAME_IN_PARENS.search(plain(block.text))
+        if named and 2 <= word_count(named.group(1)) <= 5 and not cues.is_structural(named.group(1)):
+            out.append(Mention(clean_phrase(named.group(1)), doc.id, block.start, block.end, "heading",
+                               block.section, "heading", hint))
     return out
 
 
