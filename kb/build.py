@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import io
 import pickle
 import shutil
 import time
@@ -22,7 +23,7 @@ from .extract.classify import load_classifier
 from .extract.cues import Cues, load_cues
 from .graph import build_graph, graph_to_json
 from .index_entries import build_index, index_texts
-from .link import link_concepts, link_similar
+from .link import Nearest, link_concepts, link_similar, nearest_in_other_source
 from .models import Document
 from .parse import PARSER_VERSION, CorpusRead, read_corpus
 from .passages import document_passages
@@ -106,7 +107,7 @@ def _build(settings: Settings, *, force: bool, log: Callable[[str], None]) -> Bu
     passages = [p for doc in corpus.documents for p in document_passages(doc)]
     vectors, embedded = embed_index_texts(settings, index_texts(extraction.nodes, passages))
     log(f"embedded {embedded} new texts, reused {len(vectors) - embedded} from the cache")
-    extraction = link_similar(extraction, vectors)
+    extraction = link_similar(extraction, vectors, nearest=cached_nearest(settings.cache_dir / "nearest"))
     extraction, threshold = link_concepts(extraction, vectors)
     log(f"linked claims to concepts by meaning at cosine >= {threshold:.2f}")
     G = build_graph(extraction)
@@ -276,6 +277,28 @@ def embed_index_texts(settings: Settings, texts: dict[str, str]) -> tuple[dict[s
     matrix = cache.embed([texts[i] for i in ids])
     cache.save()
     return dict(zip(ids, matrix)), cache.encoded
+
+
+def cached_nearest(directory: Path) -> Nearest:
+    """`nearest_in_other_source`, its answer kept in `directory` by the bytes of its input: a rebuild after a
+    taxonomy edit has the same claims and vectors, and the all-pairs product is a tenth of such a rebuild.
+    Only the latest answer is kept."""
+    def nearest(matrix: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = hashlib.sha256(matrix.tobytes() + codes.astype(np.int64).tobytes()).hexdigest()[:24]
+        path = directory / f"{key}.npz"
+        try:
+            with np.load(path) as kept:
+                return kept["best"], kept["score"]
+        except Exception:   # missing, damaged or not ours: compute it again
+            best, score = nearest_in_other_source(matrix, codes)
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.npz"):
+            old.unlink(missing_ok=True)
+        buffer = io.BytesIO()
+        np.savez(buffer, best=best, score=score)
+        write_bytes_atomic(path, buffer.getvalue())
+        return best, score
+    return nearest
 
 
 # --- stage: write --------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -14,22 +15,32 @@ LINKABLE = ("claim", "evidence")
 _RELIABILITY_RANK = {"primary": 0, "secondary": 1, "opinion": 2}
 
 
-def link_similar(extraction: Extraction, vectors: dict[str, np.ndarray], threshold: float = SIMILARITY_THRESHOLD) -> Extraction:
+Nearest = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def nearest_in_other_source(matrix: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `matrix` (unit vectors), the row most similar to it among rows of another source
+    (`codes`: one integer per row), and that cosine (-1 where every row shares its source)."""
+    sims = matrix @ matrix.T
+    sims[codes[:, None] == codes[None, :]] = -1.0
+    best = sims.argmax(axis=1)
+    return best, sims[np.arange(len(matrix)), best]
+
+
+def link_similar(extraction: Extraction, vectors: dict[str, np.ndarray], threshold: float = SIMILARITY_THRESHOLD,
+                 nearest: Nearest = nearest_in_other_source) -> Extraction:
     """Add one `supports` edge per claim to its most similar claim in another source, when cosine >= threshold.
 
     The edge runs from the more reliable (or evidence) side to the other and is asserted `similarity:SCORE`,
-    so it never looks curated.
+    so it never looks curated. `nearest` finds each claim's closest claim elsewhere (a caller may cache it).
     """
     nodes = [n for n in extraction.nodes.values() if n.kind in LINKABLE and n.id in vectors]
     if len(nodes) < 2:
         return extraction
     matrix = np.stack([vectors[n.id] for n in nodes])
-    sims = matrix @ matrix.T
     # integer source codes: comparing thousands of id strings pairwise costs more than the product itself
     codes = np.unique([str(n.attrs.get("source_id")) for n in nodes], return_inverse=True)[1]
-    sims[codes[:, None] == codes[None, :]] = -1.0
-    best = sims.argmax(axis=1)
-    best_score = sims[np.arange(len(nodes)), best]
+    best, best_score = nearest(matrix, codes)
     existing = {(e.u, e.v) for e in extraction.edges} | {(e.v, e.u) for e in extraction.edges}
     added: dict[tuple[str, str], Edge] = {}
     for i in np.flatnonzero(best_score >= threshold):

@@ -15,7 +15,6 @@ This module is on the cold query path: it imports numpy, sqlite3 and PyStemmer, 
 from __future__ import annotations
 
 import json
-import math
 import re
 import sqlite3
 from collections import Counter
@@ -223,20 +222,22 @@ def bm25_postings(corpus_tokens: list[list[str]]) -> dict[str, tuple[np.ndarray,
     n = len(corpus_tokens)
     lengths = np.array([len(doc) for doc in corpus_tokens], dtype=np.float64)
     avg = float(lengths.mean()) if n and lengths.sum() else 1.0
-    rows_of: dict[str, list[int]] = {}
-    tf_of: dict[str, list[int]] = {}
-    for row, doc in enumerate(corpus_tokens):
-        for term, tf in Counter(doc).items():
-            rows_of.setdefault(term, []).append(row)
-            tf_of.setdefault(term, []).append(tf)
-    postings = {}
-    for term in sorted(rows_of):
-        rows = np.array(rows_of[term], dtype=np.int32)
-        tf = np.array(tf_of[term], dtype=np.float64)
-        idf = math.log(1 + (n - len(rows) + 0.5) / (len(rows) + 0.5))
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[rows] / avg)
-        postings[term] = (rows, (idf * tf * (BM25_K1 + 1) / (tf + norm)).astype(np.float32))
-    return postings
+    vocabulary: dict[str, int] = {}
+    term_ids = np.fromiter((vocabulary.setdefault(term, len(vocabulary)) for doc in corpus_tokens for term in doc),
+                           dtype=np.int64, count=int(lengths.sum()))
+    if not len(term_ids):
+        return {}
+    # every (term, row) pair once with its count, ordered by term then row: the postings, all terms at once
+    pairs, tf = np.unique(term_ids * n + np.repeat(np.arange(n), lengths.astype(np.int64)), return_counts=True)
+    terms, rows = pairs // n, (pairs % n).astype(np.int32)
+    df = np.bincount(terms, minlength=len(vocabulary))
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[rows] / avg)
+    weights = (idf[terms] * tf * (BM25_K1 + 1) / (tf + norm)).astype(np.float32)
+    bounds = np.concatenate(([0], np.cumsum(df)))
+    names = list(vocabulary)
+    return {names[i]: (rows[bounds[i]:bounds[i + 1]], weights[bounds[i]:bounds[i + 1]])
+            for i in sorted(range(len(names)), key=names.__getitem__)}
 
 
 _SCHEMA = """

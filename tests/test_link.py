@@ -67,3 +67,29 @@ def test_nodes_without_vectors_or_of_other_kinds_are_ignored():
     nodes = {"a": claim("a", "s1"), "fm:x": fm}
     extraction = Extraction(nodes=nodes, edges=[])
     assert link_similar(extraction, {"a": unit(1, 0), "fm:x": unit(1, 0)}) is extraction
+
+
+def test_the_nearest_claim_elsewhere_is_kept_by_its_input_and_recomputed_when_the_file_is_damaged(tmp_path, monkeypatch):
+    import kb.build
+    from kb.build import cached_nearest
+    from kb.link import nearest_in_other_source
+
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(40, 8)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    codes = np.repeat(np.arange(8), 5)
+    expected = nearest_in_other_source(matrix.copy(), codes)
+    assert all(codes[j] != codes[i] for i, j in enumerate(expected[0]))
+    nearest = cached_nearest(tmp_path / "nearest")
+    first = nearest(matrix, codes)
+    [kept] = list((tmp_path / "nearest").glob("*.npz"))
+    with monkeypatch.context() as patched:
+        patched.setattr(kb.build, "nearest_in_other_source", lambda *_: pytest.fail("computed, not read back"))
+        second = nearest(matrix, codes)
+    kept.write_bytes(b"not an archive")
+    third = nearest(matrix, codes)    # damaged: computed again
+    for got in (first, second, third):
+        assert np.array_equal(got[0], expected[0]) and np.allclose(got[1], expected[1])
+    other = matrix[::-1].copy()
+    nearest(other, codes)
+    assert len(list((tmp_path / "nearest").glob("*.npz"))) == 1   # only the latest answer is kept
