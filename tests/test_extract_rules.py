@@ -324,6 +324,7 @@ def test_labels_and_phrase_cleaning():
     ("Better new reward", "mitigation", False),            # ... nor weak ones
     ("Existing bonus", "mitigation", False),               # ... "existing" says which no more than "current"
     ("Improve reward normalization", "mitigation", False), # a goal set, not a fix named
+    ("Most seeds collapse", "failure_mode", False),        # a quantifier opens a statement, not a name
     ("Judge miscalibration", "failure_mode", True),        # the field's failure heads beyond "collapse"
     ("Prompt sensitivity", "failure_mode", False),         # ... a property measured is none (judged: 0 of 3)
     ("Checkpoint averaging", "mitigation", True),          # ... and fix heads beyond "penalty"

@@ -224,13 +224,12 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     recurring = _recurring_terms(mentions)
     weights = {section: _section_weights(section, cues) for section in {m.section for m in mentions}}
     shaped = {phrase: alias_shaped(phrase, cues) for phrase in phrases}
-    nearest = nearest_names(sims)
     for mention in mentions:
         i = row[mention.phrase]
         p = _in_context(base[i], mention, weights[mention.section])
         match = None
         if shaped[mention.phrase]:
-            match = (_existing_match(mention.phrase, sims[i], known, p, vocabulary, cues, nearest[i])
+            match = (_existing_match(mention.phrase, sims[i], known, p, vocabulary, cues)
                      or _part_of_name(mention.phrase, sims[i], known, name_stems, p, cues))
         if match is not None and mention.origin == "item" and not match[2]:
             match = None   # a bare list item is often an outcome ("Rewards flat"): only a sure match names a concept
@@ -550,30 +549,16 @@ def concept_vocabulary(concepts: list[Concept], cues: Cues) -> dict[str, set[str
     return {c.id: set().union(*(content_stems(n, cues) for n in [c.label, *c.aliases])) for c in concepts}
 
 
-NEAREST_NAMES = 5
-
-
-def nearest_names(sims: np.ndarray) -> np.ndarray:
-    """For each row of phrase-to-name similarities, the indices of its NEAREST_NAMES most similar names, most
-    similar first (one partition over the whole matrix, not one per phrase)."""
-    if sims.shape[1] <= NEAREST_NAMES:
-        return np.argsort(-sims, axis=1, kind="stable")
-    top = np.argpartition(-sims, NEAREST_NAMES - 1, axis=1)[:, :NEAREST_NAMES]
-    order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(top, order, axis=1)
-
-
 def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.ndarray,
-                    vocabulary: dict[str, set[str]], cues: Cues,
-                    order: np.ndarray | None = None) -> tuple[str, float, bool] | None:
+                    vocabulary: dict[str, set[str]], cues: Cues) -> tuple[str, float, bool] | None:
     """The existing concept a phrase names, its similarity, and whether the match is confident: near-identical
     meaning, close meaning of a plausible kind with a content word in common, or the same name spelled
     differently. A close meaning of a plausible kind without a shared word still ties the mention where it
     stands, but is not confident enough to link other sentences."""
     if not len(known.names):
         return None
-    if order is None:   # the nearest names, most similar first (`nearest_names`)
-        order = nearest_names(sims[None, :])[0]
+    top = np.argpartition(-sims, 4)[:5] if len(sims) > 5 else np.arange(len(sims))   # the five nearest, unsorted
+    order = top[np.argsort(-sims[top])]
     norm = normalize(phrase)
     stems = content_stems(phrase, cues)
     head = tokens(phrase)[-1].stem if len(norm.split()) > 1 and tokens(phrase) else None
