@@ -343,3 +343,24 @@ def test_table_cells_and_setting_tweaks_found_no_concept(tmp_path, extract):
     new = {n.label for n in x.nodes.values() if n.kind in ("failure_mode", "mitigation")
            and n.provenance.source_id == "labelled-leads"}
     assert new == {"Rubric echoing"}, new   # founded by the labelled lead term only
+
+
+def test_common_words_need_support_before_they_name_a_concept(tmp_path, extract):
+    """"overflow", "discard" and "interleave" are everyday words in this field; alone they name no failure or
+    fix ("answers scraped from Stack Overflow", "samples discarded by the filter"), but the specific names do."""
+    head = "---\nid: {id}\nkind: post\ntitle: Notes on a GRPO run\n---\n# Notes on a GRPO run\n\n" \
+           "We trained the policy with GRPO against a learned reward model and a KL penalty to the reference.\n\n"
+    _write(tmp_path, "plain.md", head.format(id="plain-words")
+           + "The prompts were scraped from Stack Overflow answers about Python packaging.\n\n"
+             "Samples whose ratio left the band were discarded by the filter before the update.\n\n"
+             "The policy learned to interleave short plans with tool calls.\n")
+    _write(tmp_path, "numerics.md", head.format(id="numerics")
+           + "In half precision the logits hit an fp16 overflow and the loss turned into NaN values.\n")
+    _, x = extract(tmp_path)
+
+    def tied(concept: str) -> list[str]:
+        return [x.nodes[e.u].provenance.quote for e in x.edges
+                if e.kind == "about" and e.v == concept and e.u.startswith("claim:")]
+    assert tied("fm:discarded-feedback") == [] and tied("mit:exploration-interleaving") == []
+    assert [q for q in tied("fm:numerical-precision") if "Stack Overflow" in q] == []
+    assert any("fp16 overflow" in q for q in tied("fm:numerical-precision"))
