@@ -356,6 +356,8 @@ def test_common_words_need_support_before_they_name_a_concept(tmp_path, extract)
              "The policy learned to interleave short plans with tool calls.\n")
     _write(tmp_path, "numerics.md", head.format(id="numerics")
            + "In half precision the logits hit an fp16 overflow and the loss turned into NaN values.\n")
+    _write(tmp_path, "ratios.md", head.format(id="ratios")
+           + "For every token the trainer forms a truncated importance weight from the two policies.\n")
     _, x = extract(tmp_path)
 
     def tied(concept: str) -> list[str]:
@@ -364,3 +366,6 @@ def test_common_words_need_support_before_they_name_a_concept(tmp_path, extract)
     assert tied("fm:discarded-feedback") == [] and tied("mit:exploration-interleaving") == []
     assert [q for q in tied("fm:numerical-precision") if "Stack Overflow" in q] == []
     assert any("fp16 overflow" in q for q in tied("fm:numerical-precision"))
+    # a truncated importance weight is the importance-sampling fix, not a truncated generation
+    assert any("truncated importance weight" in q for q in tied("mit:importance-sampling-correction"))
+    assert not any("truncated importance weight" in q for q in tied("fm:truncation-runaway"))
