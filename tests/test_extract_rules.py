@@ -201,6 +201,26 @@ def test_sentence_cleaning(sentence, claim):
     assert is_claim_text(sentence, CUES) is claim
 
 
+def test_a_name_opening_with_a_state_matches_the_clause_that_says_the_state_last():
+    index = build_alias_index([("fm:stale", ["stale rollouts"], []), ("fm:flat", ["flat reward"], [])],
+                              inserted_words=CUES.inserted_words, predicate_words=CUES.predicate_adjectives)
+    hits = lambda text: {h.concept_id: text[h.start:h.end] for h in index.find(text)}
+    assert hits("By step 40 the rollouts were very stale.") == {"fm:stale": "rollouts were very stale"}
+    assert hits("Rewards flat for 1000 steps.") == {"fm:flat": "Rewards flat"}
+    assert hits("The rollouts, it turned out, were stale.") == {}        # not across a clause break
+    assert hits("The rollouts were not stale.") == {}                    # a negation is no inserted word
+    plain = build_alias_index([("fm:stale", ["stale rollouts"], [])], inserted_words=CUES.inserted_words)
+    assert plain.find("the rollouts were stale") == []                  # only with the cue list
+
+
+def test_a_noun_phrase_drops_the_verb_of_advice_before_it():
+    doc = parse_text("# Notes\n\nWe ask several people per pair to avoid single annotator bias in the labels.\n\n"
+                     "In practice this often uses per-token clipping on the ratio.\n", path="notes.md", fmt="md")
+    terms = {m.phrase for m in document_mentions(doc, claim_sentences(doc, CUES), CUES) if m.origin in ("term", "cue")}
+    assert {"single annotator bias", "per-token clipping"} <= terms
+    assert not any(t.split()[0].lower() in ("avoid", "often", "uses") for t in terms)
+
+
 def test_mentions_come_from_headings_leads_and_terms_but_not_structural_headings():
     doc = parse_text(
         "# Debugging a run\n\n## TL;DR\n\nThe run fell into entropy collapse after a day.\n\n"

@@ -160,7 +160,7 @@ def alias_index(concepts: list[Concept], cues: Cues, memo: HitMemo | None = None
     """The alias index over concept labels (before any parenthesis), strong and weak aliases."""
     return build_alias_index(((c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in concepts),
                              inserted_words=cues.inserted_words, joining_words=cues.connecting_words,
-                             neutral_terms=cues.neutral_terms, memo=memo)
+                             predicate_words=cues.predicate_adjectives, neutral_terms=cues.neutral_terms, memo=memo)
 
 
 def found_aliases(concepts: list[Concept], resolutions: list[Resolution]) -> dict[str, list[str]]:
@@ -202,7 +202,8 @@ def found_index(curated: list[Concept], new_concepts: list[Concept], resolutions
     it and the curated index separately, so a build matches every claim against the (large) curated index
     once."""
     return build_alias_index(found_names(curated, new_concepts, resolutions), inserted_words=cues.inserted_words,
-                             joining_words=cues.connecting_words, neutral_terms=cues.neutral_terms, memo=memo)
+                             joining_words=cues.connecting_words, predicate_words=cues.predicate_adjectives,
+                             neutral_terms=cues.neutral_terms, memo=memo)
 
 
 def phrase_documents(curated: list[Concept], resolutions: list[Resolution]) -> dict[tuple[str, str], frozenset[str]]:

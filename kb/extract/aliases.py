@@ -139,6 +139,7 @@ class AliasIndex:
     gapped: dict[str, list[tuple[str, str, tuple[str, ...], tuple[int, ...]]]] = field(default_factory=dict)
     inserted_words: frozenset[str] = frozenset()
     joining_words: frozenset[str] = frozenset()
+    predicate_words: frozenset[str] = frozenset()   # a name opening with one also matches with it said last
     neutral: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)   # first stem -> neutral terms
     sizes: dict[str, tuple[int, ...]] = field(default_factory=dict)   # first stem -> key lengths, longest first
     memo: HitMemo | None = None   # hits kept from earlier builds; `find` gives the same hits with or without
@@ -151,7 +152,7 @@ class AliasIndex:
                           prefixed={key: list(bucket) for key, bucket in self.prefixed.items()},
                           gapped={key: list(bucket) for key, bucket in self.gapped.items()},
                           inserted_words=self.inserted_words, joining_words=self.joining_words,
-                          neutral=self.neutral, sizes=dict(self.sizes), memo=self.memo)
+                          predicate_words=self.predicate_words, neutral=self.neutral, sizes=dict(self.sizes), memo=self.memo)
         copy.register(named)
         return copy
 
@@ -181,6 +182,7 @@ class AliasIndex:
                 self.sizes[key[0]] = tuple(sorted({*self.sizes.get(key[0], ()), len(key)}, reverse=True))
             if not weak and self.inserted_words:
                 self._add_gapped(concept_id, alias.rstrip("*"), key, lengths, alias_words(alias))
+                self._add_predicate(concept_id, alias.rstrip("*"), key, lengths, alias_words(alias))
 
     def _add_gapped(self, concept_id: str, alias: str, key: tuple[str, ...], lengths: tuple[int, ...],
                     words: tuple[str, ...]) -> None:
@@ -195,6 +197,18 @@ class AliasIndex:
         if len(kept) in GAPPED_ALIAS_WORDS and len(meaningful) >= 2:
             stems, sizes = zip(*kept)
             self.gapped.setdefault(stems[0], []).append((concept_id, alias, stems, sizes))
+
+    def _add_predicate(self, concept_id: str, alias: str, key: tuple[str, ...], lengths: tuple[int, ...],
+                       words: tuple[str, ...]) -> None:
+        """Register a name that opens with a state ("stale rollouts", "high gradient norm") with the state moved
+        to the end, so the clause a writer makes of it ("the rollouts were stale", "gradient norm is very high")
+        matches, inserted words allowed between."""
+        if len(words) != len(key) or not 2 <= len(words) <= 4 or words[0] not in self.predicate_words:
+            return
+        if not any(w not in self.inserted_words and w not in self.joining_words for w in words[1:]):
+            return
+        stems, sizes = (*key[1:], key[0]), (*lengths[1:], lengths[0])
+        self.gapped.setdefault(stems[0], []).append((concept_id, alias, stems, sizes))
 
     def find(self, text: str, toks: tuple[Token, ...] | None = None) -> list[AliasHit]:
         """Every concept named in `text`, longest match first at each position, one hit per concept (its
@@ -453,7 +467,7 @@ def alias_words(alias: str) -> tuple[str, ...]:
 
 def build_alias_index(named: Iterable[tuple[str, Iterable[str], Iterable[str]]], *,
                       inserted_words: Iterable[str] = (), joining_words: Iterable[str] = (),
-                      neutral_terms: Iterable[str] = (), memo: HitMemo | None = None) -> AliasIndex:
+                      predicate_words: Iterable[str] = (), neutral_terms: Iterable[str] = (), memo: HitMemo | None = None) -> AliasIndex:
     """An index over (concept id, strong aliases, weak aliases) triples; with `inserted_words`, strong
     multi-word aliases also match with a few of those words inside them or without their own (an alias
     needs two words that are neither inserted nor `joining_words` for that). No alias starts inside one of
@@ -463,6 +477,6 @@ def build_alias_index(named: Iterable[tuple[str, Iterable[str], Iterable[str]]],
     for key in sorted({key for term in neutral_terms for key in alias_keys(term) if len(key) > 1}):
         neutral.setdefault(key[0], []).append(key)
     index = AliasIndex(inserted_words=frozenset(inserted_words), joining_words=frozenset(joining_words),
-                       neutral=neutral, memo=memo)
+                       predicate_words=frozenset(predicate_words), neutral=neutral, memo=memo)
     index.register(named)
     return index

@@ -84,6 +84,7 @@ class Cues(BaseModel):
     connecting_words: WordSet
     coordinators: WordSet
     inserted_words: WordSet
+    predicate_adjectives: WordSet
     generic_heads: WordSet
     neutral_terms: WordSet
     clause_words: WordSet

@@ -298,6 +298,8 @@ def head_terms(text: str, cues: Cues) -> list[tuple[str, int]]:
             if prev in _STOP or not re.match(r"^[a-z][a-z0-9@.+/-]*$", prev) or text[words[j - 1][1] + len(words[j - 1][0]):words[j][1]].strip(" -"):
                 break
             j -= 1
+        while j < i and normalize(words[j][0]) in cues.non_concept_starts:
+            j += 1   # a verb before the name is the writer's advice, not part of it: "avoid <name>", "add <name>"
         start = words[j][1]
         end = words[i][1] + len(word)
         if not (j == i and low in _GENERIC_HEADS):
