@@ -242,6 +242,9 @@ def test_mentions_come_from_headings_leads_and_terms_but_not_structural_headings
     ("A stale buffer led to reward hacking on the easy prompts.", "reward hacking", "failure_mode"),
     ("Length normalization prevents runaway answers.", "Length normalization", "mitigation"),
     ("On day two, entropy collapse set in.", "entropy collapse", None),
+    ("Fix: GRPO often uses per-token clipping on long answers.", "per-token clipping", "mitigation"),
+    ("Fix: run it again once the entropy collapse shows up in the logs.", "entropy collapse", None),
+    ("Our trainer uses per-token clipping on long answers.", "per-token clipping", None),
 ])
 def test_the_words_around_a_noun_phrase_say_its_kind(sentence, phrase, hint):
     doc = parse_text(f"# Notes\n\n{sentence}\n", path="notes.md", fmt="md")

@@ -259,8 +259,9 @@ def _sentence_mentions(doc: Document, claim: ClaimSentence, cues: Cues) -> list[
     m = _DEFINED_BEFORE.match(plain(s.text))
     if m:
         add(m.group(1), 0, "definition")
+    labelled_as = split_label(plain(s.text), cues)[0]   # "Fix: ... per-token clipping ...", "Problem: ..."
     for phrase, offset in head_terms(s.text, cues):
-        hint = cued_kind(s.text, offset, offset + len(phrase), cues)
+        hint = cued_kind(s.text, offset, offset + len(phrase), cues) or _label_kind(phrase, labelled_as, cues)
         add(phrase, offset, "cue" if hint else "term", hint)
     remedy = _REMEDY_LEAD.match(s.text)
     if remedy:
@@ -271,6 +272,14 @@ def _sentence_mentions(doc: Document, claim: ClaimSentence, cues: Cues) -> list[
                 out.append(Mention(phrase, doc.id, s.start + remedy.end(), s.start + remedy.end() + len(clause),
                                    "remedy", block.section, block.kind, "mitigation", s))
     return out
+
+
+def _label_kind(phrase: str, label: Hint | None, cues: Cues) -> Hint | None:
+    """The kind a sentence's label ("Fix: ...", "Symptom: ...") gives a noun phrase in it whose head word is of
+    that kind: under "Fix:" a fix's name is the fix proposed, a failure's name is only what it is for."""
+    heads = {"failure_mode": cues.failure_heads, "mitigation": cues.mitigation_heads}.get(label or "", set())
+    words = normalize(phrase).split()
+    return label if words and words[-1] in heads else None
 
 
 def cued_kind(text: str, start: int, end: int, cues: Cues) -> Hint | None:
@@ -295,7 +304,7 @@ def head_terms(text: str, cues: Cues) -> list[tuple[str, int]]:
         j = i
         while j > 0 and i - j < MAX_TERM_MODIFIERS:
             prev = normalize(words[j - 1][0])
-            if prev in _STOP or not re.match(r"^[a-z][a-z0-9@.+/-]*$", prev) or text[words[j - 1][1] + len(words[j - 1][0]):words[j][1]].strip(" -"):
+            if prev in _STOP or prev in cues.clause_words or not re.match(r"^[a-z][a-z0-9@.+/-]*$", prev) or text[words[j - 1][1] + len(words[j - 1][0]):words[j][1]].strip(" -"):
                 break
             j -= 1
         while j < i and normalize(words[j][0]) in cues.non_concept_starts:
