@@ -488,6 +488,19 @@ def test_three_names_without_any_of_the_fields_words_get_a_second_look():
     assert verdict.domain_per_100_words >= 0.3 and verdict.on_topic
 
 
+def test_a_page_naming_only_methods_is_tentative_until_it_names_a_failure():
+    index = build_alias_index([("mit:dpo", ["direct preference optimization"], []), ("mit:kto", ["unpaired preference"], []),
+                               ("mit:online", ["online DPO"], []), ("fm:hack", ["reward hacking"], [])])
+    page = ("# Dataset formats\n\nDirect preference optimization reads chosen and rejected columns. Unpaired preference "
+            "data has one completion and a label. Online DPO needs only prompts, since the policy samples the pairs "
+            "for fine-tuning.{tail}\n")
+    verdict = _relevance(parse_text(page.format(tail=""), path="f.md", fmt="md"), index)
+    assert verdict.concepts_named == 3 and verdict.domain_per_100_words >= 0.3
+    assert not verdict.on_topic and verdict.tentative and needs_second_look(verdict)
+    failing = page.format(tail=" Without a reference, online runs drift into reward hacking.")
+    assert _relevance(parse_text(failing, path="g.md", fmt="md"), index).on_topic
+
+
 def test_a_general_failure_counts_on_a_page_that_speaks_the_field_and_names_an_rl_fix():
     index = build_alias_index([("fm:oom", ["out of memory"], []), ("mit:isc", ["importance sampling correction"], [])])
     general = frozenset({"fm:oom"})

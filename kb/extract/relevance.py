@@ -18,8 +18,10 @@ a document about machine learning at large: an inference post (speculative decod
 so a document judged by meaning must sit nearer the specific ones.
 
 Library pages about machinery (a kernel, sequence parallelism, LoRA, logging) speak the field's vocabulary and
-name a method or two in passing ("works with the DPO and KTO trainers"). A document that speaks the field but
-names only one or two fixes is therefore only tentatively on topic and gets the second look too, unless several
+name a method or two in passing ("works with the DPO and KTO trainers"), or list several (a dataset-format page
+for preference trainers names DPO, unpaired preferences and online DPO). A document that speaks the field or
+names three concepts, but names fixes and no failure, is therefore only tentatively on topic and gets the
+second look too, unless several
 of its sentences or headings talk of trouble (one that names a failure is about training going wrong); its
 vocabulary already places it in the field, so it needs only MIN_TENTATIVE_SIMILARITY with the RL-specific
 definitions. On the development sets such library pages reach at most 0.47 there and have at most one text
@@ -96,9 +98,10 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     # a general failure (memory, numerics) counts once the page names something specific to RL training
     names_failure = any(concept_id.startswith("fm:") for concept_id in (named_any if named else ()))
     names_enough = len(named) >= MIN_CONCEPTS_ALONE and (domain >= MIN_DOMAIN_WITH_NAMES or titled)
-    sure = (bool(doc.meta.failure_modes) or names_enough or (speaks_field and names_failure)
+    sure = (bool(doc.meta.failure_modes) or (names_enough and names_failure) or (speaks_field and names_failure)
             or (doc.kind in PROJECT_KINDS and len(named) >= 1))
-    tentative = not sure and speaks_field and len(named) >= 1   # the field's words and a fix or two, no failure
+    # the field's words or several of its methods, but no failure: a library page listing trainers is as likely
+    tentative = not sure and (speaks_field or names_enough) and len(named) >= 1
     titles = [b.text for b in doc.blocks if b.kind == "heading"]
     troubled = tentative and problem_sentences([c.sentence.text for c in claims] + titles,
                                                cues) >= MIN_PROBLEM_SENTENCES
