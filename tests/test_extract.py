@@ -358,6 +358,9 @@ def test_common_words_need_support_before_they_name_a_concept(tmp_path, extract)
            + "In half precision the logits hit an fp16 overflow and the loss turned into NaN values.\n")
     _write(tmp_path, "ratios.md", head.format(id="ratios")
            + "For every token the trainer forms a truncated importance weight from the two policies.\n")
+    _write(tmp_path, "quantities.md", head.format(id="quantities")
+           + "Please verify that the model in the checkpoint folder loads before the first step.\n\n"
+             "We kept the reward scale at one and logged the clipfrac every ten steps.\n")
     _, x = extract(tmp_path)
 
     def tied(concept: str) -> list[str]:
@@ -369,3 +372,7 @@ def test_common_words_need_support_before_they_name_a_concept(tmp_path, extract)
     # a truncated importance weight is the importance-sampling fix, not a truncated generation
     assert any("truncated importance weight" in q for q in tied("mit:importance-sampling-correction"))
     assert not any("truncated importance weight" in q for q in tied("fm:truncation-runaway"))
+    # a quantity, a metric or a thing named once is not the failure or fix about it
+    assert not any("verify that the model" in q for q in tied("mit:verifier-improvement"))
+    assert not any("reward scale" in q for q in tied("fm:reward-scale-offset"))
+    assert not any("clipfrac" in q for q in tied("mit:training-monitoring"))

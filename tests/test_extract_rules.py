@@ -501,6 +501,25 @@ def test_a_page_naming_only_methods_is_tentative_until_it_names_a_failure():
     assert _relevance(parse_text(failing, path="g.md", fmt="md"), index).on_topic
 
 
+def test_a_troubleshooting_page_passes_on_an_rl_failure_among_several_names_and_talk_of_trouble():
+    index = build_alias_index([("fm:oom", ["out of memory"], []), ("fm:num", ["NaN loss"], []),
+                               ("fm:crash", ["training crash"], []), ("fm:garbled", ["garbled output"], [])])
+    general = frozenset({"fm:oom", "fm:num", "fm:crash"})
+    faq = ("# Questions\n\n## Why do I see garbled output?\n\nThe checkpoint did not load, so the rollout sampler starts "
+           "from random weights and the issue shows at once.\n\n## Why do I run out of memory?\n\nThe token budget "
+           "per device is too high for long sequences, a common problem in the first week of use.\n\n"
+           "## What if I get a NaN loss?\n\nSkip the step; a training crash after it is usually a driver bug in the "
+           "cluster and not a problem of the job itself. Restart from the last save and lower the batch.\n")
+    verdict = _relevance(parse_text(faq, path="faq.md", fmt="md"), index, general)
+    assert verdict.domain_per_100_words < 1.5 and verdict.concepts_named == 1
+    assert verdict.on_topic                                   # garbled output, three general failures, trouble
+    calm = faq.replace("the issue shows", "it shows").replace(", a common problem in the first week of use", "")
+    calm = calm.replace("a driver bug in the cluster and not a problem of the job itself", "the driver")
+    assert not _relevance(parse_text(calm, path="calm.md", fmt="md"), index, general).on_topic
+    no_rl = faq.replace("garbled output", "slow start")
+    assert not _relevance(parse_text(no_rl, path="no-rl.md", fmt="md"), index, general).on_topic
+
+
 def test_a_general_failure_counts_on_a_page_that_speaks_the_field_and_names_an_rl_fix():
     index = build_alias_index([("fm:oom", ["out of memory"], []), ("mit:isc", ["importance sampling correction"], [])])
     general = frozenset({"fm:oom"})

@@ -34,7 +34,11 @@ RL-specific: a page on low-precision RL that speaks the field and names a numeri
 sampler and truncated importance sampling is about a failure (one of those four pages passes this way).
 Letting an RL library's troubleshooting page pass on three named concepts, one specific, amid talk of trouble
 gained four pages of the development sets but tied a distributed-framework guide of a fresh set to five
-concepts on its first read, so it was dropped.
+concepts on its first read, so it was dropped. The stricter form kept now asks for four named concepts, one of
+them an RL-specific failure, a few of the field's words and talk of trouble: slime's FAQ and debugging guide
+and a post on sharing GPUs between trainer and sampler pass (their annotated failures are garbled rollouts,
+out-of-memory errors, NaN gradients), while the library pages on kernels, profiling, performance tuning and
+datasets of the development sets stay out.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ MIN_CONCEPTS_ALONE = 3
 # development sets, RL documents that pass by names sit at 0.52 or more, while posts on machine learning at
 # large that name "overfitting", "forgetting" or "calibration" three times over sit at 0.0-0.11.
 MIN_DOMAIN_WITH_NAMES = 0.3
+MIN_TROUBLESHOOTING_CONCEPTS = 4
 MIN_PROBLEM_SENTENCES = 3   # claims or headings with a word of trouble ("drift", "issue") that make a page about it
 MIN_DOMAIN_FOR_SECOND_LOOK = 1.0   # a document naming no concept still gets a second look if it speaks the field
 PROJECT_KINDS = ("episode", "topic")
@@ -103,9 +108,13 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     # the field's words or several of its methods, but no failure: a library page listing trainers is as likely
     tentative = not sure and (speaks_field or names_enough) and len(named) >= 1
     titles = [b.text for b in doc.blocks if b.kind == "heading"]
-    troubled = tentative and problem_sentences([c.sentence.text for c in claims] + titles,
-                                               cues) >= MIN_PROBLEM_SENTENCES
-    on_topic = sure or troubled
+    talks_of_trouble = problem_sentences([c.sentence.text for c in claims] + titles, cues) >= MIN_PROBLEM_SENTENCES
+    troubled = tentative and talks_of_trouble
+    # an RL library's troubleshooting page: a few of the field's words, an RL-specific failure among several
+    # named concepts (memory and numerics count here), and talk of trouble
+    troubleshooting = (not sure and talks_of_trouble and any(c.startswith("fm:") for c in named)
+                       and len(named_any) >= MIN_TROUBLESHOOTING_CONCEPTS and domain >= MIN_DOMAIN_WITH_NAMES)
+    on_topic = sure or troubled or troubleshooting
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled)
 
 
