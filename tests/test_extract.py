@@ -376,3 +376,18 @@ def test_common_words_need_support_before_they_name_a_concept(tmp_path, extract)
     assert not any("verify that the model" in q for q in tied("mit:verifier-improvement"))
     assert not any("reward scale" in q for q in tied("fm:reward-scale-offset"))
     assert not any("clipfrac" in q for q in tied("mit:training-monitoring"))
+
+
+def test_a_label_alone_does_not_make_the_name_of_a_mechanism_a_failure(tmp_path, extract):
+    """"Bug 1: Response-only loss" says the loss had a bug; the name is that of the fix (masking the prompt), so
+    it founds no failure mode, though the label makes the heading a failure candidate."""
+    _write(tmp_path, "postmortem.md",
+           "---\nid: dpo-postmortem\nkind: post\ntitle: DPO post-mortem\n---\n# DPO post-mortem\n\n"
+           "We trained the policy with DPO against preference pairs, with a KL penalty to the reference, and the "
+           "reward margins never moved while the loss stayed flat for the whole run.\n\n"
+           "## Bug 1: Response-Only Loss\n\nThe trainer computed the loss over the prompt tokens as well, so most "
+           "of the gradient went to text the policy never writes and the reward hacking checks saw nothing.\n")
+    _, x = extract(tmp_path)
+    founded = {n.label.lower() for n in x.nodes.values()
+               if n.kind == "failure_mode" and n.provenance.source_id == "dpo-postmortem"}
+    assert "response-only loss" not in founded

@@ -309,6 +309,9 @@ def test_labels_and_phrase_cleaning():
     assert clean_phrase("Higher `entropy_coef`") == "Higher entropy coef"
     assert clean_phrase("Wider sampler\u2013trainer gap") == "Wider sampler-trainer gap"   # an en dash joins words
     assert clean_phrase("Collapse \u2013 again") == "Collapse again"                      # ... a spaced one does not
+    assert clean_phrase("\U0001f949 [Biggest facepalm] - Policy degradation") == "Policy degradation"   # a tag first
+    assert clean_phrase("[WIP] Entropy collapse") == "Entropy collapse"
+    assert clean_phrase("[Notes](notes.md) on entropy collapse") == "Notes on entropy collapse"   # a link is no tag
     assert split_label("Option B: Add a diversity reward", CUES) == ("mitigation", "Add a diversity reward")
     assert split_label("FIX: Add a diversity reward", CUES) == ("mitigation", "Add a diversity reward")
     assert split_label("Flaw 2: Stale reference model", CUES) == ("failure_mode", "Stale reference model")

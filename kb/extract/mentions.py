@@ -25,6 +25,8 @@ MAX_TERM_MODIFIERS = 3
 
 _NUMBERING = re.compile(r"^\s*(?:#+\s*)?(?:\(?\d+(?:\.\d+)*[.):]?|\(?[ivx]+[.)]|\(?[a-h][.)]|[-*•·])\s+", re.IGNORECASE)
 _LABEL = re.compile(r"^\s*([A-Za-z][A-Za-z -]{1,24}?)\s*(?:#?\d+[a-z]?|(?<=\s)[A-Z]\b)?\s*[:—–]\s*(.+)$")
+# Bracketed tags before a heading's name ("[WIP]", "[Solved] -"), not Markdown links (no "(target)" follows)
+_TAG_LEAD = re.compile(r"^[^\w\[]*(?:\[[^\]\n]{1,60}\](?!\()\s*)+(?:[-–—:|]\s*)?(?=\w)")
 _PAREN_TAIL = re.compile(r"\s*[\(\[][^)\]]*[\)\]]\s*$")
 # A heading's closing parenthetical of two to five words is often the method's descriptive name beside its
 # acronym: "DR-GRPO (fixed-horizon normalization)".
@@ -95,6 +97,7 @@ class Mention:
 
 def clean_phrase(text: str) -> str:
     """A phrase without Markdown, numbering, a trailing parenthetical, emoji or edge punctuation."""
+    text = _TAG_LEAD.sub("", text)   # "🥉 [Biggest facepalm] - Policy degradation": a tag, then the name
     text = plain(text)
     text = _NUMBERING.sub("", text)
     text = _PAREN_TAIL.sub("", text)

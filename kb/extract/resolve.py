@@ -30,6 +30,7 @@ PART_OF_NAME_SIMILARITY = 0.55 # a phrase whose words all stand in an existing n
 ALIAS_MIN_PROBABILITY = 0.35   # the phrase must plausibly be of the concept's kind
 CONFIDENT_PROBABILITY = 0.5    # ... and likely of it, for the alias to link other sentences
 NEW_MIN_PROBABILITY = 0.85     # a new concept needs a confident classifier ...
+LABELLED_MIN_PROBABILITY = 0.7   # ... and a labelled name must read as its label's kind without the label too
 # ... and a place where writers name things; a list item's lead term founds none (read samples: one in seven real)
 NEW_ORIGINS = ("heading", "definition", "emphasis", "remedy", "cue")
 NEW_MERGE_SIMILARITY = 0.86
@@ -244,7 +245,8 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
                   or (mention.doc_id, normalize(mention.phrase)) in recurring)
         confident = p.max() >= NEW_MIN_PROBABILITY
         named = (names_a_concept(mention.phrase, kind, cues)
-                 or (labelled(mention, kind) and labelled_name(mention.phrase, cues))) \
+                 or (labelled(mention, kind) and labelled_name(mention.phrase, cues)
+                     and base[i][CLASSES.index(kind)] >= LABELLED_MIN_PROBABILITY)) \
             and not tunes_a_setting(mention.phrase, cues)
         if kind != "other" and confident and placed and named and _near_field(sims[i], general_names, mention):
             new_candidates.append((mention, kind, float(p.max())))
