@@ -432,6 +432,18 @@ def test_an_imperative_verb_inside_a_field_term_is_no_imperative():
     assert without_imperative(heading, CUES) == heading
 
 
+def test_a_projects_own_reward_term_founds_nothing_by_recurring():
+    from kb.extract.resolve import founding_place
+    term = Mention("prose leakage penalty", "run", 100, 121, "term", "Notes", "paragraph")
+    other = Mention("prose leakage filtering", "run", 100, 123, "term", "Notes", "paragraph")
+    recurring = {("run", "prose leakage penalty"), ("run", "prose leakage filtering")}
+    assert not founding_place(term, "mitigation", recurring, CUES)     # the project's own reward term
+    assert founding_place(other, "mitigation", recurring, CUES)        # another name the post keeps using
+    assert not founding_place(other, "mitigation", set(), CUES)        # ... only if it recurs
+    heading = Mention("Prose leakage penalty", "run", 0, 21, "heading", "Prose leakage penalty", "heading")
+    assert founding_place(heading, "mitigation", set(), CUES)           # a heading still names it
+
+
 def test_a_labelled_heading_names_its_kind_however_it_ends():
     from kb.extract.resolve import labelled, labelled_name
     hint, rest = split_label("Problem 2: Slow slide into terse identical replies", CUES)

@@ -85,6 +85,7 @@ class Cues(BaseModel):
     coordinators: WordSet
     inserted_words: WordSet
     predicate_adjectives: WordSet
+    reward_term_heads: WordSet
     generic_heads: WordSet
     neutral_terms: WordSet
     clause_words: WordSet

@@ -197,6 +197,17 @@ def _recurring_terms(mentions: list[Mention]) -> set[tuple[str, str]]:
     return {key for key, starts in seen.items() if len(starts) >= MIN_TERM_SENTENCES}
 
 
+def founding_place(mention: Mention, kind: str, recurring: set[tuple[str, str]], cues: Cues) -> bool:
+    """Whether a mention stands where writers name things, so it may found a concept: a heading, emphasis,
+    definition, remedy or cued phrase, a labelled lead term, or a noun phrase its document keeps using
+    (`recurring`), unless that phrase ends in a reward term's head ("prose leakage penalty"): such a phrase is
+    most often the project's own reward term."""
+    if mention.origin in NEW_ORIGINS or labelled(mention, kind):
+        return True
+    phrase = normalize(mention.phrase)
+    return (mention.doc_id, phrase) in recurring and phrase.split()[-1] not in cues.reward_term_heads
+
+
 def _kind_of(concept_id: str) -> str:
     return "mitigation" if concept_id.startswith("mit:") else "failure_mode"
 
@@ -241,8 +252,7 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
                                           confident))
             continue
         kind = shaped_kind(mention.phrase, CLASSES[int(np.argmax(p))], cues)
-        placed = (mention.origin in NEW_ORIGINS or labelled(mention, kind)
-                  or (mention.doc_id, normalize(mention.phrase)) in recurring)
+        placed = founding_place(mention, kind, recurring, cues)
         confident = p.max() >= NEW_MIN_PROBABILITY
         named = (names_a_concept(mention.phrase, kind, cues)
                  or (labelled(mention, kind) and labelled_name(mention.phrase, cues)
