@@ -504,10 +504,12 @@ def test_three_names_without_any_of_the_fields_words_get_a_second_look():
 
 
 def test_a_page_naming_only_methods_is_tentative_until_it_names_a_failure():
-    index = build_alias_index([("mit:dpo", ["direct preference optimization"], []), ("mit:kto", ["unpaired preference"], []),
-                               ("mit:online", ["online DPO"], []), ("fm:hack", ["reward hacking"], [])])
-    page = ("# Dataset formats\n\nDirect preference optimization reads chosen and rejected columns. Unpaired preference "
-            "data has one completion and a label. Online DPO needs only prompts, since the policy samples the pairs "
+    index = build_alias_index([("mit:dpo", ["direct preference optimization"], []),
+                               ("mit:kto", ["unpaired preference"], []), ("mit:online", ["online DPO"], []),
+                               ("fm:hack", ["reward hacking"], [])])
+    page = ("# Dataset formats\n\nDirect preference optimization reads chosen and rejected columns. "
+            "Unpaired preference data has one completion and a label. Online DPO needs only prompts, since the "
+            "policy samples the pairs "
             "for fine-tuning.{tail}\n")
     verdict = _relevance(parse_text(page.format(tail=""), path="f.md", fmt="md"), index)
     assert verdict.concepts_named == 3 and verdict.domain_per_100_words >= 0.3
@@ -520,8 +522,9 @@ def test_a_troubleshooting_page_passes_on_an_rl_failure_among_several_names_and_
     index = build_alias_index([("fm:oom", ["out of memory"], []), ("fm:num", ["NaN loss"], []),
                                ("fm:crash", ["training crash"], []), ("fm:garbled", ["garbled output"], [])])
     general = frozenset({"fm:oom", "fm:num", "fm:crash"})
-    faq = ("# Questions\n\n## Why do I see garbled output?\n\nThe checkpoint did not load, so the rollout sampler starts "
-           "from random weights and the issue shows at once.\n\n## Why do I run out of memory?\n\nThe token budget "
+    faq = ("# Questions\n\n## Why do I see garbled output?\n\nThe checkpoint did not load, so the rollout sampler "
+           "starts from random weights and the issue shows at once.\n\n## Why do I run out of memory?\n\n"
+           "The token budget "
            "per device is too high for long sequences, a common problem in the first week of use.\n\n"
            "## What if I get a NaN loss?\n\nSkip the step; a training crash after it is usually a driver bug in the "
            "cluster and not a problem of the job itself. Restart from the last save and lower the batch.\n")

@@ -152,7 +152,8 @@ class AliasIndex:
                           prefixed={key: list(bucket) for key, bucket in self.prefixed.items()},
                           gapped={key: list(bucket) for key, bucket in self.gapped.items()},
                           inserted_words=self.inserted_words, joining_words=self.joining_words,
-                          predicate_words=self.predicate_words, neutral=self.neutral, sizes=dict(self.sizes), memo=self.memo)
+                          predicate_words=self.predicate_words, neutral=self.neutral, sizes=dict(self.sizes),
+                          memo=self.memo)
         copy.register(named)
         return copy
 
@@ -467,7 +468,8 @@ def alias_words(alias: str) -> tuple[str, ...]:
 
 def build_alias_index(named: Iterable[tuple[str, Iterable[str], Iterable[str]]], *,
                       inserted_words: Iterable[str] = (), joining_words: Iterable[str] = (),
-                      predicate_words: Iterable[str] = (), neutral_terms: Iterable[str] = (), memo: HitMemo | None = None) -> AliasIndex:
+                      predicate_words: Iterable[str] = (), neutral_terms: Iterable[str] = (),
+                      memo: HitMemo | None = None) -> AliasIndex:
     """An index over (concept id, strong aliases, weak aliases) triples; with `inserted_words`, strong
     multi-word aliases also match with a few of those words inside them or without their own (an alias
     needs two words that are neither inserted nor `joining_words` for that). No alias starts inside one of

@@ -307,7 +307,9 @@ def head_terms(text: str, cues: Cues) -> list[tuple[str, int]]:
         j = i
         while j > 0 and i - j < MAX_TERM_MODIFIERS:
             prev = normalize(words[j - 1][0])
-            if prev in _STOP or prev in cues.clause_words or not re.match(r"^[a-z][a-z0-9@.+/-]*$", prev) or text[words[j - 1][1] + len(words[j - 1][0]):words[j][1]].strip(" -"):
+            between = text[words[j - 1][1] + len(words[j - 1][0]):words[j][1]]
+            if (prev in _STOP or prev in cues.clause_words or not re.match(r"^[a-z][a-z0-9@.+/-]*$", prev)
+                    or between.strip(" -")):
                 break
             j -= 1
         while j < i and normalize(words[j][0]) in cues.non_concept_starts:

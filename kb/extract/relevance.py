@@ -112,7 +112,7 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     troubled = tentative and talks_of_trouble
     # an RL library's troubleshooting page: a few of the field's words, an RL-specific failure among several
     # named concepts (memory and numerics count here), and talk of trouble
-    troubleshooting = (not sure and talks_of_trouble and any(c.startswith("fm:") for c in named)
+    troubleshooting = (not sure and talks_of_trouble and any(concept_id.startswith("fm:") for concept_id in named)
                        and len(named_any) >= MIN_TROUBLESHOOTING_CONCEPTS and domain >= MIN_DOMAIN_WITH_NAMES)
     on_topic = sure or troubled or troubleshooting
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled)
