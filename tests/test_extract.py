@@ -278,6 +278,28 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
     assert verdicts["serving.md"][1].topic_similarity >= MIN_TOPIC_SIMILARITY and not verdicts["serving.md"][1].on_topic
 
 
+def test_a_page_close_by_meaning_that_names_one_fix_and_no_failure_needs_the_fields_words(vectors):
+    from kb.extract.relevance import MIN_DOMAIN_FOR_SECOND_LOOK, MIN_TOPIC_SIMILARITY
+    from kb.parse import parse_text
+
+    # A decoding method for reasoning models: near the field by meaning, names one fix in a shared word
+    # ("adaptive sampling") and no failure, and hardly uses the field's vocabulary.
+    voting = parse_text(
+        "# Self-consistency for reasoning models\n\nA reasoning model that writes one chain of thought can make a "
+        "slip in an intermediate step and commit to a wrong final answer. Sampling many chains of thought and "
+        "taking the answer most of them reach makes the model's reasoning more reliable without changing its "
+        "weights. The language model's confidence in an answer can be read from how often the sampled chains "
+        "agree, which gives better calibrated answers than the probability of a single greedy chain. Adaptive "
+        "sampling draws chains until the agreement is clear. A verifier model can score each chain's steps and "
+        "weight the vote. Longer chains of thought are not always better: on hard questions the sampled chains "
+        "disagree more. Prompting the model to think step by step before answering matters as much as the "
+        "number of samples.\n", path="voting.md", fmt="md")
+    first, second = _judged_by_meaning(vectors, voting)["voting.md"]
+    assert first.concepts_named == 1 and not first.names_failure and not first.tentative
+    assert first.domain_per_100_words < MIN_DOMAIN_FOR_SECOND_LOOK
+    assert second.topic_similarity >= MIN_TOPIC_SIMILARITY and not second.on_topic
+
+
 def test_a_document_naming_one_fix_in_the_fields_words_is_judged_again_by_meaning(vectors):
     from kb.parse import parse_text
 

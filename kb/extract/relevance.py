@@ -81,6 +81,7 @@ class Relevance:
     on_topic: bool
     topic_similarity: float | None = None
     tentative: bool = False   # speaks the field but names only a fix or two: on topic only if its meaning agrees
+    names_failure: bool = False   # names an RL-specific failure mode by a strong alias
 
 
 def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: list[ClaimSentence], cues: Cues,
@@ -115,7 +116,8 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     troubleshooting = (not sure and talks_of_trouble and any(concept_id.startswith("fm:") for concept_id in named)
                        and len(named_any) >= MIN_TROUBLESHOOTING_CONCEPTS and domain >= MIN_DOMAIN_WITH_NAMES)
     on_topic = sure or troubled or troubleshooting
-    return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled)
+    return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
+                     names_failure=any(concept_id.startswith("fm:") for concept_id in named))
 
 
 def problem_sentences(texts: list[str], cues: Cues) -> int:
@@ -163,11 +165,15 @@ def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], cen
     again by meaning: on topic when the mean vector of its first claims is within MIN_TOPIC_SIMILARITY of the
     taxonomy's centroid and nearer its RL-specific definitions than its general ones; a document that already
     speaks the field on a fix or two (`tentative`) when it is within MIN_TENTATIVE_SIMILARITY of the RL-specific
-    ones. `topic_similarity` records the cosine with the whole centroid."""
+    ones. A page judged by meaning that names no RL-specific failure must speak the field a little
+    (MIN_DOMAIN_FOR_SECOND_LOOK): one naming a single fix in a word the field shares and hardly any of its
+    vocabulary is about a neighbouring subject (a decoding method for reasoning reaches 0.63 by meaning).
+    `topic_similarity` records the cosine with the whole centroid."""
     if not needs_second_look(relevance) or not claims:
         return relevance
     mean = _unit(embed([c.sentence.text for c in claims[:TOPIC_SAMPLE_CLAIMS]]).mean(axis=0))
     similarity, specific = float(mean @ centroids.all), float(mean @ centroids.specific)
     on_topic = (specific >= MIN_TENTATIVE_SIMILARITY if relevance.tentative
-                else similarity >= MIN_TOPIC_SIMILARITY and specific >= float(mean @ centroids.general))
+                else similarity >= MIN_TOPIC_SIMILARITY and specific >= float(mean @ centroids.general)
+                and (relevance.names_failure or relevance.domain_per_100_words >= MIN_DOMAIN_FOR_SECOND_LOOK))
     return replace(relevance, topic_similarity=round(similarity, 3), on_topic=on_topic)
