@@ -413,3 +413,21 @@ def test_a_label_alone_does_not_make_the_name_of_a_mechanism_a_failure(tmp_path,
     founded = {n.label.lower() for n in x.nodes.values()
                if n.kind == "failure_mode" and n.provenance.source_id == "dpo-postmortem"}
     assert "response-only loss" not in founded
+
+
+
+@pytest.mark.parametrize("lead, fix", [("Add entropy monitoring alerts", "mit:training-monitoring"),
+                                       ("Add pager rotation alerts", None)])
+def test_an_instruction_whose_words_name_an_existing_fix_resolves_to_it(vectors, lead, fix):
+    # "entropy monitoring alerts" is no fix's name by its head word, but means training monitoring: the
+    # instruction resolves to that fix (only when sure) and founds nothing either way
+    from kb.extract import curated_concepts
+    from kb.extract.mentions import Mention
+    from kb.extract.resolve import resolve_mentions
+
+    mention = Mention(lead, "notes", 0, len(lead), "lead", "What we changed", "list_item")
+    resolutions, new = resolve_mentions([mention], curated_concepts(TAXONOMY, Curation()), CLASSIFIER,
+                                        vectors.embed, CUES)
+    assert [(r.concept_id, r.mention.phrase, r.confident) for r in resolutions] == \
+        ([(fix, lead.split(" ", 1)[1], True)] if fix else [])
+    assert new == []

@@ -219,7 +219,8 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     if not mentions:
         return [], []
     mentions = [without_imperative(m, cues) for m in mentions]
-    phrases = sorted({m.phrase for m in mentions})
+    instructed = {id(m): found for m in mentions if (found := instructed_fix(m, cues)) is not None}
+    phrases = sorted({m.phrase for m in mentions} | {m.phrase for m in instructed.values()})
     vectors = embed(phrases)
     row = {p: i for i, p in enumerate(phrases)}
     base = classifier.probabilities(feature_matrix(phrases, vectors, cues))
@@ -245,6 +246,16 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
                      or _part_of_name(mention.phrase, sims[i], known, name_stems, p, cues))
         if match is not None and mention.origin == "item" and not match[2]:
             match = None   # a bare list item is often an outcome ("Rewards flat"): only a sure match names a concept
+        if match is None and id(mention) in instructed:
+            fix = instructed[id(mention)]
+            j = row[fix.phrase]
+            match = _existing_match(fix.phrase, sims[j], known, _in_context(base[j], fix, weights[fix.section]),
+                                    vocabulary, cues)
+            if match is not None and match[2] and _kind_of(match[0]) == "mitigation":
+                resolutions.append(Resolution(fix, match[0], "mitigation", "alias",
+                                              float(base[j][CLASSES.index("mitigation")]), match[1], match[2]))
+                continue
+            match = None
         if match is not None:
             concept_id, similarity, confident = match
             kind = _kind_of(concept_id)
@@ -537,6 +548,20 @@ def without_imperative(mention: Mention, cues: Cues) -> Mention:
         offset = len(mention.phrase) - len(rest)
         return replace(mention, phrase=rest, start=mention.start + offset)
     return mention
+
+
+def instructed_fix(mention: Mention, cues: Cues) -> Mention | None:
+    """A heading or lead term that tells the reader to apply something ("Add entropy monitoring alerts",
+    "Enforce prompt truncation") whose words after the verb are shaped like a name but not like a new fix's
+    name: those words, which may name an existing fix (matched only, and kept only when the match is sure;
+    they found no concept, since a bare instruction is as often one project's chore), or None."""
+    words = mention.phrase.split()
+    if mention.origin not in ("heading", "lead") or len(words) < 3 or not fix_verb(normalize(words[0]), cues):
+        return None
+    rest = " ".join(words[1:])
+    if not alias_shaped(rest, cues) or names_a_concept(rest, "mitigation", cues):
+        return None   # a fix's name was already stripped by `without_imperative`
+    return replace(mention, phrase=rest, start=mention.start + len(mention.phrase) - len(rest))
 
 
 def fix_verb(word: str, cues: Cues) -> bool:
