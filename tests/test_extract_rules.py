@@ -436,12 +436,28 @@ def test_a_projects_own_reward_term_founds_nothing_by_recurring():
     from kb.extract.resolve import founding_place
     term = Mention("prose leakage penalty", "run", 100, 121, "term", "Notes", "paragraph")
     other = Mention("prose leakage filtering", "run", 100, 123, "term", "Notes", "paragraph")
-    recurring = {("run", "prose leakage penalty"), ("run", "prose leakage filtering")}
+    recurring = {("run", "prose leakage penalty"): 2, ("run", "prose leakage filtering"): 2}
     assert not founding_place(term, "mitigation", recurring, CUES)     # the project's own reward term
     assert founding_place(other, "mitigation", recurring, CUES)        # another name the post keeps using
-    assert not founding_place(other, "mitigation", set(), CUES)        # ... only if it recurs
+    assert not founding_place(other, "mitigation", {}, CUES)           # ... only if it recurs
     heading = Mention("Prose leakage penalty", "run", 0, 21, "heading", "Prose leakage penalty", "heading")
-    assert founding_place(heading, "mitigation", set(), CUES)           # a heading still names it
+    assert founding_place(heading, "mitigation", {}, CUES)              # a heading still names it
+
+
+def test_a_failure_is_founded_where_a_writer_names_it_or_by_a_term_the_document_is_about():
+    from kb.extract.resolve import MIN_FAILURE_TERM_SENTENCES, founding_place
+    lead = Mention("Sticky rubric echo", "run", 0, 18, "lead", "Notes", "list_item")
+    bold = Mention("sticky rubric echo", "run", 40, 58, "emphasis", "Notes", "paragraph")
+    term = Mention("rubric echo", "run", 80, 91, "term", "Notes", "paragraph")
+    assert founding_place(bold, "mitigation", {}, CUES)                 # a fix set in bold is named there
+    assert not founding_place(bold, "failure_mode", {}, CUES)           # a failure so set is often coined on the spot
+    assert not founding_place(lead, "failure_mode", {}, CUES)
+    labelled = Mention("Sticky rubric echo", "run", 0, 18, "lead", "Notes", "list_item", "failure_mode")
+    assert founding_place(labelled, "failure_mode", {}, CUES)           # ... unless the writer labels it
+    heading = Mention("Sticky rubric echo", "run", 0, 18, "heading", "Sticky rubric echo", "heading")
+    assert founding_place(heading, "failure_mode", {}, CUES)
+    assert not founding_place(term, "failure_mode", {("run", "rubric echo"): 2}, CUES)
+    assert founding_place(term, "failure_mode", {("run", "rubric echo"): MIN_FAILURE_TERM_SENTENCES}, CUES)
 
 
 def test_a_labelled_heading_names_its_kind_however_it_ends():
