@@ -649,6 +649,26 @@ def test_a_page_naming_two_fixes_and_no_trouble_is_only_tentatively_on_topic():
     assert _relevance(failing, index).on_topic            # a failure named outright settles it
 
 
+def test_a_page_naming_a_fix_and_in_a_weak_word_the_failure_it_addresses_is_about_that_failure():
+    index = build_alias_index([("mit:isc", ["importance sampling correction"], []),
+                               ("mit:async", ["async rollouts"], []), ("fm:mismatch", [], ["mismatch"])])
+    page = parse_text(
+        "# Eight-bit rollouts\n\nThe rollout engine samples in eight-bit floats while the policy trains in bf16, "
+        "with async rollouts overlapping the two. The precision gap shows up as a mismatch of token "
+        "log-probabilities between sampler and trainer. Importance sampling correction reweights each token of "
+        "the GRPO loss, and the KL to the reference policy stays small.\n", path="p.md", fmt="md")
+    related = {"mit:isc": frozenset({"fm:mismatch"}), "fm:mismatch": frozenset({"mit:isc"})}
+    claims = claim_sentences(page, CUES)
+    hits = [index.find(c.sentence.text) for c in claims]
+    alone = judge_relevance(page, hits, claims, CUES, index)
+    assert alone.domain_per_100_words >= 1.5 and alone.tentative and not alone.on_topic   # two fixes, no failure
+    verdict = judge_relevance(page, hits, claims, CUES, index, related=related)
+    assert verdict.on_topic and verdict.names_failure
+    # a fix that addresses some other failure vouches for nothing
+    other = {"mit:isc": frozenset({"fm:other"}), "fm:mismatch": frozenset({"mit:other"})}
+    assert not judge_relevance(page, hits, claims, CUES, index, related=other).on_topic
+
+
 def test_acronyms_come_from_the_documents_own_definitions():
     texts = ["We reweight tokens with Truncated Importance Sampling (TIS), a form of importance sampling (IS).",
              "Supervised Fine-Tuning (SFT) comes first.", "The Reverse KL (RL) term is odd.",

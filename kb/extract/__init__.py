@@ -67,8 +67,9 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     curated_hits = {doc.id: [curated_index.find(c.sentence.text, t) for c, t in zip(claims[doc.id], words[doc.id])]
                     for doc in documents}
     general = frozenset(c.id for c in curated if c.general)
-    relevance = {doc.id: judge_relevance(doc, curated_hits[doc.id], claims[doc.id], cues, curated_index, general)
-                 for doc in documents}
+    related = related_concepts(taxonomy)
+    relevance = {doc.id: judge_relevance(doc, curated_hits[doc.id], claims[doc.id], cues, curated_index, general,
+                                         related) for doc in documents}
     relevance = second_look(documents, claims, relevance, curated, embed)
     topical = [d for d in documents if relevance[d.id].on_topic and d.kind != "bibliography"]
     mentions = [m for doc in topical for m in readings[doc.id].mentions]
@@ -98,7 +99,6 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     for r in resolutions:
         by_doc[r.mention.doc_id].append(r)
     matcher = PaperMatcher(papers, memo)
-    related = related_concepts(taxonomy)
     for doc in documents:
         add_document(g, doc, claims[doc.id], hits.get(doc.id, []), blocks.get(doc.id, []), relevance[doc.id],
                      DocumentAliases(index, used_in, doc.id), by_doc.get(doc.id, []), matcher, cues, related,

@@ -44,7 +44,7 @@ datasets of the development sets stay out.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -81,17 +81,20 @@ class Relevance:
     on_topic: bool
     topic_similarity: float | None = None
     tentative: bool = False   # speaks the field but names only a fix or two: on topic only if its meaning agrees
-    names_failure: bool = False   # names an RL-specific failure mode by a strong alias
+    names_failure: bool = False   # names an RL-specific failure mode (a weak word counts beside its fix)
 
 
 def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: list[ClaimSentence], cues: Cues,
-                    index: AliasIndex, general: frozenset[str] = frozenset()) -> Relevance:
+                    index: AliasIndex, general: frozenset[str] = frozenset(),
+                    related: Mapping[str, frozenset[str]] | None = None) -> Relevance:
     """Score a document's domain vocabulary density and the distinct concepts it names by strong alias, in
     its claims (`claim_hits`, the index's hits in each claim), its headings and its table rows (a short docs
     page may say what it is about only in its title, a reading list only in its tables). Concepts in
     `general` (machine-learning practice at large, such as memory or numerics) do not count on their own: a
     quantization post names them too. Beside an RL-specific concept they do: a page that speaks the field and
-    names out-of-memory errors and one RL fix is about a failure."""
+    names out-of-memory errors and one RL fix is about a failure. So is a page that names a fix outright and
+    the failure that fix addresses (`related`, from the taxonomy) in a weak word ("truncated importance
+    sampling" beside "mismatch")."""
     headings = [b.text for b in doc.blocks if b.kind == "heading" or is_table_row(b)]
     text = " ".join([*(c.sentence.text for c in claims), *headings])
     words = max(1, word_count(text))
@@ -103,6 +106,8 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     speaks_field = domain >= MIN_DOMAIN_PER_100_WORDS or titled
     # a general failure (memory, numerics) counts once the page names something specific to RL training
     names_failure = any(concept_id.startswith("fm:") for concept_id in (named_any if named else ()))
+    vouched = _vouched_failures(hits, named, related or {})
+    names_failure = names_failure or bool(vouched)
     names_enough = len(named) >= MIN_CONCEPTS_ALONE and (domain >= MIN_DOMAIN_WITH_NAMES or titled)
     sure = (bool(doc.meta.failure_modes) or (names_enough and names_failure) or (speaks_field and names_failure)
             or (doc.kind in PROJECT_KINDS and len(named) >= 1))
@@ -117,7 +122,13 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
                        and len(named_any) >= MIN_TROUBLESHOOTING_CONCEPTS and domain >= MIN_DOMAIN_WITH_NAMES)
     on_topic = sure or troubled or troubleshooting
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
-                     names_failure=any(concept_id.startswith("fm:") for concept_id in named))
+                     names_failure=bool(vouched) or any(concept_id.startswith("fm:") for concept_id in named))
+
+
+def _vouched_failures(hits: list[AliasHit], named: set[str], related: Mapping[str, frozenset[str]]) -> set[str]:
+    """RL-specific failures named only by a weak alias beside a fix, named outright, that addresses them."""
+    return {h.concept_id for h in hits if h.weak and h.concept_id.startswith("fm:")
+            and related.get(h.concept_id, frozenset()) & named}
 
 
 def problem_sentences(texts: list[str], cues: Cues) -> int:
