@@ -431,3 +431,16 @@ def test_an_instruction_whose_words_name_an_existing_fix_resolves_to_it(vectors,
     assert [(r.concept_id, r.mention.phrase, r.confident) for r in resolutions] == \
         ([(fix, lead.split(" ", 1)[1], True)] if fix else [])
     assert new == []
+
+
+@pytest.mark.parametrize("hint, fm", [("failure_mode", "fm:tool-hallucination"), (None, None)])
+def test_a_labelled_heading_names_an_existing_failure_at_a_lower_similarity(vectors, hint, fm):
+    # "Issue 3: Hallucinated inputs" is surely a failure's name, so a modest closeness to tool hallucination
+    # will do; the same words as a plain heading stay unresolved
+    from kb.extract import curated_concepts
+    from kb.extract.mentions import Mention
+    from kb.extract.resolve import resolve_mentions
+
+    heading = Mention("Hallucinated inputs", "notes", 0, 19, "heading", "Hallucinated inputs", "heading", hint)
+    resolutions, _ = resolve_mentions([heading], curated_concepts(TAXONOMY, Curation()), CLASSIFIER, vectors.embed, CUES)
+    assert [(r.concept_id, r.confident) for r in resolutions if r.how == "alias"] == ([(fm, True)] if fm else [])

@@ -23,6 +23,9 @@ from .mentions import Mention
 
 KIND_PREFIX = {"failure_mode": "fm", "mitigation": "mit"}
 ALIAS_SIMILARITY = 0.68        # cosine at which a phrase means an existing concept
+# A heading or lead term the writer labelled ("Issue 3: Hallucinated parameters") is surely the name of a failure
+# or fix, so a lower cosine will do, for a sure match only ("Hallucinated parameters" is tool hallucination).
+LABELLED_ALIAS_SIMILARITY = 0.6
 ALIAS_FUZZ = 92                # string similarity at which a phrase is a spelling of an existing name
 SAME_MEANING = 0.90            # cosine at which the classifier's doubt no longer matters ...
 SAME_MEANING_MIN_PROBABILITY = 0.1   # ... unless it is sure of the other kind ("length normalization" as the fix)
@@ -256,6 +259,10 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         if shaped[mention.phrase]:
             match = (_existing_match(mention.phrase, sims[i], known, p, vocabulary, cues)
                      or _part_of_name(mention.phrase, sims[i], known, name_stems, p, cues))
+            if match is None and mention.hint is not None and mention.origin in ("heading", "lead"):
+                match = _existing_match(mention.phrase, sims[i], known, p, vocabulary, cues,
+                                        LABELLED_ALIAS_SIMILARITY)
+                match = match if match is not None and match[2] else None
         if match is not None and mention.origin == "item" and not match[2]:
             match = None   # a bare list item is often an outcome ("Rewards flat"): only a sure match names a concept
         if match is None and id(mention) in instructed:
@@ -599,7 +606,8 @@ def concept_vocabulary(concepts: list[Concept], cues: Cues) -> dict[str, set[str
 
 
 def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.ndarray,
-                    vocabulary: dict[str, set[str]], cues: Cues) -> tuple[str, float, bool] | None:
+                    vocabulary: dict[str, set[str]], cues: Cues,
+                    threshold: float = ALIAS_SIMILARITY) -> tuple[str, float, bool] | None:
     """The existing concept a phrase names, its similarity, and whether the match is confident: near-identical
     meaning, close meaning of a plausible kind with a content word in common, or the same name spelled
     differently. A close meaning of a plausible kind without a shared word still ties the mention where it
@@ -631,9 +639,9 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
                   and kind_probability >= CONFIDENT_PROBABILITY)
         spelled = fuzz.ratio(norm, normalize(known.names[j])) >= ALIAS_FUZZ and plausible
         same = similarity >= SAME_MEANING and kind_probability >= SAME_MEANING_MIN_PROBABILITY
-        if same or (plausible and shared and similarity >= ALIAS_SIMILARITY) or spelled:
+        if same or (plausible and shared and similarity >= threshold) or spelled:
             return owner, similarity, True
-        if plausible and similarity >= ALIAS_SIMILARITY:
+        if plausible and similarity >= threshold:
             return owner, similarity, False
     return None
 
