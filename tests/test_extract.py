@@ -416,10 +416,10 @@ def test_a_label_alone_does_not_make_the_name_of_a_mechanism_a_failure(tmp_path,
 
 
 
-@pytest.mark.parametrize("lead, fix", [("Add entropy monitoring alerts", "mit:training-monitoring"),
+@pytest.mark.parametrize("lead, fix", [("Add KL monitoring hooks", "mit:training-monitoring"),
                                        ("Add pager rotation alerts", None)])
 def test_an_instruction_whose_words_name_an_existing_fix_resolves_to_it(vectors, lead, fix):
-    # "entropy monitoring alerts" is no fix's name by its head word, but means training monitoring: the
+    # "KL monitoring hooks" is no fix's name by its head word, but means training monitoring: the
     # instruction resolves to that fix (only when sure) and founds nothing either way
     from kb.extract import curated_concepts
     from kb.extract.mentions import Mention

@@ -23,8 +23,8 @@ from .mentions import Mention
 
 KIND_PREFIX = {"failure_mode": "fm", "mitigation": "mit"}
 ALIAS_SIMILARITY = 0.68        # cosine at which a phrase means an existing concept
-# A heading or lead term the writer labelled ("Issue 3: Hallucinated parameters") is surely the name of a failure
-# or fix, so a lower cosine will do, for a sure match only ("Hallucinated parameters" is tool hallucination).
+# A heading or lead term the writer labelled ("Issue 3: Hallucinated inputs") is surely the name of a failure or
+# fix, so a lower cosine will do, for a sure match only ("Hallucinated inputs" is tool hallucination).
 LABELLED_ALIAS_SIMILARITY = 0.6
 ALIAS_FUZZ = 92                # string similarity at which a phrase is a spelling of an existing name
 SAME_MEANING = 0.90            # cosine at which the classifier's doubt no longer matters ...
@@ -570,8 +570,8 @@ def without_imperative(mention: Mention, cues: Cues) -> Mention:
 
 
 def instructed_fix(mention: Mention, cues: Cues) -> Mention | None:
-    """A heading or lead term that tells the reader to apply something ("Add entropy monitoring alerts",
-    "Enforce prompt truncation") whose words after the verb are shaped like a name but not like a new fix's
+    """A heading or lead term that tells the reader to apply something ("Add KL monitoring hooks", "Enforce a
+    prompt length limit") whose words after the verb are shaped like a name but not like a new fix's
     name: those words, which may name an existing fix (matched only, and kept only when the match is sure;
     they found no concept, since a bare instruction is as often one project's chore), or None."""
     words = mention.phrase.split()
