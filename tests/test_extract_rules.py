@@ -3,6 +3,7 @@ relevance gate, and the strict build after a lenient one. Texts here are written
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -442,6 +443,9 @@ def test_a_projects_own_reward_term_founds_nothing_by_recurring():
     assert not founding_place(other, "mitigation", {}, CUES)           # ... only if it recurs
     heading = Mention("Prose leakage penalty", "run", 0, 21, "heading", "Prose leakage penalty", "heading")
     assert founding_place(heading, "mitigation", {}, CUES)              # a heading still names it
+    bold = Mention("prose leakage penalty", "run", 200, 221, "emphasis", "Notes", "paragraph")
+    assert not founding_place(bold, "mitigation", {}, CUES)             # set in bold it is still the project's
+    assert founding_place(replace(bold, phrase="prose leakage filtering"), "mitigation", {}, CUES)
 
 
 def test_a_failure_is_founded_where_a_writer_names_it_or_by_a_term_the_document_is_about():

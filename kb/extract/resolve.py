@@ -209,18 +209,23 @@ def _recurring_terms(mentions: list[Mention]) -> dict[tuple[str, str], int]:
 
 def founding_place(mention: Mention, kind: str, recurring: Mapping[tuple[str, str], int], cues: Cues) -> bool:
     """Whether a mention stands where writers name things, so it may found a concept: for a fix, a heading,
-    emphasis, definition, remedy or cued phrase, a labelled lead term, or a noun phrase its document keeps
-    using (`recurring`), unless that phrase ends in a reward term's head ("prose leakage penalty"): such a
-    phrase is most often the project's own reward term. A failure is founded only by a heading, a definition,
-    a labelled lead term, or a noun phrase its document is about (MIN_FAILURE_TERM_SENTENCES)."""
+    definition or labelled lead term, or an emphasized, remedy or cued phrase or a noun phrase its document
+    keeps using (`recurring`) unless it ends in a reward term's head ("prose leakage penalty"): outside a
+    heading or definition such a phrase was most often the project's own reward term (judged blind: the
+    new fixes so named were "Multiplicative penalty", "Natural language penalty", "NL penalty", none real). A
+    failure is founded only by a heading, a definition, a labelled lead term, or a noun phrase its document is
+    about (MIN_FAILURE_TERM_SENTENCES)."""
     phrase = normalize(mention.phrase)
     uses = recurring.get((mention.doc_id, phrase), 0)
     if kind == "failure_mode":
         return (mention.origin in FAILURE_ORIGINS or labelled(mention, kind)
                 or (mention.origin == "term" and uses >= MIN_FAILURE_TERM_SENTENCES))
-    if mention.origin in NEW_ORIGINS or labelled(mention, kind):
+    if mention.origin in ("heading", "definition") or labelled(mention, kind):
         return True
-    return uses >= MIN_TERM_SENTENCES and phrase.split()[-1] not in cues.reward_term_heads
+    own_term = phrase.split()[-1] in cues.reward_term_heads
+    if mention.origin in NEW_ORIGINS:
+        return not own_term
+    return uses >= MIN_TERM_SENTENCES and not own_term
 
 
 def _kind_of(concept_id: str) -> str:
