@@ -444,3 +444,33 @@ def test_a_labelled_heading_names_an_existing_failure_at_a_lower_similarity(vect
     heading = Mention("Hallucinated inputs", "notes", 0, 19, "heading", "Hallucinated inputs", "heading", hint)
     resolutions, _ = resolve_mentions([heading], curated_concepts(TAXONOMY, Curation()), CLASSIFIER, vectors.embed, CUES)
     assert [(r.concept_id, r.confident) for r in resolutions if r.how == "alias"] == ([(fm, True)] if fm else [])
+
+
+HEADINGS = """---
+id: run-notes
+kind: post
+title: Notes from a GRPO run
+---
+# Notes from a GRPO run
+
+We trained a policy with GRPO on math problems with a verifier and a KL penalty to the reference policy.
+
+## Checkpoints
+
+We kept one every two hundred steps on the shared disk.
+
+## Entropy collapse
+
+By step 400 the policy sampled nearly the same answer every time and the reward stopped rising.
+"""
+
+
+def test_a_heading_only_near_a_concept_in_meaning_ties_nothing(tmp_path, extract):
+    # "Checkpoints" is close in meaning to fault-tolerant training but shares no word with its names: a heading
+    # is the document's own label, so only a sure resolution ties its concept to the document
+    _write(tmp_path, "post.md", HEADINGS)
+    _, x = extract(tmp_path)
+    headed = {e.v for e in x.edges if e.kind == "about" and e.provenance.asserted_by == "rule:heading"
+              and e.provenance.source_id == "run-notes"}
+    assert "fm:entropy-collapse" in headed
+    assert "mit:fault-tolerant-training" not in headed

@@ -482,7 +482,9 @@ def unclaimed_blocks(doc: Document, claims: list[ClaimSentence],
 def _tie_blocks(g: GraphBuilder, doc: Document, blocks: list[BlockHits],
                 resolutions: list[Resolution], supported: set[str]) -> None:
     """Headings, table rows and short list items are not claims, but a concept they name is still what the
-    source is about: an `about` edge from the source quotes the heading, row or item."""
+    source is about: an `about` edge from the source quotes the heading, row or item. A heading or cell only
+    near a concept in meaning (an unconfident resolution: "Checkpoints", "Training progression") names none
+    (judged blind: 0 of 5 such heading edges right)."""
     src = f"src:{doc.id}"
     for rule, block, found in blocks:
         quote = doc.text[block.start:block.end]
@@ -492,7 +494,7 @@ def _tie_blocks(g: GraphBuilder, doc: Document, blocks: list[BlockHits],
                                                                    end=block.end, asserted_by=rule), matched=h.alias)
     for r in resolutions:
         m = r.mention
-        if m.sentence is None:
+        if m.sentence is None and (r.confident or r.how == "new"):
             rule = "rule:table" if m.block_kind == "table" else "rule:heading"
             g.add_edge(src, r.concept_id, "about", Provenance(source_id=doc.id, quote=doc.text[m.start:m.end],
                                                               start=m.start, end=m.end, asserted_by=rule),
