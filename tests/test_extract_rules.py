@@ -740,7 +740,7 @@ def test_a_concept_first_named_by_a_heading_is_described_by_its_section():
     mention = Mention("Stale reference drift", doc.id, heading.start, heading.end, "heading", heading.section, "heading")
     concept = Concept(id="fm:stale-reference-drift", label="Stale reference drift", description="Stale reference drift")
     found = Resolution(mention, concept.id, "failure_mode", "new", 0.9, 1.0)
-    [described] = with_section_descriptions([concept], [found], {doc.id: claim_sentences(doc, CUES)})
+    [described] = with_section_descriptions([concept], [found], {doc.id: claim_sentences(doc, CUES)}, CUES)
     assert described.description.startswith("The frozen copy we compared against was three checkpoints old")
 
 
@@ -927,3 +927,15 @@ def test_a_new_name_must_stand_near_the_field_and_a_heading_near_rl_itself():
     assert _near_field(nearer_general, general, emphasis)      # elsewhere the classifier and name shape decide
     nearer_rl = np.array([0.72, 0.52, 0.70])
     assert _near_field(nearer_rl, general, heading)
+
+
+def test_a_headings_new_concept_is_described_by_a_sentence_of_prose_about_it():
+    from kb.extract import section_description
+    sentences = ["Loss was 0.12 at step 300 (~14 tokens).",
+                 "We looked at the logs from the second run again on Monday morning.",
+                 "The policy learned to answer with a few identical words whatever the prompt, a quiet collapse."]
+    # a measurement says nothing of what it is; prose sharing a word with the name says most
+    assert section_description("Quiet collapse to identical answers", sentences, CUES) == sentences[2]
+    assert section_description("Slow drift", sentences, CUES) == sentences[1]     # else the first prose
+    assert section_description("Slow drift", sentences[:1], CUES) == sentences[0]  # else the first sentence
+    assert section_description("Slow drift", [], CUES) is None

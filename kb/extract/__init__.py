@@ -38,7 +38,7 @@ from .mentions import clean_phrase, is_table_row, split_label
 from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
 from .relevance import Relevance, judge_relevance, needs_second_look, topic_centroids, with_topic_similarity
 from .reading import DocumentReading, read_document
-from .resolve import Resolution, alias_shaped, defined_acronyms, resolve_mentions
+from .resolve import Resolution, alias_shaped, content_stems, defined_acronyms, resolve_mentions
 
 __all__ = ["DocumentReading", "Extraction", "HitMemo", "extract_graph", "read_document"]
 
@@ -46,6 +46,8 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 BlockHits = tuple[str, Block, list[AliasHit]]   # (rule, heading / table row / short item, alias hits in it)
 MIN_WEAK_SENTENCES = 2
 ONE_WORD_WEIGHT = 1.0   # how much of a sentence a one-word weak alias counts for
+DESCRIPTION_SENTENCES = 5   # a heading's new concept is described by one of its section's first sentences ...
+DESCRIPTION_MIN_WORDS = 8   # ... preferably one that reads as prose
 MEASUREMENT = re.compile(
     r"\d+(?:\.\d+)?\s*(?:%|pp\b|pts?\b|points\b|x\b|×|-fold)|\$\s?\d|pass@\d+\s*(?:of|from|=|:)?\s*\d|"
     r"\d+(?:\.\d+)?\s*(?:->|→)\s*\d|\bfrom\s+\d+(?:\.\d+)?%?\s+to\s+\d",
@@ -75,7 +77,7 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     mentions = [m for doc in topical for m in readings[doc.id].mentions]
     acronyms = {**cues.field_acronyms, **defined_acronyms(doc.text for doc in documents)}   # the documents' own first
     resolutions, new_concepts = resolve_mentions(mentions, concepts, classifier, embed, cues, acronyms)
-    new_concepts = with_section_descriptions(new_concepts, resolutions, claims)
+    new_concepts = with_section_descriptions(new_concepts, resolutions, claims, cues)
     concepts = with_found_aliases([*concepts, *new_concepts], resolutions)
     confident = [r for r in resolutions if r.confident]
     index = curated_index.extended(found_names(curated, with_found_aliases(new_concepts, confident), confident))
@@ -134,21 +136,34 @@ def curated_concepts(taxonomy: Taxonomy, curation: Curation) -> list[Concept]:
 
 
 def with_section_descriptions(concepts: list[Concept], resolutions: list[Resolution],
-                              claims: dict[str, list[ClaimSentence]]) -> list[Concept]:
-    """New concepts first named by a heading, described by the first claim of that heading's section (the
-    writer's own account of the failure or fix) instead of by the heading again."""
+                              claims: dict[str, list[ClaimSentence]], cues: Cues) -> list[Concept]:
+    """New concepts first named by a heading, described by a claim of that heading's section (the writer's own
+    account of the failure or fix) instead of by the heading again (`section_description`)."""
     first = _first_mentions(resolutions)
     out = []
     for c in concepts:
         m = first[c.id].mention if c.id in first else None
         if m is not None and m.sentence is None and m.origin == "heading":
             heading = normalize(m.phrase)
-            below = next((cl.sentence.text for cl in claims.get(m.doc_id, [])
-                          if cl.block.start > m.start and heading in normalize(cl.block.section)), None)
-            if below:
-                c = c.model_copy(update={"description": below})
+            below = [cl.sentence.text for cl in claims.get(m.doc_id, [])
+                     if cl.block.start > m.start and heading in normalize(cl.block.section)]
+            description = section_description(c.label, below, cues)
+            if description:
+                c = c.model_copy(update={"description": description})
         out.append(c)
     return out
+
+
+def section_description(label: str, sentences: list[str], cues: Cues) -> str | None:
+    """Among the first DESCRIPTION_SENTENCES sentences of a section, the first that shares a word with the
+    concept's name, else the first that reads as prose (DESCRIPTION_MIN_WORDS words, mostly not numbers: a
+    measurement such as "Loss was 0.12" says nothing of what the concept is), else the first sentence."""
+    candidates = sentences[:DESCRIPTION_SENTENCES]
+    named = content_stems(label, cues)
+    prose = [s for s in candidates if len(s.split()) >= DESCRIPTION_MIN_WORDS
+             and sum(any(ch.isdigit() for ch in w) for w in s.split()) <= len(s.split()) // 6]
+    sharing = [s for s in prose if named & content_stems(s, cues)]
+    return next(iter(sharing or prose or candidates), None)
 
 
 def concept_kind(concept_id: str) -> str:
