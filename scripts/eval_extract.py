@@ -6,7 +6,10 @@ with the source that introduced it, the concepts and `about` edges tied to distr
 seed checks. Matching rule (realdev/README.md): a gold concept is found when a node of the same kind tied to
 that document by provenance has a label, description or alias containing every stem of one keyword group.
 
-    .venv/bin/python scripts/eval_extract.py [--realdev ../shared/realdev] [--json out.json] [--quiet]
+    .venv/bin/python scripts/eval_extract.py [--realdev ../shared/realdev ...] [--json out.json] [--quiet]
+
+Several `--realdev` folders are scored one after another (each in its own scratch folder) and summed up in a
+table, with the totals over every set but realdev.
 """
 
 from __future__ import annotations
@@ -188,30 +191,71 @@ def report(result: dict, checks: dict[str, bool], seconds: float, quiet: bool) -
     print(f"seed checks: {sum(checks.values())}/{len(checks)}; build {seconds:.1f} s")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--realdev", type=Path, default=DEFAULT_REALDEV, help="the realdev folder (GOLD.json, docs/)")
-    parser.add_argument("--scratch", type=Path, default=SCRATCH, help="where the scratch knowledge base is built")
-    parser.add_argument("--json", type=Path, help="also write the full result as JSON here")
-    parser.add_argument("--quiet", action="store_true", help="totals only")
-    parser.add_argument("--extract-only", action="store_true",
-                        help="skip embedding, index and publish (fast iteration; report numbers from a full build)")
-    args = parser.parse_args(argv)
-    if not (args.realdev / "GOLD.json").is_file():
-        print(f"error: no GOLD.json in {args.realdev}", file=sys.stderr)
-        return 1
-    gold = json.loads((args.realdev / "GOLD.json").read_text(encoding="utf-8"))
-    data = prepare_scratch(args.realdev, args.scratch)
-    if args.extract_only:
+def evaluate_set(realdev: Path, scratch: Path, *, extract_only: bool, quiet: bool) -> dict:
+    """Build (or only extract) one set's scratch knowledge base, score it against its GOLD.json, print the
+    report and return the result with its seed checks and build seconds."""
+    gold = json.loads((realdev / "GOLD.json").read_text(encoding="utf-8"))
+    data = prepare_scratch(realdev, scratch)
+    if extract_only:
         graph, seconds = extract_scratch(data)
     else:
         seconds = build_scratch(data)
         graph = load_graph(data)
     result = score(graph, gold)
     checks = seed_checks(graph)
-    report(result, checks, seconds, args.quiet)
+    report(result, checks, seconds, quiet)
+    return {**result, "seed_checks": checks, "build_seconds": seconds}
+
+
+def summary(results: dict[str, dict]) -> None:
+    """One line per set, and the totals over every set but realdev (the sets nobody tuned for)."""
+    print(f"\n{'set':24} {'failure modes':>16} {'fixes':>16} {'new':>4} {'unrelated ties':>15} {'seeds':>6}")
+    outside = {kind: [0, 0] for kind in CONCEPT_KINDS}
+    for name, r in results.items():
+        t = r["totals"]
+        cells = [f"{t[k][0]}/{t[k][1]} ({t[k][0] / max(1, t[k][1]):.2f})" for k in CONCEPT_KINDS]
+        seeds = f"{sum(r['seed_checks'].values())}/{len(r['seed_checks'])}"
+        print(f"{name[:24]:24} {cells[0]:>16} {cells[1]:>16} {len(r['new_concepts']):>4} "
+              f"{len(r['distractor']['concepts']):>15} {seeds:>6}")
+        if name != DEFAULT_REALDEV.name:
+            for k in CONCEPT_KINDS:
+                outside[k] = [outside[k][0] + t[k][0], outside[k][1] + t[k][1]]
+    if any(n for _, n in outside.values()):
+        cells = [f"{outside[k][0]}/{outside[k][1]} ({outside[k][0] / max(1, outside[k][1]):.2f})" for k in CONCEPT_KINDS]
+        print(f"{'outside sets together':24} {cells[0]:>16} {cells[1]:>16}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--realdev", type=Path, action="append",
+                        help="a folder with GOLD.json and docs/ (repeatable; default ../shared/realdev)")
+    parser.add_argument("--scratch", type=Path, default=SCRATCH,
+                        help="where the scratch knowledge base is built (one subfolder per set when several)")
+    parser.add_argument("--json", type=Path, help="also write the full result as JSON here (by set when several)")
+    parser.add_argument("--quiet", action="store_true", help="totals only")
+    parser.add_argument("--extract-only", action="store_true",
+                        help="skip embedding, index and publish (fast iteration; report numbers from a full build)")
+    args = parser.parse_args(argv)
+    sets = args.realdev or [DEFAULT_REALDEV]
+    missing = [str(folder) for folder in sets if not (folder / "GOLD.json").is_file()]
+    if missing:
+        print(f"error: no GOLD.json in {', '.join(missing)}", file=sys.stderr)
+        return 1
+    names = [folder.resolve().name for folder in sets]
+    if len(set(names)) != len(names):
+        print("error: two sets share a folder name; each set's scratch build is named after it", file=sys.stderr)
+        return 1
+    results = {}
+    for name, folder in zip(names, sets):
+        if len(sets) > 1:
+            print(f"\n=== {name} ===")
+        scratch = args.scratch / name if len(sets) > 1 else args.scratch
+        results[name] = evaluate_set(folder, scratch, extract_only=args.extract_only, quiet=args.quiet)
+    if len(sets) > 1:
+        summary(results)
     if args.json:
-        args.json.write_text(json.dumps({**result, "seed_checks": checks, "build_seconds": seconds}, indent=1, default=list))
+        payload = results if len(sets) > 1 else results[names[0]]
+        args.json.write_text(json.dumps(payload, indent=1, default=list))
     return 0
 
 
