@@ -257,7 +257,10 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     recurring = _recurring_terms(mentions)
     weights = {section: _section_weights(section, cues) for section in {m.section for m in mentions}}
     shaped = {phrase: alias_shaped(phrase, cues) for phrase in phrases}
-    for mention in mentions:
+
+    def existing(mention: Mention) -> Resolution | None:
+        """The mention as another name of an existing concept: by its own words (a labelled heading or lead
+        term at a lower cosine, surely), or, for an instruction, by the words after its verb (surely)."""
         i = row[mention.phrase]
         p = _in_context(base[i], mention, weights[mention.section])
         match = None
@@ -271,21 +274,25 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         if match is not None and mention.origin == "item" and not match[2]:
             match = None   # a bare list item is often an outcome ("Rewards flat"): only a sure match names a concept
         if match is None and id(mention) in instructed:
-            fix = instructed[id(mention)]
-            j = row[fix.phrase]
-            match = _existing_match(fix.phrase, sims[j], known, _in_context(base[j], fix, weights[fix.section]),
-                                    vocabulary, cues)
-            if match is not None and match[2] and _kind_of(match[0]) == "mitigation":
-                resolutions.append(Resolution(fix, match[0], "mitigation", "alias",
-                                              float(base[j][CLASSES.index("mitigation")]), match[1], match[2]))
-                continue
-            match = None
-        if match is not None:
-            concept_id, similarity, confident = match
-            kind = _kind_of(concept_id)
-            resolutions.append(Resolution(mention, concept_id, kind, "alias", float(p[CLASSES.index(kind)]), similarity,
-                                          confident))
+            mention = instructed[id(mention)]
+            i = row[mention.phrase]
+            p = _in_context(base[i], mention, weights[mention.section])
+            match = _existing_match(mention.phrase, sims[i], known, p, vocabulary, cues)
+            if match is None or not match[2] or _kind_of(match[0]) != "mitigation":
+                return None
+        if match is None:
+            return None
+        concept_id, similarity, confident = match
+        kind = _kind_of(concept_id)
+        return Resolution(mention, concept_id, kind, "alias", float(p[CLASSES.index(kind)]), similarity, confident)
+
+    for mention in mentions:
+        found = existing(mention)
+        if found is not None:
+            resolutions.append(found)
             continue
+        i = row[mention.phrase]
+        p = _in_context(base[i], mention, weights[mention.section])
         kind = shaped_kind(mention.phrase, CLASSES[int(np.argmax(p))], cues)
         placed = founding_place(mention, kind, recurring, cues)
         confident = p.max() >= NEW_MIN_PROBABILITY
