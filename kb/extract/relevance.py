@@ -104,10 +104,11 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     named_any = {h.concept_id for h in hits if not h.weak}
     named = named_any - general
     speaks_field = domain >= MIN_DOMAIN_PER_100_WORDS or titled
+    specific_failure = any(concept_id.startswith("fm:") for concept_id in named)
+    # an RL failure named in a weak word beside the fix the taxonomy says addresses it
+    specific_failure = specific_failure or bool(_vouched_failures(hits, named, related or {}))
     # a general failure (memory, numerics) counts once the page names something specific to RL training
-    names_failure = any(concept_id.startswith("fm:") for concept_id in (named_any if named else ()))
-    vouched = _vouched_failures(hits, named, related or {})
-    names_failure = names_failure or bool(vouched)
+    names_failure = specific_failure or any(concept_id.startswith("fm:") for concept_id in (named_any if named else ()))
     names_enough = len(named) >= MIN_CONCEPTS_ALONE and (domain >= MIN_DOMAIN_WITH_NAMES or titled)
     sure = (bool(doc.meta.failure_modes) or (names_enough and names_failure) or (speaks_field and names_failure)
             or (doc.kind in PROJECT_KINDS and len(named) >= 1))
@@ -118,11 +119,11 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     troubled = tentative and talks_of_trouble
     # an RL library's troubleshooting page: a few of the field's words, an RL-specific failure among several
     # named concepts (memory and numerics count here), and talk of trouble
-    troubleshooting = (not sure and talks_of_trouble and any(concept_id.startswith("fm:") for concept_id in named)
+    troubleshooting = (not sure and talks_of_trouble and specific_failure
                        and len(named_any) >= MIN_TROUBLESHOOTING_CONCEPTS and domain >= MIN_DOMAIN_WITH_NAMES)
     on_topic = sure or troubled or troubleshooting
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
-                     names_failure=bool(vouched) or any(concept_id.startswith("fm:") for concept_id in named))
+                     names_failure=specific_failure)
 
 
 def _vouched_failures(hits: list[AliasHit], named: set[str], related: Mapping[str, frozenset[str]]) -> set[str]:
