@@ -808,6 +808,26 @@ def test_the_same_name_of_the_other_kind_is_no_match_when_the_phrase_is_surely_o
     assert _existing_match("length normalization", sims, known, unsure, vocabulary, CUES)[0] == "fm:bias"
 
 
+def test_a_phrase_that_is_a_weak_alias_whole_names_that_concept_not_a_neighbour_in_meaning():
+    # invented names: "zeta clipping" is only a weak alias of mit:zeta, and embeds nearest mit:other's name
+    known = ConceptVectors(["zeta norm clipping", "zeta-preserving clipping"], ["mit:zeta", "mit:other"],
+                           np.zeros((2, 384), dtype=np.float32), weak=(("zeta clipping", "mit:zeta"),))
+    vocabulary = {"mit:zeta": content_stems("zeta norm clipping", CUES),
+                  "mit:other": content_stems("zeta-preserving clipping", CUES)}
+    sims = np.array([0.86, 0.90])
+    as_fix = np.array([0.02, 0.9, 0.08])
+    assert _existing_match("Zeta clipping", sims, known, as_fix, vocabulary, CUES)[:3:2] == ("mit:zeta", True)
+    plain = ConceptVectors(known.names, known.owners, known.matrix)
+    assert _existing_match("Zeta clipping", sims, plain, as_fix, vocabulary, CUES)[0] == "mit:other"
+
+
+def test_an_open_ended_alias_matches_its_earlier_words_by_stem():
+    index = build_alias_index([("fm:boom", ["gradient norm explo*"], [])])
+    for text in ("the gradient norm exploded", "gradient norms exploded at step 200", "Gradient norms explode."):
+        assert [h.concept_id for h in index.find(text)] == ["fm:boom"], text
+    assert index.find("the gradient normalization exploded") == []
+
+
 def test_a_changed_setting_is_alias_shaped_even_when_the_setting_is_a_generic_word():
     assert alias_shaped("Increase temperature", CUES)
     assert not alias_shaped("Temperature", CUES)

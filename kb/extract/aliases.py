@@ -135,7 +135,8 @@ class AliasIndex:
     """Maps stem sequences to (concept id, alias, weak) entries."""
 
     entries: dict[tuple[str, ...], list[tuple[str, str, bool, tuple[int, ...], bool]]] = field(default_factory=dict)
-    prefixed: dict[str, list[tuple[str, str, bool, tuple[str, ...]]]] = field(default_factory=dict)
+    # first three letters -> (concept id, alias, weak, its words, their stems) of each open-ended alias
+    prefixed: dict[str, list[tuple[str, str, bool, tuple[str, ...], tuple[str, ...]]]] = field(default_factory=dict)
     gapped: dict[str, list[tuple[str, str, tuple[str, ...], tuple[int, ...]]]] = field(default_factory=dict)
     inserted_words: frozenset[str] = frozenset()
     joining_words: frozenset[str] = frozenset()
@@ -170,10 +171,11 @@ class AliasIndex:
         self._reach = None
         wildcard = alias.strip().endswith("*")
         if wildcard:
-            words = tuple(t.word for t in tokens(alias.strip().rstrip("*").lower()))
+            toks = tokens(alias.strip().rstrip("*").lower())
+            words, stems = tuple(t.word for t in toks), tuple(t.stem for t in toks)
             # One word needs three letters before its open ending; in several ("KL regulari*") the first is whole.
             if words and (len(words) > 1 or len(words[0]) >= 3):
-                self.prefixed.setdefault(words[0][:3], []).append((concept_id, alias.rstrip("*"), weak, words))
+                self.prefixed.setdefault(words[0][:3], []).append((concept_id, alias.rstrip("*"), weak, words, stems))
             return
         for key, lengths in alias_keys(alias).items():
             bucket = self.entries.setdefault(key, [])
@@ -250,9 +252,10 @@ class AliasIndex:
                     if _lengths_agree(toks[i:i + n], lengths, wildcard):
                         _keep(hits, AliasHit(concept_id, alias, toks[i].start, toks[i + n - 1].end, weak))
                 break
-            for concept_id, alias, weak, words in self.prefixed.get(toks[i].word[:3], ()):
+            for concept_id, alias, weak, words, word_stems in self.prefixed.get(toks[i].word[:3], ()):
+                # the words before the open ending match as whole words do, by stem ("gradient norms explo...")
                 window = toks[i:i + len(words)]
-                if len(window) == len(words) and all(t.word == w for t, w in zip(window[:-1], words[:-1])) \
+                if len(window) == len(words) and all(t.stem == w for t, w in zip(window[:-1], word_stems[:-1])) \
                         and window[-1].word.startswith(words[-1]):
                     _keep(hits, AliasHit(concept_id, alias, window[0].start, window[-1].end, weak))
         for hit in self._compound_hits(text, toks, inside):

@@ -83,6 +83,7 @@ class ConceptVectors:
     owners: list[str]
     matrix: np.ndarray
     open_ended: tuple[tuple[str, str], ...] = ()   # (open-ended alias without its "*", normalized; owner)
+    weak: tuple[tuple[str, str], ...] = ()         # (weak alias without its "*", normalized; owner)
 
     @cached_property
     def _open_by_first_word(self) -> dict[str, list[tuple[str, str]]]:
@@ -106,6 +107,20 @@ class ConceptVectors:
     def nearest_name_similarity(self, owner: str, sims: np.ndarray) -> float:
         """The similarity (from `sims`, one per name) of the concept's name nearest the phrase."""
         return max((float(sims[j]) for j, o in enumerate(self.owners) if o == owner), default=1.0)
+
+    @cached_property
+    def _weak_owners(self) -> dict[str, set[str]]:
+        owners: dict[str, set[str]] = defaultdict(set)
+        for name, owner in self.weak:
+            owners[name].add(owner)
+        return owners
+
+    def weakly_named(self, phrase: str) -> str | None:
+        """The one concept that `phrase`, normalized, is a weak alias of ("gradient clipping"). A weak alias needs
+        support to tie a sentence, where it may stand inside other words; a phrase that is that alias whole names
+        its concept, however close it embeds to another's name ("gradient-preserving clipping")."""
+        owners = self._weak_owners.get(phrase, set())
+        return next(iter(owners)) if len(owners) == 1 else None
 
     def completing(self, phrase: str) -> str | None:
         """The concept with an open-ended alias ("numerical instabilit*") that `phrase`, normalized, spells out
@@ -139,8 +154,9 @@ def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
                 owners.append(c.id)
     open_ended = tuple((normalize(a.rstrip("*")), c.id) for c in concepts for a in c.aliases
                        if a.strip().endswith("*") and a.strip("* "))
+    weak = tuple((normalize(a.rstrip("*")), c.id) for c in concepts for a in c.weak_aliases if a.strip("* "))
     return ConceptVectors(names, owners, embed(names) if names else np.zeros((0, 384), dtype=np.float32),
-                          open_ended)
+                          open_ended, weak)
 
 
 _ADJECTIVE_ENDS = ("ble", "ive", "ous", "ful", "less")
@@ -623,7 +639,20 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     """The existing concept a phrase names, its similarity, and whether the match is confident: near-identical
     meaning, close meaning of a plausible kind with a content word in common, or the same name spelled
     differently. A close meaning of a plausible kind without a shared word still ties the mention where it
-    stands, but is not confident enough to link other sentences."""
+    stands, but is not confident enough to link other sentences. A phrase that is whole a weak alias of one
+    concept names that concept, not another it embeds near ("gradient clipping" is not "gradient-preserving
+    clipping", "outcome reward" is no credit-assignment failure), as confidently as it matched the other."""
+    match = _nearest_match(phrase, sims, known, p, vocabulary, cues, threshold)
+    weakly = known.weakly_named(normalize(phrase))
+    if match is not None and weakly is not None and match[0] != weakly \
+            and p[CLASSES.index(_kind_of(weakly))] >= ALIAS_MIN_PROBABILITY:
+        return weakly, known.nearest_name_similarity(weakly, sims), match[2]
+    return match
+
+
+def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.ndarray,
+                   vocabulary: dict[str, set[str]], cues: Cues, threshold: float) -> tuple[str, float, bool] | None:
+    """`_existing_match` by the concepts' names and meaning alone."""
     if not len(known.names):
         return None
     top = np.argpartition(-sims, 4)[:5] if len(sims) > 5 else np.arange(len(sims))   # the five nearest, unsorted
