@@ -821,6 +821,21 @@ def test_a_phrase_that_is_a_weak_alias_whole_names_that_concept_not_a_neighbour_
     assert _existing_match("Zeta clipping", sims, plain, as_fix, vocabulary, CUES)[0] == "mit:other"
 
 
+def test_a_lone_word_or_a_logged_metric_names_an_existing_concept_only_as_a_name_or_a_failures_head():
+    known = ConceptVectors(["token-level normalization", "training plateau", "zeta-token variant"],
+                           ["mit:tln", "fm:plateau", "mit:zeta"], np.zeros((3, 384), dtype=np.float32))
+    vocabulary = {c: content_stems(n, CUES) for n, c in zip(known.names, known.owners)}
+    as_fix, as_failure = np.array([0.02, 0.9, 0.08]), np.array([0.9, 0.05, 0.05])
+    near = lambda j: np.where(np.arange(3) == j, 0.88, 0.1)
+    # a bare fix head says "some normalization", not which one
+    assert _existing_match("Normalization", near(0), known, as_fix, vocabulary, CUES) is None
+    assert _existing_match("Plateaus", near(1), known, as_failure, vocabulary, CUES)[0] == "fm:plateau"
+    assert _existing_match("Zeta-Token", near(2), known, as_fix, vocabulary, CUES)[0] == "mit:zeta"
+    assert _existing_match("rollout/plateau", near(1), known, as_failure, vocabulary, CUES) is None
+    # a lone word that is a concept's name still is: it embeds as the name itself
+    assert _existing_match("normalization", np.array([0.995, 0.1, 0.1]), known, as_fix, vocabulary, CUES)[0] == "mit:tln"
+
+
 def test_an_open_ended_alias_matches_its_earlier_words_by_stem():
     index = build_alias_index([("fm:boom", ["gradient norm explo*"], [])])
     for text in ("the gradient norm exploded", "gradient norms exploded at step 200", "Gradient norms explode."):

@@ -28,6 +28,7 @@ ALIAS_SIMILARITY = 0.68        # cosine at which a phrase means an existing conc
 LABELLED_ALIAS_SIMILARITY = 0.6
 ALIAS_FUZZ = 92                # string similarity at which a phrase is a spelling of an existing name
 SAME_MEANING = 0.90            # cosine at which the classifier's doubt no longer matters ...
+IDENTICAL_NAME = 0.99          # cosine of a phrase that is a concept's name, however cased or inflected
 SAME_MEANING_MIN_PROBABILITY = 0.1   # ... unless it is sure of the other kind ("length normalization" as the fix)
 PART_OF_NAME_SIMILARITY = 0.55 # a phrase whose words all stand in an existing name ("Stop sequence") is that concept
 ALIAS_MIN_PROBABILITY = 0.35   # the phrase must plausibly be of the concept's kind
@@ -160,6 +161,8 @@ def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
 
 
 _ADJECTIVE_ENDS = ("ble", "ive", "ous", "ful", "less")
+_METRIC_KEY = re.compile(r"[\w.-]+(?:/[\w.-]+)+")   # "objective/entropy": a metric's logged name
+_WORD = re.compile(r"[^\W_]+")
 _ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
 _ACRONYM_IN_PARENS = re.compile(r"\(([A-Z]{2,5})\)")
 _WORDS_BEFORE = re.compile(r"((?:[A-Za-z][\w-]*\s+){0,5}[A-Za-z][\w-]*)\s*$")
@@ -650,11 +653,27 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
     return match
 
 
+def _names_alone(phrase: str, known: ConceptVectors, cues: Cues) -> bool:
+    """Whether a phrase may name an existing concept by meaning: several words (a hyphenated compound counts its
+    parts), or one that heads a failure's name ("Plateaus", "Loopholes"), names a phenomenon on its own
+    ("Sycophancy") or is a weak alias ("Laziness")."""
+    words = _WORD.findall(phrase.lower())
+    if len(words) != 1:
+        return True
+    word = words[0]
+    return (word in STANDALONE_HEADS or any(w in cues.failure_heads for w in (word, word.removesuffix("s")))
+            or known.weakly_named(word) is not None)
+
+
 def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.ndarray,
                    vocabulary: dict[str, set[str]], cues: Cues, threshold: float) -> tuple[str, float, bool] | None:
-    """`_existing_match` by the concepts' names and meaning alone."""
-    if not len(known.names):
+    """`_existing_match` by the concepts' names and meaning alone. A logged quantity ("rollout/reward") names
+    nothing, and a lone word only by being a name or a failure's head: "Normalization" or "Behavior" embeds near
+    some concept's name without saying which one."""
+    if not len(known.names) or _METRIC_KEY.fullmatch(phrase.strip()):
         return None
+    if not _names_alone(phrase, known, cues):
+        sims = np.where(sims >= IDENTICAL_NAME, sims, -1.0)
     top = np.argpartition(-sims, 4)[:5] if len(sims) > 5 else np.arange(len(sims))   # the five nearest, unsorted
     order = top[np.argsort(-sims[top])]
     norm = normalize(phrase)
