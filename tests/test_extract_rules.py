@@ -819,6 +819,9 @@ def test_a_phrase_that_is_a_weak_alias_whole_names_that_concept_not_a_neighbour_
     assert _existing_match("Zeta clipping", sims, known, as_fix, vocabulary, CUES)[:3:2] == ("mit:zeta", True)
     plain = ConceptVectors(known.names, known.owners, known.matrix)
     assert _existing_match("Zeta clipping", sims, plain, as_fix, vocabulary, CUES)[0] == "mit:other"
+    # an open-ended weak alias spelled out whole counts too
+    open_ended = ConceptVectors(known.names, known.owners, known.matrix, weak=(("zeta clip*", "mit:zeta"),))
+    assert _existing_match("Zeta clipping", sims, open_ended, as_fix, vocabulary, CUES)[0] == "mit:zeta"
 
 
 def test_a_lone_word_or_a_logged_metric_names_an_existing_concept_only_as_a_name_or_a_failures_head():
