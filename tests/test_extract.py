@@ -474,3 +474,17 @@ def test_a_heading_only_near_a_concept_in_meaning_ties_nothing(tmp_path, extract
               and e.provenance.source_id == "run-notes"}
     assert "fm:entropy-collapse" in headed
     assert "mit:fault-tolerant-training" not in headed
+
+
+def test_a_structural_heading_ties_nothing_whatever_alias_it_holds(tmp_path, extract):
+    # "Implementation details" organises the page; "implementation detail" is also a phrase the taxonomy knows
+    notes = HEADINGS.replace("## Checkpoints", "## Implementation details").replace(
+        "id: run-notes", "id: run-notes-2").replace(
+        "on the shared disk.", "on the shared disk, after a silent bug in the trainer cost us a week.")
+    _write(tmp_path, "post.md", notes)
+    _, x = extract(tmp_path)
+    headed = {e.v for e in x.edges if e.kind == "about" and e.provenance.asserted_by == "rule:heading"
+              and e.provenance.source_id == "run-notes-2"}
+    assert "fm:entropy-collapse" in headed
+    assert "fm:silent-library-bugs" not in headed
+

@@ -85,7 +85,7 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     used_in = phrase_documents(curated, confident)
     hits = {doc.id: [merge_hits(known, DocumentAliases(found, used_in, doc.id).find(c.sentence.text, t))
                      for c, t, known in zip(claims[doc.id], words[doc.id], curated_hits[doc.id])] for doc in topical}
-    blocks = {doc.id: unclaimed_blocks(doc, claims[doc.id], DocumentAliases(index, used_in, doc.id))
+    blocks = {doc.id: unclaimed_blocks(doc, claims[doc.id], DocumentAliases(index, used_in, doc.id), cues)
               for doc in topical}
     surfaces = surface_forms(topical, claims, hits, blocks, cues)
     concepts = with_surface_forms(concepts, surfaces)
@@ -479,15 +479,19 @@ def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]
     return strong | vouched | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
 
 
-def unclaimed_blocks(doc: Document, claims: list[ClaimSentence],
-                     index: AliasIndex | DocumentAliases) -> list[BlockHits]:
+def unclaimed_blocks(doc: Document, claims: list[ClaimSentence], index: AliasIndex | DocumentAliases,
+                     cues: Cues) -> list[BlockHits]:
     """Headings, table rows and short list items (not claims), each with the rule that ties through it and the
-    index's hits in it: a weak alias recurring there counts as support like one in a sentence."""
+    index's hits in it: a weak alias recurring there counts as support like one in a sentence. A structural
+    heading ("Implementation details", "Appendix A: Hyperparameters") organises the document and names nothing,
+    whatever alias its words hold."""
     with_claims = {c.block.start for c in claims}
     out = []
     for block in doc.blocks:
         table = is_table_row(block)
         if block.start in with_claims or (block.kind != "heading" and not table and word_count(block.text) > 12):
+            continue
+        if block.kind == "heading" and cues.is_structural(clean_phrase(split_label(block.text, cues)[1])):
             continue
         rule = "rule:table" if table else ("rule:heading" if block.kind == "heading" else "rule:short-block")
         out.append((rule, block, index.find(doc.text[block.start:block.end])))
