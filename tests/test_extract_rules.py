@@ -710,7 +710,7 @@ def test_a_weak_alias_recurring_in_a_table_row_supports_the_concept():
                      "| key | value |\n| --- | --- |\n| max_grad_norm | 1.0 |\n", path="s.md", fmt="md")
     claims = claim_sentences(doc, CUES)
     hits = [index.find(c.sentence.text) for c in claims]
-    blocks = unclaimed_blocks(doc, claims, index)
+    blocks = unclaimed_blocks(doc, claims, index, CUES)
     assert [rule for rule, _, found in blocks if found] == ["rule:table"]
     assert supported_concepts(hits, []) == set()                                  # one sentence is not enough
     assert supported_concepts([*hits, *(found for _, _, found in blocks)], []) == {"mit:clip"}
@@ -947,7 +947,7 @@ def test_a_heading_gives_its_concept_the_words_it_was_written_in():
                      path="notes.md", fmt="md")
     index = build_alias_index([("fm:unstable", ["gradient spike*"], [])])
     claims = claim_sentences(doc, CUES)
-    blocks = unclaimed_blocks(doc, claims, index)
+    blocks = unclaimed_blocks(doc, claims, index, CUES)
     hits = [index.find(c.sentence.text) for c in claims]
     assert surface_forms([doc], {doc.id: claims}, {doc.id: hits}, {doc.id: blocks}, CUES) == {
         "fm:unstable": [("gradient spikes", doc.id)]}
