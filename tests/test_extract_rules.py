@@ -368,6 +368,7 @@ def test_labels_and_phrase_cleaning():
     ("Stale rollout weights", "mitigation", False),
     ("Tighter constraint", "mitigation", False),           # a comparative says how much, not which fix
     ("Stronger KL penalty", "mitigation", True),            # ... beside a word that says which, it names one
+    ("Negative penalties", "mitigation", False),            # a sign says which way a reward term points, not which
     ("Grader-gaming", "failure_mode", True),                # a hyphenated compound ends in its head
     ("Batch-filter", "mitigation", True),
     ("Grader-gaming", "mitigation", False),
