@@ -492,6 +492,11 @@ def test_alias_shape_rejects_generic_words_and_sentences():
     assert not alias_shaped("reward", CUES)
     assert not alias_shaped("The Solution", CUES)
     assert not alias_shaped("Higher reward means better performance, right?", CUES)
+    # a method's acronym before a neutral term names the machinery, not a fix
+    assert not alias_shaped("PPO importance sampling", CUES)
+    assert not alias_shaped("GRPO advantage", CUES)
+    assert alias_shaped("PPO clipping", CUES)
+    assert alias_shaped("Decoupled PPO importance sampling", CUES)
 
 
 def _relevance(doc, index, general=frozenset()):

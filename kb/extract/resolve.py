@@ -373,7 +373,12 @@ def is_neutral(phrase: str, cues: Cues) -> bool:
         return True
     if _squashed(words) in _squashed_terms(cues.neutral_terms):
         return True
-    return " ".join(t.stem for t in tokens(phrase)) in _neutral_stems(cues.neutral_terms)[0]
+    stems = [t.stem for t in tokens(phrase)]
+    phrases, single = _neutral_stems(cues.neutral_terms)
+    # "PPO importance sampling", "GRPO advantage": a method's name before a neutral term names the machinery too
+    while len(stems) > 1 and stems[0] in single:
+        stems = stems[1:]
+    return " ".join(stems) in phrases
 
 
 def _squashed(text: str) -> str:
