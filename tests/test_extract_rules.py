@@ -318,6 +318,7 @@ def test_labels_and_phrase_cleaning():
     assert split_label("Flaw 2: Stale reference model", CUES) == ("failure_mode", "Stale reference model")
     assert split_label("Fundamental issue: Task mix mismatch", CUES) == ("failure_mode", "Task mix mismatch")  # graded
     assert split_label("Main fix: Lower the learning rate", CUES) == ("mitigation", "Lower the learning rate")
+    assert split_label("Fix candidate: Length penalty", CUES) == ("mitigation", "Length penalty")
     assert split_label("Critical path: the rollout step", CUES) == (None, "Critical path: the rollout step")
     assert clean_phrase("Lower the entropy floor to 1.5") == "Lower the entropy floor"   # the fix, not its value
     assert clean_phrase("Raise group size to 16") == "Raise group size"
