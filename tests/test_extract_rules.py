@@ -197,6 +197,10 @@ def test_boilerplate_blocks_are_not_claims(line):
     ("Alice and Bob advised the project throughout its second year.", False),
     ("By contrast, the policy trained with a KL penalty kept its entropy.", True),
     ("model.train(batch, lr=1e-6, beta=0.04, eps=0.2) # x = y", False),
+    ("See [runs/overfit_log.md](../runs/overfit_log.md) for every run of the sweep.", False),   # a pointer
+    ("See how the reward falls after step 200 once the penalty is gone.", True),              # ... no link
+    ("The entropy fell fast, see [the plot](plot.png) for the curve over steps.", True),
+    ("title: Some paper on forgetting in fine-tuning url: https://example.org/paper", False),  # a reference entry
 ])
 def test_sentence_cleaning(sentence, claim):
     assert is_claim_text(sentence, CUES) is claim

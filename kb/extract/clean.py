@@ -46,7 +46,8 @@ def _alpha_share(text: str) -> float:
 def is_claim_text(text: str, cues: Cues) -> bool:
     """Whether a sentence reads as a claim rather than boilerplate, a citation, code or a lead-in."""
     text_plain = plain(text)
-    if word_count(text_plain) < MIN_CLAIM_WORDS or cues.is_boilerplate_sentence(text_plain):
+    if word_count(text_plain) < MIN_CLAIM_WORDS or cues.is_boilerplate_sentence(text_plain) \
+            or cues.is_boilerplate_sentence(text):   # some boilerplate shows in its markup ("See [the log](...)")
         return False
     lead_in = text_plain.endswith(":") and word_count(text_plain) < LEAD_IN_MAX_WORDS
     if _TIMESTAMP.match(text_plain) or lead_in or _LINK_ONLY.match(text):
