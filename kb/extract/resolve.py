@@ -84,7 +84,8 @@ class ConceptVectors:
     owners: list[str]
     matrix: np.ndarray
     open_ended: tuple[tuple[str, str], ...] = ()   # (open-ended alias without its "*", normalized; owner)
-    weak: tuple[tuple[str, str], ...] = ()         # (weak alias, normalized, "*" kept if open-ended; owner)
+    weak: tuple[tuple[str, str], ...] = ()         # (weak alias, normalized; owner)
+    weak_open_ended: tuple[tuple[str, str], ...] = ()   # (open-ended weak alias without its "*", normalized; owner)
 
     @cached_property
     def _open_by_first_word(self) -> dict[str, list[tuple[str, str]]]:
@@ -116,18 +117,12 @@ class ConceptVectors:
             owners[name].add(owner)
         return owners
 
-    @cached_property
-    def _open_weak(self) -> list[tuple[str, str]]:
-        return [(name[:-1], owner) for name, owner in self.weak if name.endswith("*")]
-
     def weakly_named(self, phrase: str) -> str | None:
         """The one concept that `phrase`, normalized, is a weak alias of ("gradient clipping"). A weak alias needs
         support to tie a sentence, where it may stand inside other words; a phrase that is that alias whole names
         its concept, however close it embeds to another's name ("gradient-preserving clipping")."""
         owners = set(self._weak_owners.get(phrase, set()))
-        for prefix, owner in self._open_weak:   # one spelled out whole ("hallucinat*": "hallucinations")
-            if phrase.startswith(prefix) and " " not in phrase[len(prefix):]:
-                owners.add(owner)
+        owners |= {owner for prefix, owner in self.weak_open_ended if _spells_out(phrase, prefix)}   # "hallucinat*"
         return next(iter(owners)) if len(owners) == 1 else None
 
     def completing(self, phrase: str) -> str | None:
@@ -136,7 +131,7 @@ class ConceptVectors:
         alias's open ending is matched here, by its letters."""
         words = phrase.split()
         for prefix, owner in self._open_by_first_word.get(words[0] if words else "", ()):
-            if phrase.startswith(prefix) and " " not in phrase[len(prefix):]:
+            if _spells_out(phrase, prefix):
                 return owner
         return None
 
@@ -162,9 +157,17 @@ def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
                 owners.append(c.id)
     open_ended = tuple((normalize(a.rstrip("*")), c.id) for c in concepts for a in c.aliases
                        if a.strip().endswith("*") and a.strip("* "))
-    weak = tuple((normalize(a.strip()), c.id) for c in concepts for a in c.weak_aliases if a.strip("* "))
+    weak = tuple((normalize(a), c.id) for c in concepts for a in c.weak_aliases
+                 if a.strip("* ") and not a.strip().endswith("*"))
+    weak_open_ended = tuple((normalize(a.rstrip("*")), c.id) for c in concepts for a in c.weak_aliases
+                            if a.strip().endswith("*") and a.strip("* "))
     return ConceptVectors(names, owners, embed(names) if names else np.zeros((0, 384), dtype=np.float32),
-                          open_ended, weak)
+                          open_ended, weak, weak_open_ended)
+
+
+def _spells_out(phrase: str, prefix: str) -> bool:
+    """Whether normalized `phrase` is an open-ended alias's `prefix` with its last word completed."""
+    return phrase.startswith(prefix) and " " not in phrase[len(prefix):]
 
 
 _ADJECTIVE_ENDS = ("ble", "ive", "ous", "ful", "less")
