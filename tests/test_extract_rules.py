@@ -21,7 +21,7 @@ from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
 from kb.extract.resolve import (ConceptVectors, _existing_match, abbreviates, adjusted_setting, alias_shaped,
                                 changed_setting, content_stems, defined_acronyms, drops_direction, expand_acronyms,
                                 names_a_concept, names_other_machinery,
-                                opposite_direction, shaped_kind, tunes_a_setting,
+                                opposite_direction, section_labels, shaped_kind, tunes_a_setting,
                                 without_imperative)
 from kb.parse import parse_text
 
@@ -988,3 +988,38 @@ def test_a_headings_new_concept_is_described_by_a_sentence_of_prose_about_it():
     assert section_description("Slow drift", sentences, CUES) == sentences[1]     # else the first prose
     assert section_description("Slow drift", sentences[:1], CUES) == sentences[0]  # else the first sentence
     assert section_description("Slow drift", [], CUES) is None
+
+
+def test_a_section_heading_announces_failures_or_fixes_in_plural_and_in_several_words():
+    assert section_labels("Known issues", CUES) == {"failure_mode"}
+    assert section_labels("3. Pitfalls we hit", CUES) == {"failure_mode"}
+    assert section_labels("Root causes", CUES) == {"failure_mode"}
+    assert section_labels("What didn't work", CUES) == {"failure_mode"}
+    assert section_labels("Fixes", CUES) == {"mitigation"}
+    assert section_labels("What worked", CUES) == {"mitigation"}
+    assert section_labels("Problems and solutions", CUES) == {"failure_mode", "mitigation"}
+    assert section_labels("Training setup", CUES) == set()
+
+
+def test_a_part_in_a_wrong_state_is_not_another_name_of_the_fix_that_repairs_it():
+    known = ConceptVectors(["better zeta design"], ["mit:zeta"], np.zeros((1, 384), dtype=np.float32))
+    vocabulary = {"mit:zeta": content_stems("better zeta design", CUES)}
+    unsure = np.array([0.45, 0.45, 0.1])
+    assert _existing_match("Incomplete zeta design", np.array([0.83]), known, unsure, vocabulary, CUES) is None
+    assert _existing_match("Improved zeta design", np.array([0.83]), known, unsure, vocabulary, CUES)[0] == "mit:zeta"
+    # the same name, however it is spelled, still is the concept
+    assert _existing_match("Incomplete zeta design", np.array([0.95]), known, unsure, vocabulary, CUES)[0] == "mit:zeta"
+
+
+def test_a_library_setting_named_in_prose_ties_the_fix_it_sets():
+    from kb.extract import alias_index, curated_concepts
+    from kb.taxonomy import Curation, load_taxonomy
+
+    index = alias_index(curated_concepts(load_taxonomy(REPO / "data" / "taxonomy.yaml"), Curation()), CUES)
+    named = lambda text: {h.concept_id for h in index.find(text) if not h.weak}
+    assert "mit:entropy-regularization" in named("We raised entropy_coeff to 0.01 after step 300.")
+    assert "mit:gradient-clipping" in named("Setting max_grad_norm to 1.0 removed the spikes.")
+    # a setting that can move either way ties the fix only when the sentence moves it that way
+    assert "mit:longer-max-length" in named("Increase max_response_length so answers are not cut off.")
+    assert "mit:shorter-max-length" in named("We reduced max_response_length to fit in memory.")
+    assert "mit:longer-max-length" not in named("We reduced max_response_length to fit in memory.")

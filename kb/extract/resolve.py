@@ -60,7 +60,7 @@ GENERIC_WORDS = {"reward", "rewards", "model", "models", "policy", "policies", "
                  "learning", "language", "llm", "llms", "method", "methods", "approach", "problem", "issue", "fix"}
 HINT_WEIGHT = 3.0
 SECTION_WEIGHT = 2.0
-_SECTION_WORDS = re.compile(r"[a-z]+")
+_SECTION_WORDS = re.compile(r"[a-z]+(?:'t)?")
 
 
 @dataclass(frozen=True)
@@ -208,15 +208,30 @@ def expand_acronyms(phrase: str, expansions: dict[str, str]) -> str:
 
 
 def _section_weights(section: str, cues: Cues) -> np.ndarray:
-    """Multipliers from the words of the section heading ("Fixes", "Problems", "Mitigation strategies")."""
-    words = _SECTION_WORDS.findall(section.lower())
+    """Multipliers from the words of the section heading ("Fixes", "Known issues", "What went wrong")."""
     weights = np.ones(len(CLASSES), dtype=np.float32)
-    if any(cues.patterns.failure_label.match(w) for w in words):
-        weights[CLASSES.index("failure_mode")] *= SECTION_WEIGHT
-    fixes = cues.patterns.mitigation_label
-    if any(fixes.match(w) or fixes.match(w.rstrip("s")) for w in words):
-        weights[CLASSES.index("mitigation")] *= SECTION_WEIGHT
+    labels = section_labels(section, cues)
+    for kind in ("failure_mode", "mitigation"):
+        if kind in labels:
+            weights[CLASSES.index(kind)] *= SECTION_WEIGHT
     return weights
+
+
+def section_labels(section: str, cues: Cues) -> set[str]:
+    """The kinds a section heading announces by a label in it, one to three words long and singular or plural
+    ("Pitfalls", "Root causes", "What didn't work" for failures; "Fixes", "What worked" for fixes)."""
+    words = _SECTION_WORDS.findall(section.lower())
+    found = set()
+    for size in (1, 2, 3):
+        for i in range(len(words) - size + 1):
+            *first, last = words[i:i + size]
+            for singular in {last, last.removesuffix("s"), last.removesuffix("es")}:
+                phrase = " ".join([*first, singular])
+                if cues.patterns.failure_label.match(phrase):
+                    found.add("failure_mode")
+                if cues.patterns.mitigation_label.match(phrase):
+                    found.add("mitigation")
+    return found
 
 
 def _in_context(probabilities: np.ndarray, mention: Mention, section_weights: np.ndarray) -> np.ndarray:
@@ -695,6 +710,7 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
     stems = content_stems(phrase, cues)
     head = tokens(phrase)[-1].stem if len(norm.split()) > 1 and tokens(phrase) else None
     setting = changed_setting(phrase, cues)
+    defect = shaped_kind(phrase, "mitigation", cues) == "failure_mode"
     completed = known.completing(norm) or known.heading_word_added(phrase, cues)
     if completed is not None and p[CLASSES.index(_kind_of(completed))] >= ALIAS_MIN_PROBABILITY \
             and not opposite_direction(phrase, known.names_of(completed), cues):
@@ -707,6 +723,8 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
         if similarity < SAME_MEANING and (not setting <= vocabulary.get(owner, set())
                                           or drops_direction(phrase, known.names[j], cues)):
             continue   # changing a setting is the fix that changes it: "Reduce concurrent rollouts" is not async rollouts
+        if similarity < SAME_MEANING and defect and _kind_of(owner) == "mitigation":
+            continue   # "Incomplete reward design" is what a fix repairs, not the fix ("Better reward design")
         kind_probability = p[CLASSES.index(_kind_of(owner))]
         plausible = kind_probability >= ALIAS_MIN_PROBABILITY
         # the shared word must say which one: "Purely sampling" shares only its head with "Dynamic sampling"
