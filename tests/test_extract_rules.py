@@ -1023,3 +1023,16 @@ def test_a_library_setting_named_in_prose_ties_the_fix_it_sets():
     assert "mit:longer-max-length" in named("Increase max_response_length so answers are not cut off.")
     assert "mit:shorter-max-length" in named("We reduced max_response_length to fit in memory.")
     assert "mit:longer-max-length" not in named("We reduced max_response_length to fit in memory.")
+
+
+def test_a_methods_acronym_before_a_known_name_is_that_concept_in_the_methods_setting():
+    known = ConceptVectors(["zeta KL controller", "Zeta penalty"], ["mit:zkl", "mit:zp"], np.zeros((2, 384), dtype=np.float32))
+    assert known.qualified_by_method("PPO-zeta KL controller", CUES) == "mit:zkl"
+    assert known.qualified_by_method("GRPO zeta penalty", CUES) == "mit:zp"
+    assert known.qualified_by_method("zeta penalty", CUES) is None          # nothing dropped: matched elsewhere
+    assert known.qualified_by_method("XYZQ zeta penalty", CUES) is None     # not a method of the field
+    assert known.qualified_by_method("PPO objective", CUES) is None
+    vocabulary = {c: content_stems(n, CUES) for n, c in zip(known.names, known.owners)}
+    as_fix = np.array([0.02, 0.9, 0.08])
+    # without the rule the method's acronym, which no name of the concept holds, keeps the two apart
+    assert _existing_match("PPO-zeta KL controller", np.array([0.8, 0.3]), known, as_fix, vocabulary, CUES)[0] == "mit:zkl"

@@ -106,6 +106,17 @@ class ConceptVectors:
         heads = cues.mitigation_heads if owner and owner.startswith("mit:") else cues.failure_heads
         return owner if owner and words[-1] in heads else None   # "Reward hacking penalty" is no hacking
 
+    def qualified_by_method(self, phrase: str, cues: Cues) -> str | None:
+        """The concept whose name `phrase` is once the acronyms of the field's methods that open it are dropped
+        ("PPO-adaptive KL penalty" is "adaptive KL penalty", "GRPO length bias" is "length bias"): the writer
+        said in which method's setting the known concept appears."""
+        words = re.split(r"[\s-]+", phrase.strip())
+        methods = _neutral_stems(cues.neutral_terms)[1]
+        dropped = 0
+        while dropped < len(words) - 1 and _ACRONYM.fullmatch(words[dropped]) and _stem_of(words[dropped]) in methods:
+            dropped += 1
+        return self._by_squashed.get(_squashed(" ".join(words[dropped:]))) if dropped else None
+
     def nearest_name_similarity(self, owner: str, sims: np.ndarray) -> float:
         """The similarity (from `sims`, one per name) of the concept's name nearest the phrase."""
         return max((float(sims[j]) for j, o in enumerate(self.owners) if o == owner), default=1.0)
@@ -711,7 +722,8 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
     head = tokens(phrase)[-1].stem if len(norm.split()) > 1 and tokens(phrase) else None
     setting = changed_setting(phrase, cues)
     defect = shaped_kind(phrase, "mitigation", cues) == "failure_mode"
-    completed = known.completing(norm) or known.heading_word_added(phrase, cues)
+    completed = (known.completing(norm) or known.heading_word_added(phrase, cues)
+                 or known.qualified_by_method(phrase, cues))
     if completed is not None and p[CLASSES.index(_kind_of(completed))] >= ALIAS_MIN_PROBABILITY \
             and not opposite_direction(phrase, known.names_of(completed), cues):
         return completed, known.nearest_name_similarity(completed, sims), True
