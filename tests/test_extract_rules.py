@@ -18,7 +18,7 @@ from kb.extract.cues import load_cues
 from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
-from kb.extract.resolve import (ConceptVectors, _existing_match, abbreviates, adjusted_setting, alias_shaped,
+from kb.extract.resolve import (ConceptVectors, NameStems, _existing_match, _part_of_name, abbreviates, adjusted_setting, alias_shaped,
                                 changed_setting, content_stems, defined_acronyms, drops_direction, expand_acronyms,
                                 names_a_concept, names_other_machinery,
                                 opposite_direction, section_labels, shaped_kind, tunes_a_setting,
@@ -1036,3 +1036,14 @@ def test_a_methods_acronym_before_a_known_name_is_that_concept_in_the_methods_se
     as_fix = np.array([0.02, 0.9, 0.08])
     # without the rule the method's acronym, which no name of the concept holds, keeps the two apart
     assert _existing_match("PPO-zeta KL controller", np.array([0.8, 0.3]), known, as_fix, vocabulary, CUES)[0] == "mit:zkl"
+
+
+def test_a_shortened_name_moving_the_other_way_is_not_part_of_that_name():
+    names = ["weaker zeta regularization", "lower zeta coefficient"]
+    known = ConceptVectors(names, ["mit:weak-zeta", "mit:weak-zeta"], np.zeros((2, 384), dtype=np.float32))
+    stems = NameStems.of(names, CUES)
+    as_fix = np.array([0.05, 0.9, 0.05])
+    sims = np.array([0.9, 0.6])
+    assert _part_of_name("zeta regularization", sims, known, stems, as_fix, CUES) is None   # says no way: "drops" it
+    assert _part_of_name("weaker zeta regularization", sims, known, stems, as_fix, CUES)[0] == "mit:weak-zeta"
+    assert _part_of_name("stronger zeta regularization", sims, known, stems, as_fix, CUES) is None

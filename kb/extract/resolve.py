@@ -785,6 +785,7 @@ def _part_of_name(phrase: str, sims: np.ndarray, known: ConceptVectors, name_ste
         if (similarity >= PART_OF_NAME_SIMILARITY
                 and not names_other_machinery(phrase, known.names_of(known.owners[j]), cues)
                 and not drops_direction(phrase, known.names[j], cues)
+                and not opposite_direction(phrase, known.names_of(known.owners[j]), cues)
                 and p[CLASSES.index(_kind_of(known.owners[j]))] >= ALIAS_MIN_PROBABILITY
                 and (best is None or similarity > best[1])):
             best = (known.owners[j], similarity, False)
