@@ -488,3 +488,26 @@ def test_a_structural_heading_ties_nothing_whatever_alias_it_holds(tmp_path, ext
     assert "fm:entropy-collapse" in headed
     assert "fm:silent-library-bugs" not in headed
 
+
+
+def test_a_lone_weak_word_is_not_about_a_concept_its_document_names_outright_elsewhere(tmp_path, extract):
+    """Where a document names a fix outright, a weak word of it in another sentence is mostly said in passing
+    ("the sandbox image is pulled nightly"); where weak words are all the document says, they still tie it."""
+    head = "---\nid: {id}\nkind: post\ntitle: Notes on a GRPO run\n---\n# Notes on a GRPO run\n\n" \
+           "We trained the policy with GRPO against unit tests and a KL penalty to the reference.\n\n"
+    _write(tmp_path, "named.md", head.format(id="named")
+           + "The agent gamed the grader, so we moved to a grader outside the sandbox with read-only test files.\n\n"
+             "The sandbox image is pulled from the registry every night.\n\n"
+             "Each sandbox gets two CPU cores.\n")
+    _write(tmp_path, "weak.md", head.format(id="weak")
+           + "The agent gamed the grader by editing the tests.\n\n"
+             "We now run every rollout in a sandbox.\n\n"
+             "The sandbox has no write access to the test folder.\n")
+    _, x = extract(tmp_path)
+
+    def tied(source: str) -> list[str]:
+        return [x.nodes[e.u].provenance.quote for e in x.edges if e.kind == "about" and e.v == "mit:sandboxing"
+                and e.u.startswith("claim:") and x.nodes[e.u].provenance.source_id == source]
+    assert [q for q in tied("named") if "grader outside the sandbox" in q]
+    assert not [q for q in tied("named") if "pulled from the registry" in q or "two CPU cores" in q]
+    assert len(tied("weak")) == 2

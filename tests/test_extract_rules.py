@@ -1047,3 +1047,23 @@ def test_a_shortened_name_moving_the_other_way_is_not_part_of_that_name():
     assert _part_of_name("zeta regularization", sims, known, stems, as_fix, CUES) is None   # says no way: "drops" it
     assert _part_of_name("weaker zeta regularization", sims, known, stems, as_fix, CUES)[0] == "mit:weak-zeta"
     assert _part_of_name("stronger zeta regularization", sims, known, stems, as_fix, CUES) is None
+
+
+def test_concept_names_are_embedded_in_the_same_order_in_every_process():
+    """Two concepts may share a name; which one a phrase meets first must not depend on the process's string
+    hashing, or two builds of one corpus differ."""
+    import subprocess
+    import sys
+
+    script = ("import numpy as np\n"
+              "from kb.extract.resolve import concept_vectors\n"
+              "from kb.taxonomy import Concept\n"
+              "c = [Concept(id='mit:a', label='Alpha fix', description='d', aliases=['panel of zetas', 'beta one',"
+              " 'gamma two', 'delta three']), Concept(id='mit:b', label='Beta fix', description='d', aliases=["
+              "'panel of zetas', 'epsilon four'])]\n"
+              "v = concept_vectors(c, lambda names: np.zeros((len(names), 384), dtype=np.float32))\n"
+              "print(list(zip(v.names, v.owners)))\n")
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout
+            for seed in (1, 2, 3, 4)}
+    assert len(runs) == 1, runs

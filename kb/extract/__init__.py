@@ -401,6 +401,7 @@ def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], 
                    hits: list[list[AliasHit]], blocks: list[BlockHits], index: DocumentAliases,
                    resolutions: list[Resolution], cues: Cues, related: Mapping[str, frozenset[str]]) -> None:
     supported = supported_concepts([*hits, *(found for _, _, found in blocks)], resolutions, related)
+    outright = named_outright([*hits, *(found for _, _, found in blocks)], resolutions)
     by_sentence: dict[int, list[Resolution]] = defaultdict(list)
     for r in resolutions:
         if r.mention.sentence is not None:
@@ -410,6 +411,8 @@ def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], 
         s = claim.sentence
         named: dict[str, str] = {}
         for h in claim_hits:
+            if h.weak and h.concept_id in outright and " " not in h.alias.strip():
+                continue   # the document names it outright elsewhere; a lone weak word here is mostly in passing
             if not h.weak or h.concept_id in supported:
                 rule = "rule:alias" if not h.weak else "rule:alias-supported"
                 g.add_edge(node.id, h.concept_id, "about", _prov(doc, s, rule), matched=h.alias)
@@ -473,10 +476,14 @@ def supported_concepts(hits: list[list[AliasHit]], resolutions: list[Resolution]
                 elif related.get(h.concept_id, frozenset()) & named_here:
                     beside.add(h.concept_id)
     # a mention only near a concept in meaning (not confident) vouches for nothing
-    strong = {h.concept_id for hs in hits for h in hs if not h.weak} | {r.concept_id for r in resolutions
-                                                                        if r.confident}
+    strong = named_outright(hits, resolutions)
     vouched = {c for c in phrased if related.get(c, frozenset()) & strong} | beside
     return strong | vouched | {c for c, n in weak.items() if n >= MIN_WEAK_SENTENCES}
+
+
+def named_outright(hits: list[list[AliasHit]], resolutions: list[Resolution]) -> set[str]:
+    """Concepts a document names by a strong alias or a confidently resolved mention."""
+    return {h.concept_id for hs in hits for h in hs if not h.weak} | {r.concept_id for r in resolutions if r.confident}
 
 
 def unclaimed_blocks(doc: Document, claims: list[ClaimSentence], index: AliasIndex | DocumentAliases,

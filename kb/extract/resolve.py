@@ -162,7 +162,7 @@ def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
     """Embed each concept's label and strong aliases."""
     names, owners = [], []
     for c in concepts:
-        for name in {c.label.split(" (")[0], *(a.rstrip("*") for a in c.aliases)}:
+        for name in dict.fromkeys([c.label.split(" (")[0], *(a.rstrip("*") for a in c.aliases)]):   # in order: ties break alike
             if name.strip():
                 names.append(name)
                 owners.append(c.id)
