@@ -76,6 +76,10 @@ paper: "2699.00001"
 This fictional study measures that 40% of rollouts in a group get the same reward on hard prompts.
 """
 
+# A short post's opening; "{id}" names the document, "{setup}" what the policy was trained against.
+GRPO_NOTES = ("---\nid: {id}\nkind: post\ntitle: Notes on a GRPO run\n---\n# Notes on a GRPO run\n\n"
+              "We trained the policy with GRPO against {setup} and a KL penalty to the reference.\n\n")
+
 
 def test_tiny_corpus_gives_typed_nodes_and_edges_with_exact_quotes(tmp_path, extract):
     _write(tmp_path, "post.md", POST)
@@ -370,8 +374,7 @@ def test_table_cells_and_setting_tweaks_found_no_concept(tmp_path, extract):
 def test_common_words_need_support_before_they_name_a_concept(tmp_path, extract):
     """"overflow", "discard" and "interleave" are everyday words in this field; alone they name no failure or
     fix ("answers scraped from Stack Overflow", "samples discarded by the filter"), but the specific names do."""
-    head = "---\nid: {id}\nkind: post\ntitle: Notes on a GRPO run\n---\n# Notes on a GRPO run\n\n" \
-           "We trained the policy with GRPO against a learned reward model and a KL penalty to the reference.\n\n"
+    head = GRPO_NOTES.replace("{setup}", "a learned reward model")
     _write(tmp_path, "plain.md", head.format(id="plain-words")
            + "The prompts were scraped from Stack Overflow answers about Python packaging.\n\n"
              "Samples whose ratio left the band were discarded by the filter before the update.\n\n"
@@ -493,8 +496,7 @@ def test_a_structural_heading_ties_nothing_whatever_alias_it_holds(tmp_path, ext
 def test_a_lone_weak_word_is_not_about_a_concept_its_document_names_outright_elsewhere(tmp_path, extract):
     """Where a document names a fix outright, a weak word of it in another sentence is mostly said in passing
     ("the sandbox image is pulled nightly"); where weak words are all the document says, they still tie it."""
-    head = "---\nid: {id}\nkind: post\ntitle: Notes on a GRPO run\n---\n# Notes on a GRPO run\n\n" \
-           "We trained the policy with GRPO against unit tests and a KL penalty to the reference.\n\n"
+    head = GRPO_NOTES.replace("{setup}", "unit tests")
     _write(tmp_path, "named.md", head.format(id="named")
            + "The agent gamed the grader, so we moved to a grader outside the sandbox with read-only test files.\n\n"
              "The sandbox image is pulled from the registry every night.\n\n"
