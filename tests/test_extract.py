@@ -76,9 +76,11 @@ paper: "2699.00001"
 This fictional study measures that 40% of rollouts in a group get the same reward on hard prompts.
 """
 
-# A short post's opening; "{id}" names the document, "{setup}" what the policy was trained against.
-GRPO_NOTES = ("---\nid: {id}\nkind: post\ntitle: Notes on a GRPO run\n---\n# Notes on a GRPO run\n\n"
-              "We trained the policy with GRPO against {setup} and a KL penalty to the reference.\n\n")
+def _grpo_notes(root: Path, doc_id: str, setup: str, body: str) -> None:
+    """Write a short post about a GRPO run trained against `setup`, whose body after the opening is `body`."""
+    _write(root, f"{doc_id}.md", f"---\nid: {doc_id}\nkind: post\ntitle: Notes on a GRPO run\n---\n"
+           f"# Notes on a GRPO run\n\nWe trained the policy with GRPO against {setup} and a KL penalty to the "
+           f"reference.\n\n{body}")
 
 
 def test_tiny_corpus_gives_typed_nodes_and_edges_with_exact_quotes(tmp_path, extract):
@@ -374,18 +376,18 @@ def test_table_cells_and_setting_tweaks_found_no_concept(tmp_path, extract):
 def test_common_words_need_support_before_they_name_a_concept(tmp_path, extract):
     """"overflow", "discard" and "interleave" are everyday words in this field; alone they name no failure or
     fix ("answers scraped from Stack Overflow", "samples discarded by the filter"), but the specific names do."""
-    head = GRPO_NOTES.replace("{setup}", "a learned reward model")
-    _write(tmp_path, "plain.md", head.format(id="plain-words")
-           + "The prompts were scraped from Stack Overflow answers about Python packaging.\n\n"
-             "Samples whose ratio left the band were discarded by the filter before the update.\n\n"
-             "The policy learned to interleave short plans with tool calls.\n")
-    _write(tmp_path, "numerics.md", head.format(id="numerics")
-           + "In half precision the logits hit an fp16 overflow and the loss turned into NaN values.\n")
-    _write(tmp_path, "ratios.md", head.format(id="ratios")
-           + "For every token the trainer forms a truncated importance weight from the two policies.\n")
-    _write(tmp_path, "quantities.md", head.format(id="quantities")
-           + "Please verify that the model in the checkpoint folder loads before the first step.\n\n"
-             "We kept the reward scale at one and logged the clipfrac every ten steps.\n")
+    setup = "a learned reward model"
+    _grpo_notes(tmp_path, "plain-words", setup,
+                "The prompts were scraped from Stack Overflow answers about Python packaging.\n\n"
+                "Samples whose ratio left the band were discarded by the filter before the update.\n\n"
+                "The policy learned to interleave short plans with tool calls.\n")
+    _grpo_notes(tmp_path, "numerics", setup,
+                "In half precision the logits hit an fp16 overflow and the loss turned into NaN values.\n")
+    _grpo_notes(tmp_path, "ratios", setup,
+                "For every token the trainer forms a truncated importance weight from the two policies.\n")
+    _grpo_notes(tmp_path, "quantities", setup,
+                "Please verify that the model in the checkpoint folder loads before the first step.\n\n"
+                "We kept the reward scale at one and logged the clipfrac every ten steps.\n")
     _, x = extract(tmp_path)
 
     def tied(concept: str) -> list[str]:
@@ -496,15 +498,13 @@ def test_a_structural_heading_ties_nothing_whatever_alias_it_holds(tmp_path, ext
 def test_a_lone_weak_word_is_not_about_a_concept_its_document_names_outright_elsewhere(tmp_path, extract):
     """Where a document names a fix outright, a weak word of it in another sentence is mostly said in passing
     ("the sandbox image is pulled nightly"); where weak words are all the document says, they still tie it."""
-    head = GRPO_NOTES.replace("{setup}", "unit tests")
-    _write(tmp_path, "named.md", head.format(id="named")
-           + "The agent gamed the grader, so we moved to a grader outside the sandbox with read-only test files.\n\n"
-             "The sandbox image is pulled from the registry every night.\n\n"
-             "Each sandbox gets two CPU cores.\n")
-    _write(tmp_path, "weak.md", head.format(id="weak")
-           + "The agent gamed the grader by editing the tests.\n\n"
-             "We now run every rollout in a sandbox.\n\n"
-             "The sandbox has no write access to the test folder.\n")
+    _grpo_notes(tmp_path, "named", "unit tests",
+                "The agent gamed the grader, so we moved to a grader outside the sandbox with read-only test "
+                "files.\n\nThe sandbox image is pulled from the registry every night.\n\nEach sandbox gets two CPU "
+                "cores.\n")
+    _grpo_notes(tmp_path, "weak", "unit tests",
+                "The agent gamed the grader by editing the tests.\n\nWe now run every rollout in a sandbox.\n\n"
+                "The sandbox has no write access to the test folder.\n")
     _, x = extract(tmp_path)
 
     def tied(source: str) -> list[str]:

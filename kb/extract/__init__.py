@@ -400,8 +400,9 @@ def add_document(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], hi
 def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], nodes: list[Node],
                    hits: list[list[AliasHit]], blocks: list[BlockHits], index: DocumentAliases,
                    resolutions: list[Resolution], cues: Cues, related: Mapping[str, frozenset[str]]) -> None:
-    supported = supported_concepts([*hits, *(found for _, _, found in blocks)], resolutions, related)
-    outright = named_outright([*hits, *(found for _, _, found in blocks)], resolutions)
+    every_hit = [*hits, *(found for _, _, found in blocks)]
+    supported = supported_concepts(every_hit, resolutions, related)
+    outright = named_outright(every_hit, resolutions)
     by_sentence: dict[int, list[Resolution]] = defaultdict(list)
     for r in resolutions:
         if r.mention.sentence is not None:

@@ -162,7 +162,8 @@ def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
     """Embed each concept's label and strong aliases."""
     names, owners = [], []
     for c in concepts:
-        for name in dict.fromkeys([c.label.split(" (")[0], *(a.rstrip("*") for a in c.aliases)]):   # in order: ties break alike
+        # in the taxonomy's order, not a set's: a name two concepts share must break ties alike in every process
+        for name in dict.fromkeys([c.label.split(" (")[0], *(a.rstrip("*") for a in c.aliases)]):
             if name.strip():
                 names.append(name)
                 owners.append(c.id)
