@@ -513,3 +513,18 @@ def test_a_lone_weak_word_is_not_about_a_concept_its_document_names_outright_els
     assert [q for q in tied("named") if "grader outside the sandbox" in q]
     assert not [q for q in tied("named") if "pulled from the registry" in q or "two CPU cores" in q]
     assert len(tied("weak")) == 2
+
+
+def test_a_list_of_settings_and_measured_quantities_ties_no_fix(tmp_path, extract):
+    """A run's configuration ("samples per prompt: `8`") and the quantities a report logs ("token count") name
+    knobs and measurements; the fixes whose names hold those words are tied only where the text applies them."""
+    _grpo_notes(tmp_path, "config", "a math verifier",
+                "The entropy collapsed by step 300 and every group got the same reward.\n\n"
+                "We then raised the temperature to keep the groups diverse.\n\n## Settings\n\n"
+                "- temperature: `1.0`\n- samples per prompt: `8`\n- `4096` max model length\n\n## Logged\n\n"
+                "- token count\n- finish reason\n")
+    _, x = extract(tmp_path)
+    quotes = {(e.v, e.provenance.quote) for e in x.edges if e.kind == "about" and e.provenance.source_id == "config"}
+    assert any(v == "mit:temperature-tuning" and "raised the temperature" in q for v, q in quotes)
+    assert not [v for v, q in quotes if q.startswith(("temperature:", "samples per prompt", "`4096`"))]
+    assert not [v for v, q in quotes if v == "mit:grad-accumulation-fix"]

@@ -19,7 +19,7 @@ from kb.extract.mentions import clean_phrase, document_mentions, split_label
 from kb.extract.mentions import Mention
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
 from kb.extract.resolve import (ConceptVectors, NameStems, _existing_match, _part_of_name, abbreviates, adjusted_setting, alias_shaped,
-                                changed_setting, content_stems, defined_acronyms, drops_direction, expand_acronyms,
+                                changed_setting, content_stems, defined_acronyms, drops_direction, expand_acronyms, names_a_quantity,
                                 names_a_concept, names_other_machinery,
                                 opposite_direction, section_labels, shaped_kind, tunes_a_setting,
                                 without_imperative)
@@ -924,6 +924,28 @@ def test_a_phrase_naming_only_the_quantity_is_not_a_concept_that_moves_it():
     assert drops_direction("Variance", "zero variance", CUES)
     assert not drops_direction("Bigger batches", "larger batch size", CUES)
     assert not drops_direction("Batch size", "batch size schedule", CUES)   # the name says no way either
+
+
+def test_a_quantity_said_without_a_way_it_moved_is_named_as_a_quantity():
+    assert names_a_quantity("Token count", CUES)
+    assert names_a_quantity("average response length", CUES)
+    assert not names_a_quantity("Larger batch size", CUES)   # says which way
+    assert not names_a_quantity("Global token-count normalization", CUES)
+
+
+@pytest.mark.parametrize("item, entry", [
+    ("- samples per prompt: `8`", True),
+    ("temperature: 1.0", True),
+    ("* **KL coefficient** = 0.001", True),
+    ("- `4096` max model length", True),
+    ("- tensor parallel size: `1`", True),
+    ("- Enable reward normalization: `--reward_running_norm`", False),   # an instruction naming its flag
+    ("**2. Enable Reward Normalization**", False),                      # a numbered step
+    ("- 2 epochs allowed the policy to explore further", False),
+    ("- Temperature 0.7 keeps the group diverse", False),
+])
+def test_an_item_that_only_gives_a_setting_its_value_is_a_setting_entry(item, entry):
+    assert CUES.is_setting_entry(item) is entry
 
 
 def test_a_contents_entry_is_no_claim():

@@ -492,7 +492,7 @@ def unclaimed_blocks(doc: Document, claims: list[ClaimSentence], index: AliasInd
     """Headings, table rows and short list items (not claims), each with the rule that ties through it and the
     index's hits in it: a weak alias recurring there counts as support like one in a sentence. A structural
     heading ("Implementation details", "Appendix A: Hyperparameters") organises the document and names nothing,
-    whatever alias its words hold."""
+    whatever alias its words hold; nor does an item that only gives a setting its value."""
     with_claims = {c.block.start for c in claims}
     out = []
     for block in doc.blocks:
@@ -501,6 +501,8 @@ def unclaimed_blocks(doc: Document, claims: list[ClaimSentence], index: AliasInd
             continue
         if block.kind == "heading" and cues.is_structural(clean_phrase(split_label(block.text, cues)[1])):
             continue
+        if block.kind != "heading" and not table and cues.is_setting_entry(block.text):
+            continue   # "temperature: `1.0`" reports a configuration, whatever fix shares the knob's name
         rule = "rule:table" if table else ("rule:heading" if block.kind == "heading" else "rule:short-block")
         out.append((rule, block, index.find(doc.text[block.start:block.end])))
     return out

@@ -36,6 +36,9 @@ def _words_pattern(words: list[str], *, whole: bool = False) -> re.Pattern[str]:
     return re.compile(rf"^(?:{alternation})$" if whole else rf"(?<![\w])(?:{alternation})", re.IGNORECASE)
 
 
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+
+
 def _alternation(patterns: list[str]) -> re.Pattern[str]:
     try:
         return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
@@ -58,6 +61,7 @@ class CuePatterns:
     title: re.Pattern[str]               # a title naming RL training of language models
     boilerplate_block: re.Pattern[str]
     boilerplate_sentence: re.Pattern[str]
+    setting_entry: re.Pattern[str]       # a list item giving a setting its value ("temperature: 1.0"), whole
 
 
 class Cues(BaseModel):
@@ -77,6 +81,7 @@ class Cues(BaseModel):
     mitigation_subject_cues: list[str]
     boilerplate_blocks: list[str]
     boilerplate_sentences: list[str]
+    setting_entries: list[str]
     domain_terms: list[str]
     title_terms: list[str]
     weak_modifiers: WordSet
@@ -90,6 +95,7 @@ class Cues(BaseModel):
     neutral_terms: WordSet
     clause_words: WordSet
     report_tails: WordSet
+    quantity_heads: WordSet
     degree_words: WordSet
     shortfall_starts: WordSet
     defect_starts: WordSet
@@ -122,9 +128,10 @@ class Cues(BaseModel):
             title=_words_pattern(self.title_terms),
             boilerplate_block=_alternation(self.boilerplate_blocks),
             boilerplate_sentence=_alternation(self.boilerplate_sentences),
+            setting_entry=_alternation(self.setting_entries),
         )
 
-    @field_validator("boilerplate_blocks", "boilerplate_sentences")
+    @field_validator("boilerplate_blocks", "boilerplate_sentences", "setting_entries")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
         _alternation(patterns)
@@ -142,6 +149,13 @@ class Cues(BaseModel):
     def is_boilerplate_block(self, text: str) -> bool:
         """True for a block that is a reference entry, table row, image or caption."""
         return bool(self.patterns.boilerplate_block.search(text))
+
+    def is_setting_entry(self, text: str) -> bool:
+        """True for a list item or short line that only gives a setting its value ("samples per prompt: `8`")."""
+        item = _LIST_MARK.sub("", text.replace("**", "")).strip()
+        first = item.split(maxsplit=1)[0].lower() if item else ""
+        # "Enable reward normalization: `--reward_running_norm`" tells the reader to apply a fix, naming its flag
+        return first not in self.fix_verbs and bool(self.patterns.setting_entry.fullmatch(item))
 
     def is_boilerplate_sentence(self, text: str) -> bool:
         """True for a byline, reading time, tag line or similar sentence."""

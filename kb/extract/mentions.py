@@ -185,8 +185,11 @@ def table_mentions(doc: Document, cues: Cues) -> list[Mention]:
 def _block_mention(doc: Document, block: Block, raw: str, phrase: str, origin: Origin, hint: Hint | None,
                    sentence: Sentence | None, cues: Cues, block_kind: str | None = None) -> list[Mention]:
     """The mention of `phrase`, written as `raw` inside `block`, when it is usable, not structural and not a
-    setting's identifier (a parameter table's `num_iterations` names a knob, not a failure or a fix)."""
+    setting's identifier (a parameter table's `num_iterations` names a knob, not a failure or a fix) or in an
+    item that only gives a setting its value ("samples per prompt: `8`")."""
     if not _usable(phrase) or cues.is_structural(phrase) or _SETTING_IDENTIFIER.fullmatch(raw.strip().strip("*`")):
+        return []
+    if block_kind != "table" and cues.is_setting_entry(block.text):
         return []
     start = block.start + max(0, block.text.find(raw))
     return [Mention(phrase, doc.id, start, start + len(raw), origin, block.section, block_kind or block.kind, hint,

@@ -714,7 +714,8 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
     some concept's name without saying which one."""
     if not len(known.names) or _METRIC_KEY.fullmatch(phrase.strip()):
         return None
-    if not _names_alone(phrase, known, cues):
+    quantity = names_a_quantity(phrase, cues)
+    if quantity or not _names_alone(phrase, known, cues):
         sims = np.where(sims >= IDENTICAL_NAME, sims, -1.0)
     top = np.argpartition(-sims, 4)[:5] if len(sims) > 5 else np.arange(len(sims))   # the five nearest, unsorted
     order = top[np.argsort(-sims[top])]
@@ -723,8 +724,8 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
     head = tokens(phrase)[-1].stem if len(norm.split()) > 1 and tokens(phrase) else None
     setting = changed_setting(phrase, cues)
     defect = shaped_kind(phrase, "mitigation", cues) == "failure_mode"
-    completed = (known.completing(norm) or known.heading_word_added(phrase, cues)
-                 or known.qualified_by_method(phrase, cues))
+    completed = None if quantity else (known.completing(norm) or known.heading_word_added(phrase, cues)
+                                       or known.qualified_by_method(phrase, cues))
     if completed is not None and p[CLASSES.index(_kind_of(completed))] >= ALIAS_MIN_PROBABILITY \
             and not opposite_direction(phrase, known.names_of(completed), cues):
         return completed, known.nearest_name_similarity(completed, sims), True
@@ -827,6 +828,13 @@ def _directions(text: str, up: frozenset[str], down: frozenset[str], negations: 
     words = normalize(text).replace("-", " ").split()
     said = {w for before, w in zip(["", *words], words) if before not in negations}
     return frozenset(way for way, vocabulary in (("up", up), ("down", down)) if said & vocabulary)
+
+
+def names_a_quantity(phrase: str, cues: Cues) -> bool:
+    """Whether a phrase names a measured or set quantity and no way it moved ("Token count", "Average response
+    length"): it can be another name only of a concept named the same."""
+    words = normalize(phrase).split()
+    return bool(words) and words[-1] in cues.quantity_heads and not directions(phrase, cues)
 
 
 def drops_direction(phrase: str, name: str, cues: Cues) -> bool:
