@@ -479,9 +479,12 @@ def test_a_labelled_heading_names_its_kind_however_it_ends():
     assert split_label("Option 2: Smaller starting checkpoint", CUES)[0] == "mitigation"
     for phrase in ("Three complementary fixes", "Why it is not enough", "Batch size 64", "Collapse",
                    "Converting rectangular to polar coordinates", "Different base model", "Data modification",
-                   "Sanity checks and logging", "Reference model matters", "Value spike avoided entirely"):
+                   "Sanity checks and logging", "Reference model matters", "Value spike avoided entirely",
+                   "Rollouts painfully slow", "Validation reward flat"):
         assert not labelled_name(phrase, CUES), phrase
     assert labelled_name("Exploding value gradients", CUES)
+    assert labelled_name("Sampling temperature too low", CUES)   # a setting misjudged names a failure
+    assert not names_a_concept("PPO without rollout correction", "mitigation", CUES)   # a variant run, no fix
 
 
 def test_opposite_settings_are_not_one_concept():

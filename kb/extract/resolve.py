@@ -533,7 +533,9 @@ def labelled_name(phrase: str, cues: Cues) -> bool:
     task = len(words[0]) >= 5 and words[0].endswith("ing") and not any(w in field for w in words)
     # "Different base model", "Data modification": nothing before the last word says which one
     vague = all(w in cues.weak_modifiers or w in cues.generic_heads or w in GENERIC_WORDS for w in words[:-1])
-    return (not container and not task and not vague and not is_neutral(phrase, cues)
+    # "Training extremely slow", "Rewards flat": a symptom said of something, unless a setting misjudged
+    symptom = last in cues.predicate_adjectives and not misjudged_setting(words, cues)
+    return (not container and not task and not vague and not symptom and not is_neutral(phrase, cues)
             and last not in cues.connecting_words)
 
 
