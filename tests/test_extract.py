@@ -497,7 +497,8 @@ def test_a_structural_heading_ties_nothing_whatever_alias_it_holds(tmp_path, ext
 
 def test_a_lone_weak_word_is_not_about_a_concept_its_document_names_outright_elsewhere(tmp_path, extract):
     """Where a document names a fix outright, a weak word of it in another sentence is mostly said in passing
-    ("the sandbox image is pulled nightly"); where weak words are all the document says, they still tie it."""
+    ("the sandbox image is pulled nightly"); where weak words are all the document says, the first of them still
+    ties it, and the later ones (read samples: right one time in six or seven) do not."""
     _grpo_notes(tmp_path, "named", "unit tests",
                 "The agent gamed the grader, so we moved to a grader outside the sandbox with read-only test "
                 "files.\n\nThe sandbox image is pulled from the registry every night.\n\nEach sandbox gets two CPU "
@@ -512,7 +513,7 @@ def test_a_lone_weak_word_is_not_about_a_concept_its_document_names_outright_els
                 and e.u.startswith("claim:") and x.nodes[e.u].provenance.source_id == source]
     assert [q for q in tied("named") if "grader outside the sandbox" in q]
     assert not [q for q in tied("named") if "pulled from the registry" in q or "two CPU cores" in q]
-    assert len(tied("weak")) == 2
+    assert tied("weak") == ["We now run every rollout in a sandbox."]
 
 
 def test_a_list_of_settings_and_measured_quantities_ties_no_fix(tmp_path, extract):
@@ -528,3 +529,16 @@ def test_a_list_of_settings_and_measured_quantities_ties_no_fix(tmp_path, extrac
     assert any(v == "mit:temperature-tuning" and "raised the temperature" in q for v, q in quotes)
     assert not [v for v, q in quotes if q.startswith(("temperature:", "samples per prompt", "`4096`"))]
     assert not [v for v, q in quotes if v == "mit:grad-accumulation-fix"]
+
+
+def test_a_weak_phrase_is_not_about_a_concept_its_document_names_outright_elsewhere(tmp_path, extract):
+    """"Gradient accumulation" is a weak phrase of silent library bugs: beside a silent bug named outright, a
+    sentence that only sets up accumulation is not about that bug."""
+    _grpo_notes(tmp_path, "bugs", "unit tests",
+                "A silent bug in the trainer dropped the last micro-batch of every step.\n\n"
+                "We use gradient accumulation over eight steps to fit the batch on one card.\n")
+    _, x = extract(tmp_path)
+    quotes = [x.nodes[e.u].provenance.quote for e in x.edges if e.kind == "about" and e.v == "fm:silent-library-bugs"
+              and e.u.startswith("claim:")]
+    assert [q for q in quotes if "silent bug" in q]
+    assert not [q for q in quotes if "gradient accumulation" in q]

@@ -408,13 +408,18 @@ def _link_concepts(g: GraphBuilder, doc: Document, claims: list[ClaimSentence], 
         if r.mention.sentence is not None:
             by_sentence[r.mention.sentence.start].append(r)
     sections = section_concepts(doc, index, resolutions)
+    weakly_tied: set[str] = set()
     for claim, node, claim_hits in zip(claims, nodes, hits):
         s = claim.sentence
         named: dict[str, str] = {}
         for h in claim_hits:
-            if h.weak and h.concept_id in outright and " " not in h.alias.strip():
-                continue   # the document names it outright elsewhere; a lone weak word here is mostly in passing
+            if h.weak and h.concept_id in outright:
+                continue   # the document names it outright elsewhere; a weak word or phrase here is mostly in passing
+            if h.weak and h.concept_id in weakly_tied:
+                continue   # its first weak sentence ties it; the later ones were about it one time in six or seven
             if not h.weak or h.concept_id in supported:
+                if h.weak:
+                    weakly_tied.add(h.concept_id)
                 rule = "rule:alias" if not h.weak else "rule:alias-supported"
                 g.add_edge(node.id, h.concept_id, "about", _prov(doc, s, rule), matched=h.alias)
                 named[h.concept_id] = h.alias
