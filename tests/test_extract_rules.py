@@ -485,6 +485,7 @@ def test_a_labelled_heading_names_its_kind_however_it_ends():
     assert labelled_name("Exploding value gradients", CUES)
     assert labelled_name("Sampling temperature too low", CUES)   # a setting misjudged names a failure
     assert not names_a_concept("PPO without rollout correction", "mitigation", CUES)   # a variant run, no fix
+    assert not names_a_concept("Collect preference feedback", "mitigation", CUES)   # a step of a procedure
 
 
 def test_opposite_settings_are_not_one_concept():
