@@ -1093,3 +1093,18 @@ def test_concept_names_are_embedded_in_the_same_order_in_every_process():
                            env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout
             for seed in (1, 2, 3, 4)}
     assert len(runs) == 1, runs
+
+
+def test_three_concepts_named_in_passing_need_the_fields_words_too():
+    """An evaluation write-up names decontamination, greedy decoding and a token limit while hardly speaking of
+    RL training; the same names beside a little of the field's vocabulary make an RL page."""
+    index = build_alias_index([("mit:decon", ["decontamination"], []), ("mit:greedy", ["greedy decoding"], []),
+                               ("fm:trunc", ["token limit"], [])])
+    words = " ".join(["The benchmark suite covers five datasets and reports accuracy per dataset."] * 20)
+    page = ("# Baseline evaluation\n\nThis is the baseline before RLHF. We ran decontamination against every test "
+            "set. {extra}Scores use greedy decoding, and few answers reach the token limit. " + words + "\n")
+    quiet = _relevance(parse_text(page.format(extra=""), path="eval.md", fmt="md"), index)
+    assert quiet.concepts_named == 3 and 0.3 <= quiet.domain_per_100_words < 0.5 and not quiet.on_topic
+    rl = _relevance(parse_text(page.format(extra="The policy then trains with GRPO rollouts. "), path="rl.md",
+                               fmt="md"), index)
+    assert rl.domain_per_100_words >= 0.5 and rl.on_topic
