@@ -250,8 +250,8 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
 
     practice = parse_text(
         "# What went wrong in our post-training runs\n\nTwo runs of one recipe with different seeds ended four "
-        "points apart on a math benchmark, so a single run of a language model says little. The model's answers "
-        "grew longer every week while human raters liked them less. Catastrophic forgetting showed up as a drop "
+        "points apart on a math benchmark, so a single run of a language model says little. Every week the model "
+        "wrote more while human raters liked its answers less. Catastrophic forgetting showed up as a drop "
         "in trivia accuracy after the last stage. A judge model kept preferring the tuned model even when people "
         "disagreed. We now repeat each evaluation three times, sweep the learning rate, and stop training when "
         "the held-out scores turn down.\n", path="practice.md", fmt="md")

@@ -1108,3 +1108,21 @@ def test_three_concepts_named_in_passing_need_the_fields_words_too():
     rl = _relevance(parse_text(page.format(extra="The policy then trains with GRPO rollouts. "), path="rl.md",
                                fmt="md"), index)
     assert rl.domain_per_100_words >= 0.5 and rl.on_topic
+
+
+def test_a_name_takes_one_qualifier_of_the_writers_own_inside_it():
+    index = build_alias_index([("fm:tests", ["deleting tests"], []), ("mit:kl", ["increase KL"], []),
+                               ("mit:dyn", ["dynamic filtering"], [])],
+                              inserted_words=CUES.inserted_words, joining_words=CUES.connecting_words,
+                              direction_words=CUES.up_words | CUES.down_words, negation_words=CUES.negation_words,
+                              own_words=1)
+
+    def found(text: str) -> list[str]:
+        return [h.concept_id for h in index.find(text)]
+    assert found("Does the agent delete failing tests under pressure?") == ["fm:tests"]
+    assert found("We add dynamic difficulty filtering at each stage.") == ["mit:dyn"]
+    assert found("It deleted the failing tests.") == ["fm:tests"]                 # with a function word too
+    assert found("It deleted two failing unit tests.") == []                      # one word of its own, not three
+    assert found("It deleted no tests.") == []                                    # a negation is no qualifier
+    assert found("Higher mismatch KL than before.") == []                         # "increase KL" moves a setting
+    assert found("see docs/filtering") == [] and found("dynamic_batch_filtering") == []

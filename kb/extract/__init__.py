@@ -28,7 +28,7 @@ from ..models import Block, Document, Node, Provenance
 from ..taxonomy import Concept, Curation, Taxonomy
 from ..text import Sentence, normalize, short_hash, word_count
 from .accumulate import TAXONOMY_SOURCE, Extraction, GraphBuilder
-from .aliases import AliasHit, AliasIndex, HitMemo, Token, build_alias_index, merge_hits
+from .aliases import MAX_OWN_WORDS, AliasHit, AliasIndex, HitMemo, Token, build_alias_index, merge_hits
 from .classify import ConceptClassifier
 from .clean import ClaimSentence
 from .cues import Cues
@@ -175,7 +175,9 @@ def alias_index(concepts: list[Concept], cues: Cues, memo: HitMemo | None = None
     """The alias index over concept labels (before any parenthesis), strong and weak aliases."""
     return build_alias_index(((c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in concepts),
                              inserted_words=cues.inserted_words, joining_words=cues.connecting_words,
-                             predicate_words=cues.predicate_adjectives, neutral_terms=cues.neutral_terms, memo=memo)
+                             predicate_words=cues.predicate_adjectives, direction_words=cues.up_words | cues.down_words,
+                             negation_words=cues.negation_words, own_words=MAX_OWN_WORDS,
+                             neutral_terms=cues.neutral_terms, memo=memo)
 
 
 def found_aliases(concepts: list[Concept], resolutions: list[Resolution]) -> dict[str, list[str]]:
@@ -218,7 +220,8 @@ def found_index(curated: list[Concept], new_concepts: list[Concept], resolutions
     once."""
     return build_alias_index(found_names(curated, new_concepts, resolutions), inserted_words=cues.inserted_words,
                              joining_words=cues.connecting_words, predicate_words=cues.predicate_adjectives,
-                             neutral_terms=cues.neutral_terms, memo=memo)
+                             direction_words=cues.up_words | cues.down_words, negation_words=cues.negation_words,
+                             own_words=MAX_OWN_WORDS, neutral_terms=cues.neutral_terms, memo=memo)
 
 
 def phrase_documents(curated: list[Concept], resolutions: list[Resolution]) -> dict[tuple[str, str], frozenset[str]]:

@@ -11,7 +11,10 @@ most MAX_LENGTH_GAP characters, unless the alias ends in `*` ("memoriz*"), which
 Writers put words inside a name ("annotators can often disagree" for "annotators disagree", "diverging too
 far from a reference" for "diverges from the reference"), so a strong alias also matches by its other words
 (two to four of them), with up to MAX_WORD_GAP inserted words (function words and hedges, `inserted_words`
-in data/cues.yaml) between them and no punctuation (one clause).
+in data/cues.yaml) between them and no punctuation (one clause). One of those may be a word of its own, a
+qualifier ("delete failing tests" for "delete tests", "dynamic difficulty filtering" for "dynamic filtering"),
+unless the alias opens by saying which way a setting moves ("increase KL" is not "higher mismatch KL") or the
+word joins or negates.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ MAX_ALIAS_WORDS = 8
 ARTICLES = frozenset({"the", "a", "an"})
 MAX_LENGTH_GAP = 3
 MAX_WORD_GAP = 2
+MAX_OWN_WORDS = 1   # of those, words of the writer's own (not `inserted_words`) inside one match, where asked
+_OWN_WORD = re.compile(r"[a-z][a-z-]{2,}")
 GAPPED_ALIAS_WORDS = range(2, 5)
 _LINK_CHARS = set("/#=._-")   # a compound right after these is a URL or anchor slug, not prose
 _CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}|\n]")
@@ -141,6 +146,9 @@ class AliasIndex:
     inserted_words: frozenset[str] = frozenset()
     joining_words: frozenset[str] = frozenset()
     predicate_words: frozenset[str] = frozenset()   # a name opening with one also matches with it said last
+    direction_words: frozenset[str] = frozenset()   # a name opening with one takes no word of the writer's inside
+    negation_words: frozenset[str] = frozenset()    # never a word of the writer's inside a name
+    own_words: int = 0   # words of the writer's own a multi-word alias may hold inside it (MAX_OWN_WORDS)
     neutral: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)   # first stem -> neutral terms
     sizes: dict[str, tuple[int, ...]] = field(default_factory=dict)   # first stem -> key lengths, longest first
     memo: HitMemo | None = None   # hits kept from earlier builds; `find` gives the same hits with or without
@@ -153,7 +161,9 @@ class AliasIndex:
                           prefixed={key: list(bucket) for key, bucket in self.prefixed.items()},
                           gapped={key: list(bucket) for key, bucket in self.gapped.items()},
                           inserted_words=self.inserted_words, joining_words=self.joining_words,
-                          predicate_words=self.predicate_words, neutral=self.neutral, sizes=dict(self.sizes),
+                          predicate_words=self.predicate_words, direction_words=self.direction_words,
+                          negation_words=self.negation_words, own_words=self.own_words, neutral=self.neutral,
+                          sizes=dict(self.sizes),
                           memo=self.memo)
         copy.register(named)
         return copy
@@ -322,7 +332,9 @@ class AliasIndex:
             for concept_id, alias, key, lengths in self.gapped[tok.stem]:
                 if concept_id in seen or not present.issuperset(key):
                     continue
-                end = _gapped_end(text, toks, i, key, lengths, self.inserted_words)
+                own = 0 if alias_words(alias)[0] in self.direction_words else self.own_words
+                end = _gapped_end(text, toks, i, key, lengths, self.inserted_words, own,
+                                  self.joining_words | self.negation_words)
                 if end is not None:
                     seen.add(concept_id)
                     hits.append(AliasHit(concept_id, alias, tok.start, toks[end].end, False))
@@ -374,7 +386,8 @@ class Reach:
             groups[first].append(("gapped", entries))
         for first, terms in index.neutral.items():
             groups[first].append(("neutral", terms))
-        return cls(overall=_digest(sorted(index.inserted_words)),
+        return cls(overall=_digest([sorted(index.inserted_words), sorted(index.joining_words),
+                                    sorted(index.direction_words), sorted(index.negation_words), index.own_words]),
                    by_stem={stem: _digest(group) for stem, group in groups.items()},
                    by_prefix={prefix: _digest(entries) for prefix, entries in index.prefixed.items()})
 
@@ -440,9 +453,10 @@ def _keep(hits: list[AliasHit], hit: AliasHit) -> None:
 
 
 def _gapped_end(text: str, toks: tuple[Token, ...], i: int, key: tuple[str, ...], lengths: tuple[int, ...],
-                inserted: frozenset[str]) -> int | None:
+                inserted: frozenset[str], own: int = 0, excluded: frozenset[str] = frozenset()) -> int | None:
     """Index of the token ending `key` matched from token i with at most MAX_WORD_GAP inserted words between
-    consecutive alias words and no clause break, or None."""
+    consecutive alias words and no clause break, or None. Up to `own` of the inserted words may be words of the
+    writer's own: letters only, set apart by spaces, and not in `excluded` (joining and negating words)."""
     at = i
     for stem, length in zip(key[1:], lengths[1:]):
         for j in range(at + 1, min(at + 2 + MAX_WORD_GAP, len(toks))):
@@ -452,10 +466,21 @@ def _gapped_end(text: str, toks: tuple[Token, ...], i: int, key: tuple[str, ...]
                 at = j
                 break
             if toks[j].word not in inserted:
-                return None
+                own -= 1
+                if own < 0 or not _own_word(text, toks, j, excluded):
+                    return None
         else:
             return None
     return at
+
+
+def _own_word(text: str, toks: tuple[Token, ...], j: int, excluded: frozenset[str]) -> bool:
+    """Whether token j may stand inside a name as the writer's own qualifier: a word of letters, with only
+    spaces (or a hyphen or line break) between it and its neighbours, not a joining or negating word."""
+    word = toks[j].word
+    after = text[toks[j].end:toks[j + 1].start] if j + 1 < len(toks) else ""
+    between = text[toks[j - 1].end:toks[j].start] + after
+    return bool(_OWN_WORD.fullmatch(word)) and word not in excluded and not between.strip(" \n-")
 
 
 def _lengths_agree(found: list[Token], lengths: tuple[int, ...], wildcard: bool) -> bool:
@@ -471,17 +496,21 @@ def alias_words(alias: str) -> tuple[str, ...]:
 
 def build_alias_index(named: Iterable[tuple[str, Iterable[str], Iterable[str]]], *,
                       inserted_words: Iterable[str] = (), joining_words: Iterable[str] = (),
-                      predicate_words: Iterable[str] = (), neutral_terms: Iterable[str] = (),
+                      predicate_words: Iterable[str] = (), direction_words: Iterable[str] = (),
+                      negation_words: Iterable[str] = (), own_words: int = 0, neutral_terms: Iterable[str] = (),
                       memo: HitMemo | None = None) -> AliasIndex:
     """An index over (concept id, strong aliases, weak aliases) triples; with `inserted_words`, strong
     multi-word aliases also match with a few of those words inside them or without their own (an alias
-    needs two words that are neither inserted nor `joining_words` for that). No alias starts inside one of
+    needs two words that are neither inserted nor `joining_words` for that), and with `own_words` up to that
+    many other words of the writer's own (not after `direction_words`, never `joining_words` or
+    `negation_words`). No alias starts inside one of
     the multi-word `neutral_terms`. With a `memo`, texts matched before against the same entries are not
     matched again."""
     neutral: dict[str, list[tuple[str, ...]]] = {}
     for key in sorted({key for term in neutral_terms for key in alias_keys(term) if len(key) > 1}):
         neutral.setdefault(key[0], []).append(key)
     index = AliasIndex(inserted_words=frozenset(inserted_words), joining_words=frozenset(joining_words),
-                       predicate_words=frozenset(predicate_words), neutral=neutral, memo=memo)
+                       predicate_words=frozenset(predicate_words), direction_words=frozenset(direction_words),
+                       negation_words=frozenset(negation_words), own_words=own_words, neutral=neutral, memo=memo)
     index.register(named)
     return index
