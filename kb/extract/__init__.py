@@ -174,10 +174,15 @@ def concept_kind(concept_id: str) -> str:
 def alias_index(concepts: list[Concept], cues: Cues, memo: HitMemo | None = None) -> AliasIndex:
     """The alias index over concept labels (before any parenthesis), strong and weak aliases."""
     return build_alias_index(((c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in concepts),
-                             inserted_words=cues.inserted_words, joining_words=cues.connecting_words,
-                             predicate_words=cues.predicate_adjectives, direction_words=cues.up_words | cues.down_words,
-                             negation_words=cues.negation_words, own_words=MAX_OWN_WORDS,
-                             neutral_terms=cues.neutral_terms, memo=memo)
+                             **_matching_words(cues), memo=memo)
+
+
+def _matching_words(cues: Cues) -> dict:
+    """The cue words alias matching reads (what may stand inside a name, what joins, negates or moves a
+    setting), for every index extraction builds."""
+    return dict(inserted_words=cues.inserted_words, joining_words=cues.connecting_words,
+                predicate_words=cues.predicate_adjectives, direction_words=cues.up_words | cues.down_words,
+                negation_words=cues.negation_words, own_words=MAX_OWN_WORDS, neutral_terms=cues.neutral_terms)
 
 
 def found_aliases(concepts: list[Concept], resolutions: list[Resolution]) -> dict[str, list[str]]:
@@ -218,10 +223,7 @@ def found_index(curated: list[Concept], new_concepts: list[Concept], resolutions
     """An alias index over what extraction added to the taxonomy (`found_names`). Claims are matched against
     it and the curated index separately, so a build matches every claim against the (large) curated index
     once."""
-    return build_alias_index(found_names(curated, new_concepts, resolutions), inserted_words=cues.inserted_words,
-                             joining_words=cues.connecting_words, predicate_words=cues.predicate_adjectives,
-                             direction_words=cues.up_words | cues.down_words, negation_words=cues.negation_words,
-                             own_words=MAX_OWN_WORDS, neutral_terms=cues.neutral_terms, memo=memo)
+    return build_alias_index(found_names(curated, new_concepts, resolutions), **_matching_words(cues), memo=memo)
 
 
 def phrase_documents(curated: list[Concept], resolutions: list[Resolution]) -> dict[tuple[str, str], frozenset[str]]:

@@ -24,7 +24,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import Stemmer
@@ -153,6 +153,11 @@ class AliasIndex:
     sizes: dict[str, tuple[int, ...]] = field(default_factory=dict)   # first stem -> key lengths, longest first
     memo: HitMemo | None = None   # hits kept from earlier builds; `find` gives the same hits with or without
     _reach: Reach | None = field(default=None, init=False, repr=False)
+
+    @cached_property
+    def _not_own(self) -> frozenset[str]:
+        """Words never taken as the writer's own inside a name: joining and negating words."""
+        return self.joining_words | self.negation_words
 
     def extended(self, named: Iterable[tuple[str, Iterable[str], Iterable[str]]]) -> AliasIndex:
         """A copy of this index with more (concept id, strong aliases, weak aliases) registered, as if they
@@ -332,9 +337,8 @@ class AliasIndex:
             for concept_id, alias, key, lengths in self.gapped[tok.stem]:
                 if concept_id in seen or not present.issuperset(key):
                     continue
-                own = 0 if alias_words(alias)[0] in self.direction_words else self.own_words
-                end = _gapped_end(text, toks, i, key, lengths, self.inserted_words, own,
-                                  self.joining_words | self.negation_words)
+                own = 0 if _first_word(alias) in self.direction_words else self.own_words
+                end = _gapped_end(text, toks, i, key, lengths, self.inserted_words, own, self._not_own)
                 if end is not None:
                     seen.add(concept_id)
                     hits.append(AliasHit(concept_id, alias, tok.start, toks[end].end, False))
@@ -487,6 +491,13 @@ def _lengths_agree(found: list[Token], lengths: tuple[int, ...], wildcard: bool)
     last = len(found) - 1
     return all(abs(t.length - n) <= MAX_LENGTH_GAP or (wildcard and k == last and t.length >= n)
                for k, (t, n) in enumerate(zip(found, lengths)))
+
+
+@lru_cache(maxsize=65_536)
+def _first_word(alias: str) -> str:
+    """An alias's first normalized word (asked of each candidate alias at each match)."""
+    words = alias_words(alias)
+    return words[0] if words else ""
 
 
 def alias_words(alias: str) -> tuple[str, ...]:
