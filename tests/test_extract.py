@@ -531,6 +531,22 @@ def test_a_list_of_settings_and_measured_quantities_ties_no_fix(tmp_path, extrac
     assert not [v for v, q in quotes if v == "mit:grad-accumulation-fix"]
 
 
+def test_reading_list_entries_and_pointers_to_other_pages_tie_nothing(tmp_path, extract):
+    """A line that is only a link to a paper with its date ("**[KTO ...](url)** (2024)") or a labelled pointer
+    to another page ("**Setup**: See [file](...) for ...") states nothing about the concept its title names;
+    the same name in a sentence that says something still ties it."""
+    _grpo_notes(tmp_path, "reading", "a math verifier",
+                "Our policy drifted, so we added an entropy bonus and it stayed diverse.\n\n## Reading\n\n"
+                "- **[Clip-Higher for exploration](https://example.org/a)** (March 2025)\n"
+                "- [Reward model ensembles](https://example.org/b) - 2024\n"
+                "- **Tuning**: See [notes/overlong-filtering.md](notes/overlong-filtering.md) for the settings.\n")
+    _, x = extract(tmp_path)
+    about = {(e.v, e.provenance.quote) for e in x.edges if e.kind == "about" and e.provenance.source_id == "reading"}
+    assert any(v == "mit:entropy-regularization" for v, _ in about)
+    assert not [q for _, q in about if "example.org" in q or "See [" in q]
+    assert not {"mit:clip-higher", "mit:rm-ensemble", "mit:overlong-filtering"} & {v for v, _ in about}
+
+
 def test_a_weak_phrase_is_not_about_a_concept_its_document_names_outright_elsewhere(tmp_path, extract):
     """"Gradient accumulation" is a weak phrase of silent library bugs: beside a silent bug named outright, a
     sentence that only sets up accumulation is not about that bug."""

@@ -30,7 +30,7 @@ from ..text import Sentence, normalize, short_hash, word_count
 from .accumulate import TAXONOMY_SOURCE, Extraction, GraphBuilder
 from .aliases import MAX_OWN_WORDS, AliasHit, AliasIndex, HitMemo, Token, build_alias_index, merge_hits
 from .classify import ConceptClassifier
-from .clean import ClaimSentence
+from .clean import ClaimSentence, is_boilerplate
 from .cues import Cues
 from .curation import apply_curation
 from .debates import add_debates
@@ -513,6 +513,8 @@ def unclaimed_blocks(doc: Document, claims: list[ClaimSentence], index: AliasInd
             continue
         if block.kind != "heading" and not table and cues.is_setting_entry(block.text):
             continue   # "temperature: `1.0`" reports a configuration, whatever fix shares the knob's name
+        if block.kind != "heading" and not table and is_boilerplate(block.text, cues):
+            continue   # a reading-list entry or a contents line points to a text; it says nothing itself
         rule = "rule:table" if table else ("rule:heading" if block.kind == "heading" else "rule:short-block")
         out.append((rule, block, index.find(doc.text[block.start:block.end])))
     return out

@@ -43,6 +43,13 @@ def _alpha_share(text: str) -> float:
     return sum(c.isalpha() for c in visible) / max(1, len(visible))
 
 
+def is_boilerplate(text: str, cues: Cues) -> bool:
+    """Whether a block or sentence is a reference entry, byline, pointer or other text that states nothing."""
+    # some boilerplate shows only in its markup ("See [the log](...)", a link and its year)
+    return cues.is_boilerplate_block(text) or cues.is_boilerplate_sentence(plain(text)) \
+        or cues.is_boilerplate_sentence(text) or bool(_LINK_ONLY.match(text))
+
+
 def is_claim_text(text: str, cues: Cues) -> bool:
     """Whether a sentence reads as a claim rather than boilerplate, a citation, code or a lead-in."""
     text_plain = plain(text)

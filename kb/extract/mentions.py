@@ -14,7 +14,7 @@ from typing import Literal
 
 from ..models import Block, Document
 from ..text import Sentence, normalize, word_count
-from .clean import ClaimSentence, plain
+from .clean import ClaimSentence, is_boilerplate, plain
 from .cues import Cues
 
 Origin = Literal["heading", "lead", "item", "emphasis", "definition", "term", "cue", "remedy"]
@@ -231,7 +231,7 @@ def block_mentions(doc: Document, claims: list[ClaimSentence], cues: Cues) -> li
         by_block.setdefault(claim.block.start, []).append(claim)
     out: list[Mention] = []
     for block in doc.blocks:
-        if block.kind == "heading" or cues.is_boilerplate_block(block.text):
+        if block.kind == "heading" or is_boilerplate(block.text, cues):
             continue
         sentences = by_block.get(block.start, [])
         first = sentences[0].sentence if sentences else None
