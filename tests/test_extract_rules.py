@@ -1126,3 +1126,22 @@ def test_a_name_takes_one_qualifier_of_the_writers_own_inside_it():
     assert found("It deleted no tests.") == []                                    # a negation is no qualifier
     assert found("Higher mismatch KL than before.") == []                         # "increase KL" moves a setting
     assert found("see docs/filtering") == [] and found("dynamic_batch_filtering") == []
+
+
+def test_an_open_ended_alias_is_embedded_as_a_whole_word_of_the_taxonomy():
+    """A concept's "KL regulari*" is embedded as "KL regularization" so a document's "KL divergence-based
+    regularization" finds it; a stem completes to an inflection of its own word ("explo" to "explosion", never
+    "exploration"), preferring the concept's own words."""
+    from kb.extract.resolve import _word_completer
+    from kb.taxonomy import Concept
+    kl = Concept(id="mit:kl", label="KL penalty", description="Penalize KL regularization strength.",
+                 aliases=["KL regulari*"])
+    spikes = Concept(id="fm:spikes", label="Gradient spikes", description="A gradient explosion ruins the step.",
+                     aliases=["gradient norm explo*", "grad explod*"])
+    explore = Concept(id="fm:explore", label="Exploration collapse", description="Exploration stops; exploration "
+                      "was the point of exploration bonuses.", aliases=["exploring less"])
+    complete = _word_completer([kl, spikes, explore])
+    assert complete("KL regulari*", kl) == "KL regularization"
+    assert complete("gradient norm explo*", spikes) == "gradient norm explosion"
+    assert complete("grad explod*", spikes) == "grad explod"   # no inflection of "explod" anywhere: left as it is
+    assert complete("KL penalty", kl) == "KL penalty"

@@ -158,12 +158,44 @@ class ConceptVectors:
         return self._by_owner.get(owner, [])
 
 
+# Endings that complete a stem into an inflection of the same word ("explo" + "sion", not + "ration").
+_ENDING = re.compile(r"e|es|s|ed|ing|ion|ions|ation|ations|ization|zation|ity|ities|y|ies|cy|ce|t|ment|ments|ness"
+                     r"|sion|sions|ze|zes|zed|ive")
+
+
+def _word_completer(concepts: list[Concept]):
+    """A function giving a concept's open-ended alias ("KL regulari*") as words the model knows ("KL
+    regularization"): its last stem completed to the word beginning with it that the concept's own text uses
+    most, else the rest of the taxonomy's; a truncated word embeds as noise, and a phrase of the document would
+    then miss the concept it names."""
+    def counts_of(group: list[Concept]) -> Counter:
+        return Counter(w for c in group for text in (c.label, c.description, *c.aliases, *c.weak_aliases)
+                       if not text.endswith("*") for w in _WORD.findall(text.lower()))
+
+    everywhere = counts_of(concepts)
+
+    def complete(alias: str, concept: Concept) -> str:
+        text = alias.strip().rstrip("*")
+        stem = _WORD.findall(text)[-1].lower() if _WORD.search(text) else ""
+        if not alias.strip().endswith("*") or not stem or stem in everywhere or not text.lower().endswith(stem):
+            return text
+        for counts in (counts_of([concept]), everywhere):
+            found = sorted((w for w in counts if w.startswith(stem) and _ENDING.fullmatch(w[len(stem):])),
+                           key=lambda w: (-counts[w], len(w), w))
+            if found:
+                return text[:len(text) - len(stem)] + found[0]
+        return text
+
+    return complete
+
+
 def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
     """Embed each concept's label and strong aliases."""
     names, owners = [], []
+    complete = _word_completer(concepts)
     for c in concepts:
         # in the taxonomy's order, not a set's: a name two concepts share must break ties alike in every process
-        for name in dict.fromkeys([c.label.split(" (")[0], *(a.rstrip("*") for a in c.aliases)]):
+        for name in dict.fromkeys([c.label.split(" (")[0], *(complete(a, c) for a in c.aliases)]):
             if name.strip():
                 names.append(name)
                 owners.append(c.id)
