@@ -486,6 +486,13 @@ def test_a_labelled_heading_names_its_kind_however_it_ends():
     assert labelled_name("Sampling temperature too low", CUES)   # a setting misjudged names a failure
     assert not names_a_concept("PPO without rollout correction", "mitigation", CUES)   # a variant run, no fix
     assert not names_a_concept("Collect preference feedback", "mitigation", CUES)   # a step of a procedure
+    assert not names_a_concept("Implementing constraint", "mitigation", CUES)   # how-to, not a name
+
+
+def test_a_how_to_lead_term_stands_for_the_fix_it_implements():
+    from kb.extract.resolve import without_imperative
+    mention = Mention("Implement multiple reward functions", "doc", 0, 35, "lead", "Tips", "item", None)
+    assert without_imperative(mention, CUES).phrase == "multiple reward functions"
 
 
 def test_opposite_settings_are_not_one_concept():
