@@ -323,8 +323,8 @@ def test_a_document_naming_one_fix_in_the_fields_words_is_judged_again_by_meanin
     note = parse_text(
         "# What our GRPO run taught us\n\nHalfway through the run the answers started to wander away from anything "
         "a person would write, although the rewards kept rising. We added a KL penalty against the starting policy "
-        "and restarted from the last checkpoint that read well. Reading a sample of rollouts every hundred steps "
-        "showed the change long before the benchmark did. The rewards now rise more slowly and the answers stay "
+        "and restarted from the last checkpoint that read well. A colleague who chatted with the model every day "
+        "noticed the change long before the benchmark did. The rewards now rise more slowly and the answers stay "
         "readable.\n", path="note.md", fmt="md")
     verdicts = _judged_by_meaning(vectors, kernel, note)
     for first, _ in verdicts.values():
