@@ -345,6 +345,7 @@ def test_labels_and_phrase_cleaning():
     ("Warmup not long enough", "failure_mode", True),
     ("Learning rate too high", "mitigation", False),
     ("Multiple safeguards needed", "mitigation", False),   # a verdict, not a name
+    ("Pilot run exposed severe clipping", "mitigation", False),   # a finding told as a sentence
     ("Eliminated catastrophic instabilities", "failure_mode", False),
     ("Masking metrics", "mitigation", False),              # a part of the report
     ("Higher generation temperature", "mitigation", True), # a setting changed
