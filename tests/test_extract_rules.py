@@ -494,6 +494,8 @@ def test_a_how_to_lead_term_stands_for_the_fix_it_implements():
     from kb.extract.resolve import without_imperative
     mention = Mention("Implement multiple reward functions", "doc", 0, 35, "lead", "Tips", "item", None)
     assert without_imperative(mention, CUES).phrase == "multiple reward functions"
+    mention = Mention("Adjust learning rate schedule", "doc", 0, 29, "heading", "Fixes", "heading", None)
+    assert without_imperative(mention, CUES).phrase == "learning rate schedule"   # an instruction, not a name
 
 
 def test_opposite_settings_are_not_one_concept():
