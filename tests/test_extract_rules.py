@@ -1155,3 +1155,62 @@ def test_an_open_ended_alias_is_embedded_as_a_whole_word_of_the_taxonomy():
     assert complete("gradient norm explo*", spikes) == "gradient norm explosion"
     assert complete("grad explod*", spikes) == "grad explod"   # no inflection of "explod" anywhere: left as it is
     assert complete("KL penalty", kl) == "KL penalty"
+
+
+def test_a_page_whose_title_names_a_failure_is_about_it_even_a_general_one():
+    index = build_alias_index([("fm:oom", ["out of memory", "OOM"], []), ("mit:ckpt", ["gradient checkpointing"], [])])
+    general = frozenset({"fm:oom", "mit:ckpt"})
+    body = ("Set the token budget per micro-batch to the longest prompt plus the longest answer. Turn on gradient "
+            "checkpointing in the actor section of the config file. Split the model over more devices with tensor "
+            "parallelism, at some cost in speed. Lower the static memory fraction of the serving engine so the "
+            "sampler leaves headroom while rollouts are in flight. Stream the optimizer state layer by layer when "
+            "it lives on the host. Load the checkpoint shard by shard so no device holds it whole.\n")
+    page = parse_text(f"# Handling OOM errors\n\n{body}", path="oom.md", fmt="md")
+    verdict = _relevance(page, index, general)
+    assert verdict.concepts_named == 0 and not verdict.names_failure and verdict.domain_per_100_words >= 0.5
+    assert verdict.on_topic                                      # the title names the failure the page is about
+    renamed = parse_text(f"# Memory settings\n\n{body}", path="mem.md", fmt="md")
+    assert not _relevance(renamed, index, general).on_topic      # the same page under a neutral title
+    elsewhere = parse_text("# Handling OOM errors\n\nSet the tile size of the image decoder to half the default. "
+                           "Turn on activation recomputation in the config file. Load the weights shard by shard so no "
+                           "device holds them whole. Split the model over more devices with tensor parallelism.\n",
+                           path="img.md", fmt="md")
+    assert not _relevance(elsewhere, index, general).on_topic    # ... and none of the field's words
+
+
+def test_a_page_barely_in_the_field_naming_a_failure_in_passing_is_judged_by_meaning():
+    index = build_alias_index([("fm:format", ["format errors"], []), ("mit:greedy", ["greedy decoding"], [])])
+    guide = ("# Prompting the board-game model\n\nThe model was tuned with a policy trained against a reward for "
+             "legal moves. Each prompt gives the position, the last moves and the side to move. The answer holds a "
+             "move, an evaluation and the best reply. Most format errors come in the first two moves of a game. "
+             "Use greedy decoding for openings, where sampling drifts. Keep the history to the last ten moves. "
+             "Parse the answer with the helper in the examples folder and check the move is legal. The environment "
+             "prompt also returns whether the episode ended. Batch prompts of similar length for speed. Longer "
+             "histories help in the middle game. The examples folder has a full self-play loop. A second script "
+             "plays against a fixed engine and logs the result of each game to a table.{tail}\n")
+    verdict = _relevance(parse_text(guide.format(tail=""), path="guide.md", fmt="md"), index)
+    assert 1.5 <= verdict.domain_per_100_words < 3.0 and verdict.concepts_named == 2
+    assert not verdict.on_topic and verdict.tentative and needs_second_look(verdict)
+    troubled = guide.format(tail=" A known issue is that the policy collapses to one opening. Another bug drops "
+                                 "the reward of the last move. The problem grows when the reward is sparse.")
+    assert _relevance(parse_text(troubled, path="t.md", fmt="md"), index).on_topic   # a page about what goes wrong
+
+
+def test_second_look_lets_a_troubled_page_naming_an_rl_failure_sit_nearer_the_general_definitions():
+    from kb.extract.clean import claim_sentences as sentences
+    from kb.extract.relevance import TopicCentroids, with_topic_similarity
+
+    general, specific = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    centroids = TopicCentroids(all=np.array([0.6, 0.8, 0.0]), specific=specific, general=general)
+    page_vector = np.array([0.8, 0.55, 0.24])      # cosine 0.92 with the centroid, nearer the general definitions
+    claims = sentences(parse_text("# Notes\n\nTrainer and sampler disagree on token probabilities.\n", path="n.md",
+                                  fmt="md"), CUES)
+
+    def embed(texts):
+        return np.tile(page_vector, (len(texts), 1))
+
+    base = Relevance(0.4, 3, False, names_failure=True)
+    assert not with_topic_similarity(base, claims, centroids, embed).on_topic
+    assert with_topic_similarity(replace(base, talks_of_trouble=True), claims, centroids, embed).on_topic
+    unnamed = Relevance(0.4, 3, False, names_failure=False, talks_of_trouble=True)
+    assert not with_topic_similarity(unnamed, claims, centroids, embed).on_topic

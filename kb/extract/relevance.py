@@ -39,6 +39,13 @@ them an RL-specific failure, a few of the field's words and talk of trouble: sli
 and a post on sharing GPUs between trainer and sampler pass (their annotated failures are garbled rollouts,
 out-of-memory errors, NaN gradients), while the library pages on kernels, profiling, performance tuning and
 datasets of the development sets stay out.
+
+Two cases turn on the page's own framing. A page whose title names a failure, a general one included
+("Handling OOM issues"), and that uses a few of the field's words is about that failure in RL training (an RL
+library's guide to memory errors in generation, training and weight updates). A page that barely speaks the field
+(under FIRM_DOMAIN_PER_100_WORDS), names fewer than three concepts and hardly talks of trouble is not settled by
+its words: a prompting guide for a model trained with RL speaks of rewards and episodes and names format errors
+once, and is judged by meaning instead (0.48 with the RL-specific definitions; turned away).
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ MIN_CONCEPTS_ALONE = 3
 MIN_DOMAIN_WITH_NAMES = 0.5
 MIN_TROUBLESHOOTING_CONCEPTS = 4
 MIN_PROBLEM_SENTENCES = 3   # claims or headings with a word of trouble ("drift", "issue") that make a page about it
+FIRM_DOMAIN_PER_100_WORDS = 3.0   # below it, a page that names a concept or two in passing gets the second look
 MIN_DOMAIN_FOR_SECOND_LOOK = 1.0   # a document naming no concept still gets a second look if it speaks the field
 PROJECT_KINDS = ("episode", "topic")
 MIN_TOPIC_SIMILARITY = 0.6   # cosine of a document's mean claim vector with the taxonomy's mean definition
@@ -84,6 +92,7 @@ class Relevance:
     topic_similarity: float | None = None
     tentative: bool = False   # speaks the field but names only a fix or two: on topic only if its meaning agrees
     names_failure: bool = False   # names an RL-specific failure mode (a weak word counts beside its fix)
+    talks_of_trouble: bool = False   # MIN_PROBLEM_SENTENCES claims or headings hold a word of trouble
 
 
 def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: list[ClaimSentence], cues: Cues,
@@ -112,12 +121,19 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     # a general failure (memory, numerics) counts once the page names something specific to RL training
     names_failure = specific_failure or any(concept_id.startswith("fm:") for concept_id in (named_any if named else ()))
     names_enough = len(named) >= MIN_CONCEPTS_ALONE and (domain >= MIN_DOMAIN_WITH_NAMES or titled)
-    sure = (bool(doc.meta.failure_modes) or (names_enough and names_failure) or (speaks_field and names_failure)
+    titles = [b.text for b in doc.blocks if b.kind == "heading"]
+    talks_of_trouble = problem_sentences([c.sentence.text for c in claims] + titles, cues) >= MIN_PROBLEM_SENTENCES
+    # a page barely in the field's words that names a failure and a fix in passing, and hardly talks of trouble,
+    # is about something next to it (a prompting guide for a model trained with RL): its meaning decides
+    in_passing = (domain < FIRM_DOMAIN_PER_100_WORDS and not titled and len(named) < MIN_CONCEPTS_ALONE
+                  and not talks_of_trouble)
+    # a page whose title names a failure, general ones included ("Handling OOM issues"), in the field's words
+    titled_failure = domain >= MIN_DOMAIN_WITH_NAMES and _names_failure_in(doc.meta.title or "", index)
+    sure = (bool(doc.meta.failure_modes) or (names_enough and names_failure)
+            or (speaks_field and names_failure and not in_passing) or titled_failure
             or (doc.kind in PROJECT_KINDS and len(named) >= 1))
     # the field's words or several of its methods, but no failure: a library page listing trainers is as likely
     tentative = not sure and (speaks_field or names_enough) and len(named) >= 1
-    titles = [b.text for b in doc.blocks if b.kind == "heading"]
-    talks_of_trouble = problem_sentences([c.sentence.text for c in claims] + titles, cues) >= MIN_PROBLEM_SENTENCES
     troubled = tentative and talks_of_trouble
     # an RL library's troubleshooting page: a few of the field's words, an RL-specific failure among several
     # named concepts (memory and numerics count here), and talk of trouble
@@ -125,7 +141,12 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
                        and len(named_any) >= MIN_TROUBLESHOOTING_CONCEPTS and domain >= MIN_DOMAIN_WITH_NAMES)
     on_topic = sure or troubled or troubleshooting
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
-                     names_failure=specific_failure)
+                     names_failure=specific_failure, talks_of_trouble=talks_of_trouble)
+
+
+def _names_failure_in(title: str, index: AliasIndex) -> bool:
+    """Whether a title names a failure mode by a strong alias."""
+    return any(not h.weak and h.concept_id.startswith("fm:") for h in index.find(title))
 
 
 def _vouched_failures(hits: list[AliasHit], named: set[str], related: Mapping[str, frozenset[str]]) -> set[str]:
@@ -181,13 +202,18 @@ def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], cen
     speaks the field on a fix or two (`tentative`) when it is within MIN_TENTATIVE_SIMILARITY of the RL-specific
     ones. A page judged by meaning that names no RL-specific failure must speak the field a little
     (MIN_DOMAIN_FOR_SECOND_LOOK): one naming a single fix in a word the field shares and hardly any of its
-    vocabulary is about a neighbouring subject (a decoding method for reasoning reaches 0.63 by meaning).
+    vocabulary is about a neighbouring subject (a decoding method for reasoning reaches 0.63 by meaning). A page
+    that names an RL-specific failure outright and keeps talking of trouble need not sit nearer the RL-specific
+    definitions: a library's guide to checking that trainer and sampler agree on token probabilities talks of
+    precision and kernels throughout, and sits nearer the general ones (0.72 against 0.63).
     `topic_similarity` records the cosine with the whole centroid."""
     if not needs_second_look(relevance) or not claims:
         return relevance
     mean = _unit(embed([c.sentence.text for c in claims[:TOPIC_SAMPLE_CLAIMS]]).mean(axis=0))
     similarity, specific = float(mean @ centroids.all), float(mean @ centroids.specific)
     on_topic = (specific >= MIN_TENTATIVE_SIMILARITY if relevance.tentative
-                else similarity >= MIN_TOPIC_SIMILARITY and specific >= float(mean @ centroids.general)
-                and (relevance.names_failure or relevance.domain_per_100_words >= MIN_DOMAIN_FOR_SECOND_LOOK))
+                else similarity >= MIN_TOPIC_SIMILARITY
+                and (relevance.names_failure and relevance.talks_of_trouble
+                     or specific >= float(mean @ centroids.general)
+                     and (relevance.names_failure or relevance.domain_per_100_words >= MIN_DOMAIN_FOR_SECOND_LOOK)))
     return replace(relevance, topic_similarity=round(similarity, 3), on_topic=on_topic)
