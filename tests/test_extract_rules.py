@@ -862,6 +862,16 @@ def test_a_lone_word_or_a_logged_metric_names_an_existing_concept_only_as_a_name
     assert _existing_match("rollout/plateau", near(1), known, as_failure, vocabulary, CUES) is None
     # a lone word that is a concept's name still is: it embeds as the name itself
     assert _existing_match("normalization", np.array([0.995, 0.1, 0.1]), known, as_fix, vocabulary, CUES)[0] == "mit:tln"
+    # a failure's head that many concepts' names hold says not which of them
+    names = ["zero-variance groups", "high-variance gradients", "seed variance", "evaluation variance", "training plateau"]
+    owners = ["fm:zv", "fm:hv", "fm:seed", "fm:eval", "fm:plateau"]
+    shared = ConceptVectors(names, owners, np.zeros((5, 384), dtype=np.float32))
+    vocabulary = {c: content_stems(n, CUES) for n, c in zip(names, owners)}
+    near_eval = np.array([0.5, 0.5, 0.6, 0.88, 0.1])
+    assert _existing_match("Variance", near_eval, shared, as_failure, vocabulary, CUES) is None
+    assert _existing_match("Evaluation variance", near_eval, shared, as_failure, vocabulary, CUES)[0] == "fm:eval"
+    few = ConceptVectors(names[2:], owners[2:], np.zeros((3, 384), dtype=np.float32))
+    assert _existing_match("Variance", near_eval[2:], few, as_failure, vocabulary, CUES)[0] == "fm:eval"
 
 
 def test_an_open_ended_alias_matches_its_earlier_words_by_stem():

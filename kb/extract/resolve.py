@@ -27,6 +27,7 @@ ALIAS_SIMILARITY = 0.68        # cosine at which a phrase means an existing conc
 # fix, so a lower cosine will do, for a sure match only ("Hallucinated inputs" is tool hallucination).
 LABELLED_ALIAS_SIMILARITY = 0.6
 ALIAS_FUZZ = 92                # string similarity at which a phrase is a spelling of an existing name
+AMBIGUOUS_WORD_OWNERS = 4      # a lone failure head held by this many concepts' names names none of them
 SAME_MEANING = 0.90            # cosine at which the classifier's doubt no longer matters ...
 IDENTICAL_NAME = 0.99          # cosine of a phrase that is a concept's name, however cased or inflected
 SAME_MEANING_MIN_PROBABILITY = 0.1   # ... unless it is sure of the other kind ("length normalization" as the fix)
@@ -127,6 +128,18 @@ class ConceptVectors:
         for name, owner in self.weak:
             owners[name].add(owner)
         return owners
+
+    @cached_property
+    def _owners_by_word(self) -> dict[str, set[str]]:
+        by_word: dict[str, set[str]] = defaultdict(set)
+        for name, owner in zip(self.names, self.owners):
+            for word in _WORD.findall(name.lower()):
+                by_word[word.removesuffix("s")].add(owner)
+        return by_word
+
+    def owners_naming(self, word: str) -> set[str]:
+        """The concepts one of whose names holds `word` (lower case, without a plural "s")."""
+        return self._owners_by_word.get(word, set())
 
     def weakly_named(self, phrase: str) -> str | None:
         """The one concept that `phrase`, normalized, is a weak alias of ("gradient clipping"). A weak alias needs
@@ -732,13 +745,16 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
 def _names_alone(phrase: str, known: ConceptVectors, cues: Cues) -> bool:
     """Whether a phrase may name an existing concept by meaning: several words (a hyphenated compound counts its
     parts), or one that heads a failure's name ("Plateaus", "Loopholes"), names a phenomenon on its own
-    ("Sycophancy") or is a weak alias ("Laziness")."""
+    ("Sycophancy") or is a weak alias ("Laziness"). A failure's head that the names of several concepts hold
+    ("Variance": zero-variance groups, high-variance gradients, seed variance, noisy evaluation) says not which."""
     words = _WORD.findall(phrase.lower())
     if len(words) != 1:
         return True
     word = words[0]
-    return (word in STANDALONE_HEADS or any(w in cues.failure_heads for w in (word, word.removesuffix("s")))
-            or known.weakly_named(word) is not None)
+    if word in STANDALONE_HEADS or known.weakly_named(word) is not None:
+        return True
+    heads = any(w in cues.failure_heads for w in (word, word.removesuffix("s")))
+    return heads and len(known.owners_naming(word.removesuffix("s"))) < AMBIGUOUS_WORD_OWNERS
 
 
 def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.ndarray,
