@@ -1006,8 +1006,27 @@ def test_a_heading_gives_its_concept_the_words_it_was_written_in():
     claims = claim_sentences(doc, CUES)
     blocks = unclaimed_blocks(doc, claims, index, CUES)
     hits = [index.find(c.sentence.text) for c in claims]
-    assert surface_forms([doc], {doc.id: claims}, {doc.id: hits}, {doc.id: blocks}, CUES) == {
+    assert surface_forms([doc], {doc.id: claims}, {doc.id: hits}, {doc.id: blocks}, CUES, {}) == {
         "fm:unstable": [("gradient spikes", doc.id)]}
+
+
+def test_a_setting_written_beside_the_one_concept_a_sentence_names_in_its_words_is_its_name():
+    from kb.extract import surface_forms
+    from kb.extract.mentions import setting_names
+    from kb.extract.resolve import content_stems
+
+    assert setting_names("Set `actor.offload_adam_states` and --max_len, not train_utils.py or run(x_y)") == [
+        "actor.offload_adam_states", "max_len"]
+    doc = parse_text("# Memory\n\nOptimizer offload helps: set `model.offload_adam_states: true` for long runs. "
+                     "Optimizer offload also works with `num_tokens` capped. Optimizer offload and a KL penalty "
+                     "both read `offload_reference_model`.\n", path="mem.md", fmt="md")
+    index = build_alias_index([("mit:mem", ["optimizer offload"], []), ("mit:kl", ["KL penalty"], [])])
+    vocabulary = {"mit:mem": content_stems("optimizer offload", CUES), "mit:kl": content_stems("KL penalty", CUES)}
+    claims = claim_sentences(doc, CUES)
+    hits = [index.find(c.sentence.text) for c in claims]
+    found = surface_forms([doc], {doc.id: claims}, {doc.id: hits}, {}, CUES, vocabulary)
+    # in the concept's words ("offload"); not a setting sharing none ("num_tokens"), nor beside two concepts
+    assert found == {"mit:mem": [("model.offload_adam_states", doc.id)]}
 
 
 def test_a_new_name_must_stand_near_the_field_and_a_heading_near_rl_itself():

@@ -34,11 +34,11 @@ from .clean import ClaimSentence, is_boilerplate
 from .cues import Cues
 from .curation import apply_curation
 from .debates import add_debates
-from .mentions import clean_phrase, is_table_row, split_label
+from .mentions import clean_phrase, is_table_row, setting_names, split_label
 from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
 from .relevance import Relevance, judge_relevance, needs_second_look, topic_centroids, with_topic_similarity
 from .reading import DocumentReading, read_document
-from .resolve import Resolution, alias_shaped, content_stems, defined_acronyms, resolve_mentions
+from .resolve import Resolution, alias_shaped, concept_vocabulary, content_stems, defined_acronyms, resolve_mentions
 
 __all__ = ["DocumentReading", "Extraction", "HitMemo", "extract_graph", "read_document"]
 
@@ -87,7 +87,7 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
                      for c, t, known in zip(claims[doc.id], words[doc.id], curated_hits[doc.id])] for doc in topical}
     blocks = {doc.id: unclaimed_blocks(doc, claims[doc.id], DocumentAliases(index, used_in, doc.id), cues)
               for doc in topical}
-    surfaces = surface_forms(topical, claims, hits, blocks, cues)
+    surfaces = surface_forms(topical, claims, hits, blocks, cues, concept_vocabulary(concepts, cues))
     concepts = with_surface_forms(concepts, surfaces)
 
     g = GraphBuilder()
@@ -255,7 +255,7 @@ class DocumentAliases:
 
 def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentence]],
                   hits: dict[str, list[list[AliasHit]]], blocks: Mapping[str, list[BlockHits]],
-                  cues: Cues) -> dict[str, list[tuple[str, str]]]:
+                  cues: Cues, vocabulary: Mapping[str, set[str]]) -> dict[str, list[tuple[str, str]]]:
     """Concept id -> (phrase, source) for each way a document wrote a strong alias differently from the alias
     itself ("KL penalties" for "KL penalty", "implementation details" for "implementation detail*"), in its
     claims and in its headings, table rows and short items (`blocks`), and a short heading that ends in one
@@ -269,11 +269,21 @@ def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentenc
                 surface = text[h.start:h.end]
                 if not h.weak and normalize(surface) != normalize(h.alias):
                     found[h.concept_id].add((surface, doc.id))
+            named = {h.concept_id for h in text_hits if not h.weak}
+            if len(named) == 1:   # a setting written beside the one concept the text names, in that concept's words
+                concept_id = next(iter(named))
+                found[concept_id].update((setting, doc.id) for setting in setting_names(text)
+                                         if setting_stems(setting, cues) & vocabulary.get(concept_id, set()))
         for rule, block, block_hits in blocks.get(doc.id, []):
             named = heading_name(doc.text[block.start:block.end], block_hits, cues) if rule == "rule:heading" else None
             if named is not None:
                 found[named[0]].add((named[1], doc.id))
     return {c: sorted(v) for c, v in found.items()}
+
+
+def setting_stems(setting: str, cues: Cues) -> set[str]:
+    """The content stems of a setting's name that say what it sets ("entropy" of `actor.entropy_coeff`)."""
+    return content_stems(re.sub(r"[._]", " ", setting), cues) - content_stems(" ".join(cues.setting_words), cues)
 
 
 def heading_name(text: str, hits: list[AliasHit], cues: Cues) -> tuple[str, str] | None:

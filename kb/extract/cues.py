@@ -96,6 +96,7 @@ class Cues(BaseModel):
     clause_words: WordSet
     report_tails: WordSet
     quantity_heads: WordSet
+    setting_words: WordSet
     degree_words: WordSet
     shortfall_starts: WordSet
     defect_starts: WordSet

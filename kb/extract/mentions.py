@@ -78,6 +78,17 @@ _GENERIC_HEADS = {"loss", "sampling", "bias", "biases", "penalty", "penalties", 
 
 
 _SETTING_IDENTIFIER = re.compile(r"-{0,2}[A-Za-z][\w.-]*_[\w.-]*")
+# a setting's or metric's name in running text: lower-case words joined by "_", maybe dotted ("actor.max_norm")
+_SETTING_IN_TEXT = re.compile(
+    r"(?<![\w./-])(?:--)?([a-z][a-z0-9]*(?:\.[a-z][a-z0-9]*)*(?:_[a-z0-9]+)+(?:\.[a-z][a-z0-9_]*)*)(?![\w/(-])")
+_FILE_SUFFIX = re.compile(r"\.(?:py|json|ya?ml|md|txt|sh|cfg|toml|jsonl|csv|pt|bin|safetensors)$")
+
+
+def setting_names(text: str) -> list[str]:
+    """The names of settings or logged metrics written in `text` ("max_grad_norm", "actor.entropy_coeff",
+    "frac_zero_std"), not file names or calls."""
+    return [m.group(1) for m in _SETTING_IN_TEXT.finditer(text)
+            if 5 <= len(m.group(1)) <= 60 and not _FILE_SUFFIX.search(m.group(1))]
 
 
 @dataclass(frozen=True)
