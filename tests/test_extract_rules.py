@@ -1243,3 +1243,19 @@ def test_second_look_lets_a_troubled_page_naming_an_rl_failure_sit_nearer_the_ge
     assert with_topic_similarity(replace(base, talks_of_trouble=True), claims, centroids, embed).on_topic
     unnamed = Relevance(0.4, 3, False, names_failure=False, talks_of_trouble=True)
     assert not with_topic_similarity(unnamed, claims, centroids, embed).on_topic
+
+
+def test_a_page_in_the_fields_words_that_keeps_talking_of_trouble_about_a_general_failure_is_about_it():
+    index = build_alias_index([("fm:oom", ["out of memory"], [])])
+    general = frozenset({"fm:oom"})
+    page = ("# Sampler memory\n\nThe policy and the rollout sampler share each GPU during GRPO training. {a} The "
+            "sampler reserves its cache before the policy loads its optimizer state, and the reward model runs "
+            "between them. {b} Rollouts of long answers need the most cache. {c}\n")
+    troubled = page.format(a="The sampler runs out of memory at the first rollout, a known issue.",
+                           b="Fragmented memory is the root cause of the crash.",
+                           c="A second bug leaks cache after each policy update.")
+    verdict = _relevance(parse_text(troubled, path="t.md", fmt="md"), index, general)
+    assert verdict.concepts_named == 0 and not verdict.names_failure and verdict.domain_per_100_words >= 1.5
+    assert verdict.on_topic
+    calm = page.format(a="The sampler may run out of memory at the first rollout.", b="", c="")
+    assert not _relevance(parse_text(calm, path="c.md", fmt="md"), index, general).on_topic   # no talk of trouble

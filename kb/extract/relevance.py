@@ -40,9 +40,12 @@ and a post on sharing GPUs between trainer and sampler pass (their annotated fai
 out-of-memory errors, NaN gradients), while the library pages on kernels, profiling, performance tuning and
 datasets of the development sets stay out.
 
-Two cases turn on the page's own framing. A page whose title names a failure, a general one included
+Some cases turn on the page's own framing. A page whose title names a failure, a general one included
 ("Handling OOM issues"), and that uses a few of the field's words is about that failure in RL training (an RL
-library's guide to memory errors in generation, training and weight updates). A page that barely speaks the field
+library's guide to memory errors in generation, training and weight updates); so is a page that speaks the field
+and keeps talking of trouble about a failure it names (a note on sampler memory errors when trainer and sampler
+share GPUs). The library pages on kernels, profiling and performance of the development sets speak the field at
+under 1 word per 100 and talk of no trouble. A page that barely speaks the field
 (under FIRM_DOMAIN_PER_100_WORDS), names fewer than three concepts and hardly talks of trouble is not settled by
 its words: a prompting guide for a model trained with RL speaks of rewards and episodes and names format errors
 once, and is judged by meaning instead (0.48 with the RL-specific definitions; turned away).
@@ -129,8 +132,11 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
                   and not talks_of_trouble)
     # a page whose title names a failure, general ones included ("Handling OOM issues"), in the field's words
     titled_failure = domain >= MIN_DOMAIN_WITH_NAMES and _names_failure_in(doc.meta.title or "", index)
+    # a page in the field's words that keeps talking of trouble about a failure it names, a general one included
+    # (a note on rollout memory errors when trainer and sampler share GPUs)
+    troubled_failure = speaks_field and talks_of_trouble and any(c.startswith("fm:") for c in named_any)
     sure = (bool(doc.meta.failure_modes) or (names_enough and names_failure)
-            or (speaks_field and names_failure and not in_passing) or titled_failure
+            or (speaks_field and names_failure and not in_passing) or titled_failure or troubled_failure
             or (doc.kind in PROJECT_KINDS and len(named) >= 1))
     # the field's words or several of its methods, but no failure: a library page listing trainers is as likely
     tentative = not sure and (speaks_field or names_enough) and len(named) >= 1
