@@ -955,6 +955,9 @@ def test_a_quantity_said_without_a_way_it_moved_is_named_as_a_quantity():
     assert names_a_quantity("average response length", CUES)
     assert not names_a_quantity("Larger batch size", CUES)   # says which way
     assert not names_a_quantity("Global token-count normalization", CUES)
+    assert names_a_quantity("Rollouts per task", CUES)              # a count of one thing for another
+    assert not names_a_quantity("More rollouts per task", CUES)
+    assert not names_a_quantity("Different seeds per generation", CUES)   # a fix
 
 
 @pytest.mark.parametrize("item, entry", [
@@ -1259,3 +1262,13 @@ def test_a_page_in_the_fields_words_that_keeps_talking_of_trouble_about_a_genera
     assert verdict.on_topic
     calm = page.format(a="The sampler may run out of memory at the first rollout.", b="", c="")
     assert not _relevance(parse_text(calm, path="c.md", fmt="md"), index, general).on_topic   # no talk of trouble
+
+
+def test_a_lone_word_is_no_shortened_name():
+    known = ConceptVectors(["zeta failure", "training instability"], ["fm:zeta", "fm:unstable"],
+                           np.zeros((2, 384), dtype=np.float32))
+    stems = NameStems.of(known.names, CUES)
+    as_failure = np.array([0.9, 0.05, 0.05])
+    sims = np.array([0.7, 0.7])
+    assert _part_of_name("Zeta", sims, known, stems, as_failure, CUES) is None   # a modifier of the name alone
+    assert _part_of_name("Loss instability", sims, known, stems, as_failure, CUES)[0] == "fm:unstable"

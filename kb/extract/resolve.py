@@ -829,8 +829,8 @@ def _part_of_name(phrase: str, sims: np.ndarray, known: ConceptVectors, name_ste
     phrase is a shortened name, not a new concept. It ties where it stands but does not link other sentences."""
     words = tokens(phrase)
     stems = content_stems(phrase, cues)
-    if not words or words[-1].stem not in stems:    # "Average rewards" is not a kind of "weight averaging"
-        return None
+    if len(words) < 2 or words[-1].stem not in stems:    # "Average rewards" is not a kind of "weight averaging"
+        return None   # and a lone word ("Deterministic") is no shortened "deterministic failure"
     best: tuple[str, float, bool] | None = None
     for j in sorted(name_stems.holding_all(stems)):
         similarity = float(sims[j])
@@ -882,9 +882,11 @@ def _directions(text: str, up: frozenset[str], down: frozenset[str], negations: 
 
 def names_a_quantity(phrase: str, cues: Cues) -> bool:
     """Whether a phrase names a measured or set quantity and no way it moved ("Token count", "Average response
-    length"): it can be another name only of a concept named the same."""
+    length", "Rollouts per task"): it can be another name only of a concept named the same."""
     words = normalize(phrase).split()
-    return bool(words) and words[-1] in cues.quantity_heads and not directions(phrase, cues)
+    # "Rollouts per task", "tokens per second": a count of one thing for another ("Different seeds per run" is a fix)
+    rate = len(words) >= 3 and words[1] == "per"
+    return bool(words) and (words[-1] in cues.quantity_heads or rate) and not directions(phrase, cues)
 
 
 def drops_direction(phrase: str, name: str, cues: Cues) -> bool:
