@@ -1272,3 +1272,13 @@ def test_a_lone_word_is_no_shortened_name():
     sims = np.array([0.7, 0.7])
     assert _part_of_name("Zeta", sims, known, stems, as_failure, CUES) is None   # a modifier of the name alone
     assert _part_of_name("Loss instability", sims, known, stems, as_failure, CUES)[0] == "fm:unstable"
+
+
+def test_talk_of_trouble_does_not_count_neutral_terms_or_a_setup_option_as_a_name():
+    from kb.extract.relevance import problem_sentences
+
+    assert problem_sentences(["Runs log to Weights & Biases by project and group."], CUES) == 0
+    assert problem_sentences(["Runs log to Weights and Biases; explained variance is plotted."], CUES) == 0
+    assert problem_sentences(["A length bias shows up in the logged rewards."], CUES) == 1
+    assert not alias_shaped("Optional zeta sampling", CUES)    # a setup option, not a fix
+    assert alias_shaped("Zeta sampling", CUES)

@@ -62,6 +62,7 @@ class CuePatterns:
     boilerplate_block: re.Pattern[str]
     boilerplate_sentence: re.Pattern[str]
     setting_entry: re.Pattern[str]       # a list item giving a setting its value ("temperature: 1.0"), whole
+    neutral_phrase: re.Pattern[str]      # neutral terms of several words ("explained variance", "Weights & Biases")
 
 
 class Cues(BaseModel):
@@ -130,6 +131,7 @@ class Cues(BaseModel):
             boilerplate_block=_alternation(self.boilerplate_blocks),
             boilerplate_sentence=_alternation(self.boilerplate_sentences),
             setting_entry=_alternation(self.setting_entries),
+            neutral_phrase=_words_pattern([t for t in self.neutral_terms if " " in t]),
         )
 
     @field_validator("boilerplate_blocks", "boilerplate_sentences", "setting_entries")
