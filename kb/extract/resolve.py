@@ -28,6 +28,7 @@ ALIAS_SIMILARITY = 0.68        # cosine at which a phrase means an existing conc
 LABELLED_ALIAS_SIMILARITY = 0.6
 ALIAS_FUZZ = 92                # string similarity at which a phrase is a spelling of an existing name
 AMBIGUOUS_WORD_OWNERS = 4      # a lone failure head held by this many concepts' names names none of them
+WEAK_PREFIX_KEY = 3            # letters an open-ended weak alias is looked up by
 SAME_MEANING = 0.90            # cosine at which the classifier's doubt no longer matters ...
 IDENTICAL_NAME = 0.99          # cosine of a phrase that is a concept's name, however cased or inflected
 SAME_MEANING_MIN_PROBABILITY = 0.1   # ... unless it is sure of the other kind ("length normalization" as the fix)
@@ -130,6 +131,14 @@ class ConceptVectors:
         return owners
 
     @cached_property
+    def _weak_open_by_start(self) -> dict[str, list[tuple[str, str]]]:
+        # an open-ended weak alias can only be spelled out by a phrase that starts with its first letters
+        by_start: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for prefix, owner in self.weak_open_ended:
+            by_start[prefix[:WEAK_PREFIX_KEY] if len(prefix) >= WEAK_PREFIX_KEY else ""].append((prefix, owner))
+        return by_start
+
+    @cached_property
     def _owners_by_word(self) -> dict[str, set[str]]:
         by_word: dict[str, set[str]] = defaultdict(set)
         for name, owner in zip(self.names, self.owners):
@@ -146,7 +155,8 @@ class ConceptVectors:
         support to tie a sentence, where it may stand inside other words; a phrase that is that alias whole names
         its concept, however close it embeds to another's name ("gradient-preserving clipping")."""
         owners = set(self._weak_owners.get(phrase, set()))
-        owners |= {owner for prefix, owner in self.weak_open_ended if _spells_out(phrase, prefix)}   # "hallucinat*"
+        candidates = self._weak_open_by_start.get(phrase[:WEAK_PREFIX_KEY], []) + self._weak_open_by_start.get("", [])
+        owners |= {owner for prefix, owner in candidates if _spells_out(phrase, prefix)}   # "hallucinat*"
         return next(iter(owners)) if len(owners) == 1 else None
 
     def completing(self, phrase: str) -> str | None:
