@@ -167,9 +167,13 @@ def problem_sentences(texts: list[str], cues: Cues) -> int:
     page may say it mostly in its headings ("Problem: NaN loss")."""
     words = cues.failure_heads | {label for label in cues.failure_labels if " " not in label}
     phrases = [label for label in cues.failure_labels if " " in label]   # "root cause", not any "root"
+
+    def troubled(text: str) -> bool:
+        return bool(words.intersection(_WORD.findall(text))) or any(p in text for p in phrases)
+
     # a neutral term holds no trouble: "explained variance", the logging service "Weights & Biases"
-    plain = (cues.patterns.neutral_phrase.sub(" ", text).lower() for text in texts)
-    return sum(1 for text in plain if words.intersection(_WORD.findall(text)) or any(p in text for p in phrases))
+    return sum(1 for text in map(str.lower, texts)
+               if troubled(text) and troubled(cues.patterns.neutral_phrase.sub(" ", text)))
 
 
 @dataclass(frozen=True)
