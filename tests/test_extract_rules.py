@@ -1280,5 +1280,9 @@ def test_talk_of_trouble_does_not_count_neutral_terms_or_a_setup_option_as_a_nam
     assert problem_sentences(["Runs log to Weights & Biases by project and group."], CUES) == 0
     assert problem_sentences(["Runs log to Weights and Biases; explained variance is plotted."], CUES) == 0
     assert problem_sentences(["A length bias shows up in the logged rewards."], CUES) == 1
+    # a file name in code or a link's target, and a project's build "artifacts", talk of no trouble
+    assert problem_sentences(["[`data_leakage_audit.json`](reports/data_leakage_audit.json) records the splits.",
+                              "The last command validates the comparison artifacts."], CUES) == 0
+    assert problem_sentences(["The audit found label leakage between the splits."], CUES) == 1
     assert not alias_shaped("Optional zeta sampling", CUES)    # a setup option, not a fix
     assert alias_shaped("Zeta sampling", CUES)

@@ -98,6 +98,7 @@ class Cues(BaseModel):
     report_tails: WordSet
     quantity_heads: WordSet
     setting_words: WordSet
+    not_trouble: WordSet
     degree_words: WordSet
     shortfall_starts: WordSet
     defect_starts: WordSet

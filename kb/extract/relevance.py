@@ -83,6 +83,7 @@ MIN_TOPIC_SIMILARITY = 0.6   # cosine of a document's mean claim vector with the
 MIN_TENTATIVE_SIMILARITY = 0.5   # with the RL-specific definitions, for a document that names only a fix or two
 TOPIC_SAMPLE_CLAIMS = 60     # claims read for it, from the top of the document
 _WORD = re.compile(r"[a-z][a-z-]*")
+_CODE_OR_TARGET = re.compile(r"`[^`]*`|\]\([^)]*\)")
 
 
 @dataclass(frozen=True)
@@ -165,15 +166,16 @@ def problem_sentences(texts: list[str], cues: Cues) -> int:
     """How many texts (claims, headings) hold a word that names trouble: a failure head ("drift", "collapse")
     or a failure label ("issue", "problem"). A library page about a feature has at most one; a troubleshooting
     page may say it mostly in its headings ("Problem: NaN loss")."""
-    words = cues.failure_heads | {label for label in cues.failure_labels if " " not in label}
+    words = (cues.failure_heads | {label for label in cues.failure_labels if " " not in label}) - cues.not_trouble
     phrases = [label for label in cues.failure_labels if " " in label]   # "root cause", not any "root"
 
     def troubled(text: str) -> bool:
         return bool(words.intersection(_WORD.findall(text))) or any(p in text for p in phrases)
 
-    # a neutral term holds no trouble: "explained variance", the logging service "Weights & Biases"
+    # a neutral term holds no trouble ("explained variance", the logging service "Weights & Biases"), and nor does
+    # a name in code or a link's target (`data_leakage_audit.json`)
     return sum(1 for text in map(str.lower, texts)
-               if troubled(text) and troubled(cues.patterns.neutral_phrase.sub(" ", text)))
+               if troubled(text) and troubled(cues.patterns.neutral_phrase.sub(" ", _CODE_OR_TARGET.sub(" ", text))))
 
 
 @dataclass(frozen=True)
