@@ -261,6 +261,7 @@ def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentenc
     claims and in its headings, table rows and short items (`blocks`), and a short heading that ends in one
     concept's alias, whole (`heading_name`: "Gradient underflow" for "underflow*")."""
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    generic = setting_stems(" ".join(cues.setting_words), cues)   # "max", "coef": said by any setting's name
     for doc in documents:
         written = [(claim.sentence.text, claim_hits) for claim, claim_hits in zip(claims[doc.id], hits[doc.id])]
         written += [(doc.text[block.start:block.end], block_hits) for _, block, block_hits in blocks.get(doc.id, [])]
@@ -273,7 +274,7 @@ def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentenc
             if len(named) == 1:   # a setting written beside the one concept the text names, in that concept's words
                 concept_id = next(iter(named))
                 found[concept_id].update((setting, doc.id) for setting in setting_names(text)
-                                         if setting_stems(setting, cues) & vocabulary.get(concept_id, set()))
+                                         if setting_stems(setting, cues) - generic & vocabulary.get(concept_id, set()))
         for rule, block, block_hits in blocks.get(doc.id, []):
             named = heading_name(doc.text[block.start:block.end], block_hits, cues) if rule == "rule:heading" else None
             if named is not None:
@@ -282,8 +283,8 @@ def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentenc
 
 
 def setting_stems(setting: str, cues: Cues) -> set[str]:
-    """The content stems of a setting's name that say what it sets ("entropy" of `actor.entropy_coeff`)."""
-    return content_stems(re.sub(r"[._]", " ", setting), cues) - content_stems(" ".join(cues.setting_words), cues)
+    """The content stems of a setting's name, its parts split at "." and "_" (`actor.entropy_coeff`)."""
+    return content_stems(re.sub(r"[._]", " ", setting), cues)
 
 
 def heading_name(text: str, hits: list[AliasHit], cues: Cues) -> tuple[str, str] | None:
