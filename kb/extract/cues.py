@@ -115,8 +115,10 @@ class Cues(BaseModel):
     field_acronyms: dict[str, str]
 
     _patterns: CuePatterns | None = PrivateAttr(default=None)
+    _name_fillers: frozenset[str] = PrivateAttr(default=frozenset())
 
     def model_post_init(self, _context) -> None:
+        self._name_fillers = frozenset(self.generic_heads | self.weak_modifiers | self.non_concept_starts)
         self._patterns = CuePatterns(
             structural=_words_pattern(self.structural_headings, whole=True),
             failure_label=_words_pattern(self.failure_labels, whole=True),
@@ -145,6 +147,12 @@ class Cues(BaseModel):
     def patterns(self) -> CuePatterns:
         """The phrase lists compiled into matchers."""
         return self._patterns
+
+    @property
+    def name_fillers(self) -> frozenset[str]:
+        """Words that sit in a concept's name without saying which concept it is: generic heads, weak
+        modifiers and the words that open non-names ("reward", "current", "how")."""
+        return self._name_fillers
 
     def is_structural(self, phrase: str) -> bool:
         """True when a cleaned heading is one of the headings that organise a document."""

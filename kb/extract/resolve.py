@@ -121,7 +121,15 @@ class ConceptVectors:
 
     def nearest_name_similarity(self, owner: str, sims: np.ndarray) -> float:
         """The similarity (from `sims`, one per name) of the concept's name nearest the phrase."""
-        return max((float(sims[j]) for j, o in enumerate(self.owners) if o == owner), default=1.0)
+        rows = self._rows_by_owner.get(owner)
+        return float(sims[rows].max()) if rows is not None else 1.0
+
+    @cached_property
+    def _rows_by_owner(self) -> dict[str, np.ndarray]:
+        rows: dict[str, list[int]] = defaultdict(list)
+        for j, owner in enumerate(self.owners):
+            rows[owner].append(j)
+        return {owner: np.array(js) for owner, js in rows.items()}
 
     @cached_property
     def _weak_owners(self) -> dict[str, set[str]]:
@@ -196,13 +204,16 @@ def _word_completer(concepts: list[Concept]):
                        if not text.endswith("*") for w in _WORD.findall(text.lower()))
 
     everywhere = counts_of(concepts)
+    own: dict[str, Counter] = {}
 
     def complete(alias: str, concept: Concept) -> str:
         text = alias.strip().rstrip("*")
         stem = _WORD.findall(text)[-1].lower() if _WORD.search(text) else ""
         if not alias.strip().endswith("*") or not stem or stem in everywhere or not text.lower().endswith(stem):
             return text
-        for counts in (counts_of([concept]), everywhere):
+        if concept.id not in own:
+            own[concept.id] = counts_of([concept])
+        for counts in (own[concept.id], everywhere):
             found = sorted((w for w in counts if w.startswith(stem) and _ENDING.fullmatch(w[len(stem):])),
                            key=lambda w: (-counts[w], len(w), w))
             if found:
@@ -726,8 +737,8 @@ def fix_verb(word: str, cues: Cues) -> bool:
 
 def content_stems(text: str, cues: Cues) -> set[str]:
     """Stems of the words of a text that say which concept it is (not "reward", "model", "the")."""
-    generic = cues.generic_heads | cues.weak_modifiers | cues.non_concept_starts | GENERIC_WORDS
-    return {t.stem for t in tokens(text) if t.word not in generic and len(t.word) >= 2}
+    fillers = cues.name_fillers   # a property: no union of word sets per call (a build asks thousands of times)
+    return {t.stem for t in tokens(text) if t.word not in fillers and t.word not in GENERIC_WORDS and len(t.word) >= 2}
 
 
 def concept_vocabulary(concepts: list[Concept], cues: Cues) -> dict[str, set[str]]:
