@@ -179,10 +179,7 @@ class ConceptVectors:
 
     @cached_property
     def _by_owner(self) -> dict[str, list[str]]:
-        by_owner: dict[str, list[str]] = defaultdict(list)
-        for name, owner in zip(self.names, self.owners):
-            by_owner[owner].append(name)
-        return by_owner
+        return {owner: [self.names[j] for j in rows] for owner, rows in self._rows_by_owner.items()}
 
     def names_of(self, owner: str) -> list[str]:
         """Every name of one concept."""
@@ -567,7 +564,7 @@ def _compound_head_apart(words: list[str], heads: frozenset[str] | set[str]) -> 
 def _qualified_generic_head(modifiers: list[str], cues: Cues) -> bool:
     """Whether two or more modifiers make a generic head specific ("Explicit diversity reward", "Strict format
     validation"): the word next to the head says what kind, and no modifier is a weak or generic word."""
-    generic = cues.weak_modifiers | cues.generic_heads | GENERIC_WORDS | cues.non_concept_starts | cues.neutral_terms
+    generic = cues.name_fillers | GENERIC_WORDS | cues.neutral_terms
     return len(modifiers) >= 2 and all(m not in generic and len(m) >= 3 for m in modifiers)
 
 
