@@ -10,8 +10,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import KBError
 
-# libyaml's loader when PyYAML was built with it (it is, on PyPI wheels): the taxonomy is large.
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# libyaml's parser where PyYAML was built with it (it is, on PyPI wheels): the taxonomy is large.
+class YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader, refusing a mapping that repeats a key: plain YAML keeps the last one silently, so a
+    curator who writes a second `weak_aliases:` line under a concept would lose the first without a word."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} at line {key_node.start_mark.line + 1}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 class _Strict(BaseModel):
@@ -110,7 +123,7 @@ def _load_yaml(path: Path, model: type[BaseModel], *, required: bool) -> Any:
             raise KBError(f"{path}: missing; it lists the failure modes and mitigations extraction starts from")
         return model()
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YamlLoader) or {}
         return model.model_validate(data)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise KBError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None

@@ -225,6 +225,20 @@ def test_invalid_taxonomy_is_a_one_line_error(tmp_path, bad):
     assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
 
 
+def test_a_key_written_twice_under_a_concept_is_an_error_naming_its_line(tmp_path):
+    from kb.errors import KBError
+
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text("failure_modes:\n  - id: fm:x\n    label: X\n    description: A failure.\n"
+                    "    weak_aliases: [first]\n    aliases: [x]\n    weak_aliases: [second]\nmitigations: []\n",
+                    encoding="utf-8")
+    with pytest.raises(KBError, match="duplicate key 'weak_aliases' at line 7") as err:
+        load_taxonomy(path)
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+    path.write_text(path.read_text(encoding="utf-8").replace("    weak_aliases: [second]\n", ""), encoding="utf-8")
+    assert load_taxonomy(path).failure_modes[0].weak_aliases == ["first"]
+
+
 def _judged_by_meaning(vectors, *docs):
     """Each document's (first verdict, verdict after the second look by meaning) against the shipped taxonomy."""
     from kb.extract import alias_index, curated_concepts

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, ValidationError, field_validator
 
 from ..errors import KBError
-from ..taxonomy import YAML_LOADER
+from ..taxonomy import YamlLoader
 from ..text import normalize
 
 
@@ -177,7 +177,7 @@ class Cues(BaseModel):
 def load_cues(path: Path) -> Cues:
     """Load and compile data/cues.yaml; a missing or invalid file is a one-line KBError naming it."""
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=YamlLoader)
         return Cues.model_validate(raw)
     except FileNotFoundError:
         raise KBError(f"{path}: cue vocabulary file is missing") from None
