@@ -79,6 +79,14 @@ class Token(NamedTuple):
     word: str
 
 
+def _in_decimal(text: str, start: int, end: int) -> bool:
+    """Whether the digits at text[start:end] are part of a decimal number ("0" of "0.7"), which no number word
+    says: "temperature 0.7" is not "temperature zero"."""
+    before = start >= 2 and text[start - 1] in ".," and text[start - 2].isdigit()
+    after = end + 1 < len(text) and text[end] in ".," and text[end + 1].isdigit()
+    return before or after
+
+
 @lru_cache(maxsize=65_536)
 def tokens(text: str) -> tuple[Token, ...]:
     """Stemmed words of `text` with spans into `text` (hyphens and apostrophes inside a word removed; a
@@ -95,7 +103,9 @@ def tokens(text: str) -> tuple[Token, ...]:
             parts = [(m.start() + p.start(), m.start() + p.end()) for p in _CAMEL_PART.finditer(original)]
         for start, end in parts:
             word = lowered[start:end].replace("-", "").replace("'", "")
-            word = NUMBER_WORDS.get(word) or DIRECTION_WORDS.get(word) or OUTPUT_WORDS.get(word, word)
+            if word in NUMBER_WORDS and not _in_decimal(lowered, start, end):
+                word = NUMBER_WORDS[word]
+            word = DIRECTION_WORDS.get(word) or OUTPUT_WORDS.get(word, word)
             if word:
                 out.append(Token(_stem(word), start, end, len(word), word))
     return tuple(out)
