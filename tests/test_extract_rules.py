@@ -119,6 +119,13 @@ def test_multiword_aliases_match_with_inserted_words_inside_one_clause():
     assert plain.find("annotators can often disagree") == []          # only with the cue list
 
 
+def test_a_digit_is_a_number_word_only_outside_a_decimal():
+    index = build_alias_index([("mit:greedy", ["temperature zero"], [])])
+    assert [h.concept_id for h in index.find("Evaluate at temperature 0 for the final numbers.")] == ["mit:greedy"]
+    assert index.find("Sampling at temperature 0.7 kept the groups diverse.") == []
+    assert index.find("Sampling at temperature 0,7 kept the groups diverse.") == []
+
+
 def test_an_alias_keeps_its_first_and_last_words_though_they_could_be_inserted_ones():
     index = build_alias_index([("mit:data", ["more preference data"], [])], inserted_words=CUES.inserted_words)
     hits = lambda text: {h.concept_id: text[h.start:h.end] for h in index.find(text)}
