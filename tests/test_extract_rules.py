@@ -602,6 +602,22 @@ def test_a_general_failure_counts_on_a_page_that_speaks_the_field_and_names_an_r
     assert not _relevance(parse_text(without, path="q.md", fmt="md"), index, general).on_topic
 
 
+def test_three_names_settle_a_page_only_when_it_speaks_the_field_or_talks_of_trouble():
+    index = build_alias_index([("fm:trunc", ["truncated outputs"], []), ("mit:passk", ["pass@k evaluation"], []),
+                               ("mit:dyn", ["dynamic sampling"], [])])
+    report = ("# Coverage of the starting checkpoint\n\nWe sampled many completions per prompt from the starting "
+              "checkpoint on four datasets before any training. Truncated outputs were rare on the short arithmetic "
+              "split and more common on the competition split. The pass@k evaluation used a symbolic checker for "
+              "math and unit tests for code. Every dataset was read from its train split, with the prompt template "
+              "of the policy we plan to train. The numbers below give the share of problems solved at least once. "
+              "Dynamic sampling will use them to pick prompts later. The longest runs took a day on eight cards.{more}\n")
+    verdict = _relevance(parse_text(report.format(more=""), path="r.md", fmt="md"), index)
+    assert 0.5 <= verdict.domain_per_100_words < 1.5 and verdict.concepts_named == 3 and not verdict.talks_of_trouble
+    assert not verdict.on_topic and verdict.tentative   # a report next to the field: its meaning decides
+    troubled = report.format(more=" The first run ended in a collapse. The collapse came back twice. The issue cost a week.")
+    assert _relevance(parse_text(troubled, path="s.md", fmt="md"), index).on_topic
+
+
 def test_second_look_for_documents_that_name_a_concept_or_nearly_speak_the_field():
     assert needs_second_look(Relevance(0.2, 1, False))
     assert needs_second_look(Relevance(1.2, 0, False))

@@ -48,7 +48,10 @@ share GPUs). The library pages on kernels, profiling and performance of the deve
 under 1 word per 100 and talk of no trouble. A page that barely speaks the field
 (under FIRM_DOMAIN_PER_100_WORDS), names fewer than three concepts and hardly talks of trouble is not settled by
 its words: a prompting guide for a model trained with RL speaks of rewards and episodes and names format errors
-once, and is judged by meaning instead (0.48 with the RL-specific definitions; turned away).
+once, and is judged by meaning instead (0.48 with the RL-specific definitions; turned away). Nor do three named
+concepts settle a page that neither speaks the field (under MIN_DOMAIN_PER_100_WORDS) nor talks of trouble: an
+RL project's report on a base model's pass@k names truncated outputs, a pass@k evaluation and a verifier at 1.1
+field words per 100, and is judged by meaning (turned away); no RL document of fifteen sets passed that way.
 """
 
 from __future__ import annotations
@@ -136,7 +139,11 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     # a page in the field's words that keeps talking of trouble about a failure it names, a general one included
     # (a note on rollout memory errors when trainer and sampler share GPUs)
     troubled_failure = speaks_field and talks_of_trouble and any(c.startswith("fm:") for c in named_any)
-    sure = (bool(doc.meta.failure_modes) or (names_enough and names_failure)
+    # three names and a failure settle a page that speaks the field or talks of trouble; one that does neither
+    # (a base model's pass@k report in an RL project names truncated outputs and a pass@k evaluation) is judged
+    # by its meaning
+    names_settle = names_enough and names_failure and (speaks_field or talks_of_trouble)
+    sure = (bool(doc.meta.failure_modes) or names_settle
             or (speaks_field and names_failure and not in_passing) or titled_failure or troubled_failure
             or (doc.kind in PROJECT_KINDS and len(named) >= 1))
     # the field's words or several of its methods, but no failure: a library page listing trainers is as likely
