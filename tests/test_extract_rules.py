@@ -119,6 +119,13 @@ def test_multiword_aliases_match_with_inserted_words_inside_one_clause():
     assert plain.find("annotators can often disagree") == []          # only with the cue list
 
 
+def test_names_spelled_alike_hold_the_same_numbers():
+    from kb.extract.resolve import spelled_alike
+
+    assert spelled_alike("clip higher", "cliphigher")
+    assert not spelled_alike("r1-zero", "r-zero") and not spelled_alike("gpt-4 judge", "gpt-3 judge")
+
+
 def test_a_digit_is_a_number_word_only_outside_a_decimal():
     index = build_alias_index([("mit:greedy", ["temperature zero"], [])])
     assert [h.concept_id for h in index.find("Evaluate at temperature 0 for the final numbers.")] == ["mit:greedy"]

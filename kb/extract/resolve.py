@@ -27,6 +27,7 @@ ALIAS_SIMILARITY = 0.68        # cosine at which a phrase means an existing conc
 # fix, so a lower cosine will do, for a sure match only ("Hallucinated inputs" is tool hallucination).
 LABELLED_ALIAS_SIMILARITY = 0.6
 ALIAS_FUZZ = 92                # string similarity at which a phrase is a spelling of an existing name
+_DIGITS = re.compile(r"\d+")
 AMBIGUOUS_WORD_OWNERS = 4      # a lone failure head held by this many concepts' names names none of them
 WEAK_PREFIX_KEY = 3            # letters an open-ended weak alias is looked up by
 SAME_MEANING = 0.90            # cosine at which the classifier's doubt no longer matters ...
@@ -812,7 +813,7 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
         # the shared word must say which one: "Purely sampling" shares only its head with "Dynamic sampling"
         shared = (bool((stems - {head}) & vocabulary.get(owner, set())) and (len(norm.split()) > 1 or len(norm) >= 8)
                   and kind_probability >= CONFIDENT_PROBABILITY)
-        spelled = fuzz.ratio(norm, normalize(known.names[j])) >= ALIAS_FUZZ and plausible
+        spelled = spelled_alike(norm, normalize(known.names[j])) and plausible
         same = similarity >= SAME_MEANING and kind_probability >= SAME_MEANING_MIN_PROBABILITY
         if same or (plausible and shared and similarity >= threshold) or spelled:
             return owner, similarity, True
@@ -860,6 +861,13 @@ def _part_of_name(phrase: str, sims: np.ndarray, known: ConceptVectors, name_ste
                 and (best is None or similarity > best[1])):
             best = (known.owners[j], similarity, False)
     return best
+
+
+def spelled_alike(a: str, b: str) -> bool:
+    """Whether two normalized names are one name spelled two ways (ALIAS_FUZZ): close in spelling and holding the
+    same numbers, since a number tells named things apart however close the rest ("R1-zero" is not "R-Zero",
+    "GPT-4" not "GPT-3")."""
+    return fuzz.ratio(a, b) >= ALIAS_FUZZ and _DIGITS.findall(a) == _DIGITS.findall(b)
 
 
 def abbreviates(short: str, full: str) -> bool:
@@ -941,7 +949,7 @@ def _same_concept(group: dict, phrase: str, vector: np.ndarray, cues: Cues) -> b
     ours, theirs = content_stems(phrase, cues), content_stems(label, cues)
     nested = bool(ours) and bool(theirs) and (ours <= theirs or theirs <= ours)
     return (similarity >= NEW_MERGE_SIMILARITY or (nested and similarity >= PART_OF_NAME_SIMILARITY)
-            or fuzz.ratio(normalize(label), normalize(phrase)) >= ALIAS_FUZZ
+            or spelled_alike(normalize(label), normalize(phrase))
             or abbreviates(phrase, label) or abbreviates(label, phrase))
 
 
