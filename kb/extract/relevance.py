@@ -139,11 +139,9 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     # a page in the field's words that keeps talking of trouble about a failure it names, a general one included
     # (a note on rollout memory errors when trainer and sampler share GPUs)
     troubled_failure = speaks_field and talks_of_trouble and any(c.startswith("fm:") for c in named_any)
-    # three names and a failure settle a page that speaks the field or talks of trouble; one that does neither
-    # (a base model's pass@k report in an RL project names truncated outputs and a pass@k evaluation) is judged
-    # by its meaning
-    names_settle = names_enough and names_failure and (speaks_field or talks_of_trouble)
-    sure = (bool(doc.meta.failure_modes) or names_settle
+    # three names and a failure settle a page that talks of trouble (one that speaks the field is settled by the
+    # next clause); one that does neither (a base model's pass@k report in an RL project) is judged by its meaning
+    sure = (bool(doc.meta.failure_modes) or (names_enough and names_failure and talks_of_trouble)
             or (speaks_field and names_failure and not in_passing) or titled_failure or troubled_failure
             or (doc.kind in PROJECT_KINDS and len(named) >= 1))
     # the field's words or several of its methods, but no failure: a library page listing trainers is as likely
