@@ -18,6 +18,7 @@ from .config import MAX_DOCUMENT_BYTES
 from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
+from .yaml_loaders import FrontMatterLoader, yaml_problem
 
 PARSER_VERSION = "10"
 
@@ -71,16 +72,6 @@ class _RawBlock(NamedTuple):
     start: int
     end: int
     level: int = 0
-
-
-class _YamlLoader(yaml.SafeLoader):
-    """SafeLoader that keeps numbers as written, so ids like `001` and arXiv ids like `2501.12340` survive."""
-
-
-_YamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith((":int", ":float"))]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 # ----------------------------------------------------------------------------------------------- corpus walk
@@ -329,11 +320,9 @@ def _split_front_matter(text: str, rel: str) -> tuple[dict[str, Any], str, str |
         raise CorpusError(rel, "malformed front matter: no closing '---' line")
     lenient = None
     try:
-        data = yaml.load("\n".join(lines[1:end]), Loader=_YamlLoader)
+        data = yaml.load("\n".join(lines[1:end]), Loader=FrontMatterLoader)
     except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" at line {where.line + 2}" if where is not None else ""
-        problem = f"malformed front matter: {getattr(error, 'problem', None) or 'invalid YAML'}{line}"
+        problem = f"malformed front matter: {yaml_problem(error, first_line=2)}"
         data = _plain_front_matter(lines[1:end])
         if data is None:
             raise CorpusError(rel, problem) from None
@@ -367,7 +356,7 @@ def _plain_front_matter(lines: list[str]) -> dict[str, Any] | None:
     data: dict[str, Any] = {}
     for entry in entries:
         try:
-            parsed = yaml.load("\n".join(entry), Loader=_YamlLoader)
+            parsed = yaml.load("\n".join(entry), Loader=FrontMatterLoader)
         except yaml.YAMLError:
             key, _, value = entry[0].partition(":")
             value = value.strip()

@@ -9,22 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import KBError
-
-
-# libyaml's parser where PyYAML was built with it (it is, on PyPI wheels): the taxonomy is large.
-class YamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """The safe loader, refusing a mapping that repeats a key: plain YAML keeps the last one silently, so a
-    curator who writes a second `weak_aliases:` line under a concept would lose the first without a word."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} at line {key_node.start_mark.line + 1}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
+from .yaml_loaders import YamlLoader, yaml_problem
 
 
 class _Strict(BaseModel):
@@ -126,7 +111,7 @@ def _load_yaml(path: Path, model: type[BaseModel], *, required: bool) -> Any:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=YamlLoader) or {}
         return model.model_validate(data)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise KBError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise KBError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -491,6 +491,20 @@ def _heading_ties(tmp_path: Path, extract, text: str) -> set[str]:
     return {e.v for e in x.edges if e.kind == "about" and e.provenance.asserted_by == "rule:heading"}
 
 
+def test_a_lead_term_standing_apart_from_its_sentence_ties_what_it_names(tmp_path, extract):
+    # "**X**. Sentence" splits into the lead term and the sentence it heads: no claim holds the name, so the
+    # lead term's own resolution ties the concept, quoting the lead term
+    _write(tmp_path, "post.md", "# Notes on a GRPO run\n\nWe trained a policy with GRPO and a KL penalty.\n\n"
+                                "- **Entropy collapse phenomenon**. The sampled answers became nearly identical "
+                                "after a few hundred steps.\n")
+    _, x = extract(tmp_path)
+    lead = [e for e in x.edges if e.kind == "about" and e.provenance.asserted_by == "rule:lead"]
+    assert [(e.v, e.provenance.quote) for e in lead] == [("fm:entropy-collapse", "Entropy collapse phenomenon")]
+    claims = [x.nodes[e.u].provenance.quote for e in x.edges if e.kind == "about" and e.v == "fm:entropy-collapse"
+              and e.u.startswith("claim:")]
+    assert not any("Entropy collapse" in q for q in claims)
+
+
 def test_a_heading_only_near_a_concept_in_meaning_ties_nothing(tmp_path, extract):
     # "Checkpoints" is close in meaning to fault-tolerant training but shares no word with its names: a heading
     # is the document's own label, so only a sure resolution ties its concept to the document

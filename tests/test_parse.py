@@ -543,6 +543,18 @@ def test_unquoted_colon_in_front_matter_is_read_as_plain_text_and_warned(tmp_pat
     assert str(raised.value) == read.warnings[0]
 
 
+def test_front_matter_repeating_a_key_is_warned_with_its_line(tmp_path):
+    write(tmp_path, "post.md", "---\ntitle: Draft name\nauthor: kb\ntitle: Value heads drift\n---\nThe critic lags.\n")
+    read = read_corpus(tmp_path)
+    [doc] = read.documents
+    assert doc.meta.title == "Value heads drift"   # as YAML readers do, the last one stands
+    assert read.warnings == ["post.md: malformed front matter: duplicate key 'title' at line 4; "
+                             "its key: value lines were read as plain text"]
+    with pytest.raises(CorpusError) as raised:
+        read_corpus(tmp_path, strict=True)
+    assert str(raised.value) == read.warnings[0]
+
+
 @pytest.mark.parametrize("front", [
     "title: [unclosed: yes",          # opens a YAML structure it never closes
     "title: 'quoted: but open",

@@ -34,7 +34,7 @@ from .clean import ClaimSentence, is_boilerplate
 from .cues import Cues
 from .curation import apply_curation
 from .debates import add_debates
-from .mentions import clean_phrase, is_table_row, setting_names, split_label
+from .mentions import Mention, clean_phrase, is_table_row, setting_names, split_label
 from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
 from .relevance import Relevance, judge_relevance, needs_second_look, topic_centroids, with_topic_similarity
 from .reading import DocumentReading, read_document
@@ -546,11 +546,18 @@ def _tie_blocks(g: GraphBuilder, doc: Document, blocks: list[BlockHits],
                                                                    end=block.end, asserted_by=rule), matched=h.alias)
     for r in resolutions:
         m = r.mention
-        if m.sentence is None and (r.confident or r.how == "new"):
-            rule = "rule:table" if m.block_kind == "table" else "rule:heading"
+        if (m.sentence is None and (r.confident or r.how == "new")) or (r.confident and _stands_apart(m)):
+            rule = "rule:table" if m.block_kind == "table" else ("rule:heading" if m.sentence is None else "rule:lead")
             g.add_edge(src, r.concept_id, "about", Provenance(source_id=doc.id, quote=doc.text[m.start:m.end],
                                                               start=m.start, end=m.end, asserted_by=rule),
                        matched=m.phrase)
+
+
+def _stands_apart(mention: Mention) -> bool:
+    """Whether a lead term stands outside the sentence it heads ("**Entropy collapse.** The authors observe ..."):
+    no claim holds its words, so only the resolution itself can tie what it names."""
+    s = mention.sentence
+    return mention.origin == "lead" and s is not None and not (s.start <= mention.start and mention.end <= s.end)
 
 
 def section_concepts(doc: Document, index: AliasIndex | DocumentAliases,

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, ValidationError, field_validator
 
 from ..errors import KBError
-from ..taxonomy import YamlLoader
+from ..yaml_loaders import YamlLoader, yaml_problem
 from ..text import normalize
 
 
@@ -86,6 +86,7 @@ class Cues(BaseModel):
     domain_terms: list[str]
     title_terms: list[str]
     weak_modifiers: WordSet
+    counting_words: WordSet
     non_concept_starts: WordSet
     connecting_words: WordSet
     coordinators: WordSet
@@ -186,5 +187,4 @@ def load_cues(path: Path) -> Cues:
         where = ".".join(str(p) for p in error["loc"])
         raise KBError(f"{path}: invalid cue vocabulary at {where}: {error['msg']}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise KBError(f"{path}: invalid cue vocabulary ({first})") from None
+        raise KBError(f"{path}: invalid cue vocabulary ({yaml_problem(exc)})") from None

@@ -136,10 +136,13 @@ def split_label(text: str, cues: Cues) -> tuple[Hint | None, str]:
 
 
 def _without_weak_lead(label: str, cues: Cues) -> str:
-    """A label without the adjectives that grade it ("Fundamental issue", "Main fix" are labels all the same)."""
+    """A label without the adjectives that grade it or the word that numbers it ("Fundamental issue", "Main fix",
+    "Solution two" are labels all the same)."""
     words = label.split()
     while len(words) > 1 and words[0].lower() in cues.weak_modifiers:
         words = words[1:]
+    if len(words) > 1 and words[-1].lower() in cues.counting_words:
+        words = words[:-1]
     return " ".join(words)
 
 

@@ -144,8 +144,11 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     sure = (bool(doc.meta.failure_modes) or (names_enough and names_failure and talks_of_trouble)
             or (speaks_field and names_failure and not in_passing) or titled_failure or troubled_failure
             or (doc.kind in PROJECT_KINDS and len(named) >= 1))
-    # the field's words or several of its methods, but no failure: a library page listing trainers is as likely
-    tentative = not sure and (speaks_field or names_enough) and len(named) >= 1
+    # the field's words or several of its methods, but no failure: a library page listing trainers is as likely.
+    # Several names with a failure among them but few of the field's words and no trouble are not tentative:
+    # they face the full test by meaning (a summary of a language-model paper names memorization, scaling and
+    # task breadth in words the field shares)
+    tentative = not sure and (speaks_field or (names_enough and not names_failure)) and len(named) >= 1
     troubled = tentative and talks_of_trouble
     # an RL library's troubleshooting page: a few of the field's words, an RL-specific failure among several
     # named concepts (memory and numerics count here), and talk of trouble
