@@ -1116,6 +1116,19 @@ def test_a_part_in_a_wrong_state_is_not_another_name_of_the_fix_that_repairs_it(
     assert _existing_match("Incomplete zeta design", np.array([0.95]), known, unsure, vocabulary, CUES)[0] == "mit:zeta"
 
 
+
+def test_a_phrase_named_as_a_failure_is_not_another_name_of_a_fix():
+    known = ConceptVectors(["batch packing"], ["mit:pack"], np.zeros((1, 384), dtype=np.float32))
+    vocabulary = {"mit:pack": content_stems("batch packing", CUES)}
+    as_fix = np.array([0.1, 0.85, 0.05])
+    # "imbalance" heads a failure's name: what packing repairs, not packing
+    assert _existing_match("Batch imbalance", np.array([0.79]), known, as_fix, vocabulary, CUES) is None
+    assert _existing_match("Batch balancing", np.array([0.79]), known, as_fix, vocabulary, CUES)[0] == "mit:pack"
+    # a name ending in a neutral term of the field ("KL divergence") is no failure's name
+    kl = ConceptVectors(["kl penalty"], ["mit:kl"], np.zeros((1, 384), dtype=np.float32))
+    assert _existing_match("Per-token KL divergence", np.array([0.8]), kl, as_fix,
+                           {"mit:kl": content_stems("kl penalty", CUES)}, CUES)[0] == "mit:kl"
+
 def test_a_library_setting_named_in_prose_ties_the_fix_it_sets():
     from kb.extract import alias_index, curated_concepts
     from kb.taxonomy import Curation, load_taxonomy

@@ -792,7 +792,10 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
     stems = content_stems(phrase, cues)
     head = tokens(phrase)[-1].stem if len(norm.split()) > 1 and tokens(phrase) else None
     setting = changed_setting(phrase, cues)
-    defect = shaped_kind(phrase, "mitigation", cues) == "failure_mode"
+    # a phrase shaped as a failure, or named as one ("Batch imbalance"; not "Per-token KL divergence", whose
+    # head is a neutral term), is what a fix repairs, not the fix
+    defect = shaped_kind(phrase, "mitigation", cues) == "failure_mode" or (
+        names_a_concept(phrase, "failure_mode", cues) and not is_neutral(" ".join(norm.split()[-2:]), cues))
     completed = None if quantity else (known.completing(norm) or known.heading_word_added(phrase, cues)
                                        or known.qualified_by_method(phrase, cues))
     if completed is not None and p[CLASSES.index(_kind_of(completed))] >= ALIAS_MIN_PROBABILITY \
