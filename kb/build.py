@@ -229,17 +229,19 @@ def extract_documents(settings: Settings, documents: list[Document]) -> Extracti
 
 
 def cached_alias_hits(path: Path) -> HitMemo:
-    """The alias hits the last build kept at `path` (a pickle kb itself wrote, named for kb's code, since the
-    hits depend on how matching works), or none."""
+    """The alias hits and alias keys the last build kept at `path` (a pickle kb itself wrote, named for kb's
+    code, since both depend on how matching works), or none."""
     try:
-        return HitMemo(known=pickle.loads(path.read_bytes()))
+        kept = pickle.loads(path.read_bytes())
+        return HitMemo(known=kept["hits"], known_names=kept["names"])
     except Exception:   # missing, damaged or written by other code: match every text again
         return HitMemo()
 
 
 def store_alias_hits(path: Path, memo: HitMemo) -> None:
-    """Keep the hits this build looked up at `path`, and nothing written by other code."""
-    write_bytes_atomic(path, pickle.dumps(memo.used, protocol=pickle.HIGHEST_PROTOCOL))
+    """Keep the hits and alias keys this build looked up at `path`, and nothing written by other code."""
+    kept = {"hits": memo.used, "names": memo.used_names}
+    write_bytes_atomic(path, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL))
     for other in path.parent.glob("*.pickle"):
         if other != path:
             other.unlink(missing_ok=True)

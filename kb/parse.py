@@ -18,7 +18,7 @@ from .config import MAX_DOCUMENT_BYTES
 from .errors import CorpusError
 from .models import Block, DocMeta, Document
 from .text import EPISODE_ID
-from .yaml_loaders import FrontMatterLoader, yaml_problem
+from .yaml_loaders import DuplicateKeyError, FrontMatterLoader, StrictFrontMatterLoader, yaml_problem
 
 PARSER_VERSION = "10"
 
@@ -310,23 +310,26 @@ def _slug(stem: str) -> str:
 
 
 def _split_front_matter(text: str, rel: str) -> tuple[dict[str, Any], str, str | None]:
-    """The front matter, the body after it, and the problem YAML found in front matter that was then read as
-    plain `key: value` lines (None when YAML read it)."""
+    """The front matter, the body after it, and the problem found in front matter that was read all the same:
+    a repeated key (its last value kept), or YAML that failed and was read as plain `key: value` lines (None
+    when YAML read it cleanly)."""
     lines = text.split("\n")
     if not _FRONT_MATTER_FENCE.match(lines[0]):
         return {}, text, None
     end = next((i for i in range(1, len(lines)) if _FRONT_MATTER_END.match(lines[i])), None)
     if end is None:
         raise CorpusError(rel, "malformed front matter: no closing '---' line")
-    lenient = None
+    front = "\n".join(lines[1:end])
     try:
-        data = yaml.load("\n".join(lines[1:end]), Loader=FrontMatterLoader)
+        data, lenient = yaml.load(front, Loader=StrictFrontMatterLoader), None
+    except DuplicateKeyError as error:   # YAML readers keep the last value; so does kb, and says so
+        try:
+            data = yaml.load(front, Loader=FrontMatterLoader)
+            lenient = f"malformed front matter: {yaml_problem(error, first_line=2)}; the last value was kept"
+        except yaml.YAMLError as other:
+            data, lenient = _read_plainly(lines[1:end], other, rel)
     except yaml.YAMLError as error:
-        problem = f"malformed front matter: {yaml_problem(error, first_line=2)}"
-        data = _plain_front_matter(lines[1:end])
-        if data is None:
-            raise CorpusError(rel, problem) from None
-        lenient = f"{problem}; its key: value lines were read as plain text"
+        data, lenient = _read_plainly(lines[1:end], error, rel)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -334,6 +337,16 @@ def _split_front_matter(text: str, rel: str) -> tuple[dict[str, Any], str, str |
     _check_front_matter(data, rel)
     body_start = sum(len(line) + 1 for line in lines[: end + 1])
     return data, text[body_start:], lenient
+
+
+def _read_plainly(lines: list[str], error: yaml.YAMLError, rel: str) -> tuple[dict[str, Any], str]:
+    """Front matter YAML refused, read as plain `key: value` lines, with the problem to warn of; a CorpusError
+    naming the problem when the lines are not of that shape."""
+    problem = f"malformed front matter: {yaml_problem(error, first_line=2)}"
+    data = _plain_front_matter(lines)
+    if data is None:
+        raise CorpusError(rel, problem) from None
+    return data, f"{problem}; its key: value lines were read as plain text"
 
 
 def _plain_front_matter(lines: list[str]) -> dict[str, Any] | None:

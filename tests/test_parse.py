@@ -548,11 +548,23 @@ def test_front_matter_repeating_a_key_is_warned_with_its_line(tmp_path):
     read = read_corpus(tmp_path)
     [doc] = read.documents
     assert doc.meta.title == "Value heads drift"   # as YAML readers do, the last one stands
+    assert doc.meta.authors == ["kb"]
     assert read.warnings == ["post.md: malformed front matter: duplicate key 'title' at line 4; "
-                             "its key: value lines were read as plain text"]
+                             "the last value was kept"]
     with pytest.raises(CorpusError) as raised:
         read_corpus(tmp_path, strict=True)
     assert str(raised.value) == read.warnings[0]
+
+
+def test_front_matter_repeating_a_key_beside_nested_values_keeps_the_document(tmp_path):
+    # a Hugo page: nested menus and lists, one flag written twice; plain key: value reading could not hold it
+    write(tmp_path, "page.md", "---\ntitle: Critic lag\nmenu:\n  main:\n    weight: 2\ntags: [rl, ppo]\n"
+                               "draft: false\ndraft: true\n---\nThe critic lags behind the policy.\n")
+    read = read_corpus(tmp_path)
+    [doc] = read.documents
+    assert doc.meta.title == "Critic lag" and doc.meta.extra["menu"] == {"main": {"weight": "2"}}
+    assert doc.meta.extra["draft"] is True
+    assert read.warnings == ["page.md: malformed front matter: duplicate key 'draft' at line 8; the last value was kept"]
 
 
 @pytest.mark.parametrize("front", [

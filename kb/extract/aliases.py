@@ -134,6 +134,18 @@ def alias_keys(alias: str) -> dict[tuple[str, ...], tuple[int, ...]]:
     return keys
 
 
+class NameKeys(NamedTuple):
+    """What registering an alias needs of its text: the stem sequences it is registered under
+    (`alias_keys`) and its normalized words (`alias_words`)."""
+
+    keys: dict[tuple[str, ...], tuple[int, ...]]
+    words: tuple[str, ...]
+
+    @classmethod
+    def of(cls, alias: str) -> NameKeys:
+        return cls(alias_keys(alias), alias_words(alias))
+
+
 @dataclass(frozen=True)
 class AliasHit:
     """A concept named in a text: which concept, the alias it matched, and the span of the match."""
@@ -202,15 +214,16 @@ class AliasIndex:
             if words and (len(words) > 1 or len(words[0]) >= 3):
                 self.prefixed.setdefault(words[0][:3], []).append((concept_id, alias.rstrip("*"), weak, words, stems))
             return
-        for key, lengths in alias_keys(alias).items():
+        named = self.memo.name_keys(alias) if self.memo is not None else NameKeys.of(alias)
+        for key, lengths in named.keys.items():
             bucket = self.entries.setdefault(key, [])
             if not any(entry[0] == concept_id for entry in bucket):
                 bucket.append((concept_id, alias.rstrip("*"), weak, lengths, wildcard))
             if len(key) not in self.sizes.get(key[0], ()):
                 self.sizes[key[0]] = tuple(sorted({*self.sizes.get(key[0], ()), len(key)}, reverse=True))
             if not weak and self.inserted_words:
-                self._add_gapped(concept_id, alias.rstrip("*"), key, lengths, alias_words(alias))
-                self._add_predicate(concept_id, alias.rstrip("*"), key, lengths, alias_words(alias))
+                self._add_gapped(concept_id, alias.rstrip("*"), key, lengths, named.words)
+                self._add_predicate(concept_id, alias.rstrip("*"), key, lengths, named.words)
 
     def _add_gapped(self, concept_id: str, alias: str, key: tuple[str, ...], lengths: tuple[int, ...],
                     words: tuple[str, ...]) -> None:
@@ -360,11 +373,23 @@ class HitMemo:
     """Alias hits kept across builds, by text and by a digest of the index entries the text can reach. After
     a taxonomy edit only the sentences that hold a changed alias's first word are matched again; every other
     sentence gets exactly the hits a fresh match would give. `known` is what an earlier build kept, `used`
-    what this build looked up (the next build keeps only that)."""
+    what this build looked up (the next build keeps only that). The same holds for each alias's keys
+    (`known_names`, `used_names`): they depend on the alias's text alone, and working out eleven thousand of
+    them again is a tenth of a taxonomy-only rebuild."""
 
     known: dict[bytes, tuple[AliasHit, ...]] = field(default_factory=dict)
     used: dict[bytes, tuple[AliasHit, ...]] = field(default_factory=dict)
+    known_names: dict[str, NameKeys] = field(default_factory=dict)
+    used_names: dict[str, NameKeys] = field(default_factory=dict)
     _words: dict[str, tuple[frozenset[str], frozenset[str]]] = field(default_factory=dict, repr=False)
+
+    def name_keys(self, alias: str) -> NameKeys:
+        """An alias's keys and words, as an earlier build worked them out when it did."""
+        found = self.used_names.get(alias) or self.known_names.get(alias)
+        if found is None:
+            found = NameKeys.of(alias)
+        self.used_names[alias] = found
+        return found
 
     def reach_words(self, text: str, toks: tuple[Token, ...]) -> tuple[frozenset[str], frozenset[str]]:
         """The stems that can start an alias in `text` (its words' and the leading parts of its hyphenated
