@@ -58,9 +58,11 @@ def test_hits_kept_from_an_index_before_an_edit_are_the_hits_the_edited_index_fi
     before = HitMemo()
     for text in texts:
         build_alias_index(named, inserted_words=CUES.inserted_words, memo=before).find(text)
-    after = HitMemo(known=before.used)
+    after = HitMemo(known=before.used, known_names=before.used_names)
     fresh = build_alias_index(edited, inserted_words=CUES.inserted_words)
     remembered = build_alias_index(edited, inserted_words=CUES.inserted_words, memo=after)
+    assert (remembered.entries, remembered.gapped) == (fresh.entries, fresh.gapped)   # kept alias keys, same index
+    assert "reward hacking" in before.used_names and "hack-like" not in before.used_names
     for text in texts:
         assert remembered.find(text) == fresh.find(text), text
     kept = [key for key in after.used if key in before.used]
