@@ -71,6 +71,17 @@ def test_hits_kept_from_an_index_before_an_edit_are_the_hits_the_edited_index_fi
     assert len(kept) == 3 and {h.concept_id for t in texts for h in fresh.find(t)} >= {"mit:kl", "fm:hack", "fm:mem"}
 
 
+
+def test_a_work_cited_by_its_quoted_title_names_nothing_its_title_holds():
+    index = build_alias_index([("fm:hack", ["reward hacking"], []), ("mit:steer", ["activation steering"], [])])
+    found = lambda text: [h.concept_id for h in index.find(text)]
+    assert found('| Lee & Kim, "Activation Steering Against Reward Hacking in Production RL" (2025) | verified |') == []
+    assert found("Lee & Kim, \u201cActivation Steering Against Reward Hacking\u201d, shows that steering helps") == []
+    # a quoted term, or a short quoted name, is still the writer's own word for the concept
+    assert found('This is what people call "reward hacking" in practice.') == ["fm:hack"]
+    assert found('We tried "Activation Steering" on the policy.') == ["mit:steer"]
+    assert found("Lee & Kim report reward hacking in production RL.") == ["fm:hack"]
+
 def test_words_that_move_a_setting_match_others_of_the_same_direction_only():
     index = build_alias_index([("mit:temp", ["raise the temperature"], []), ("mit:lr", ["lower learning rate"], []),
                                ("fm:jb", ["higher risk of jailbreaks"], [])], inserted_words=CUES.inserted_words)

@@ -61,6 +61,18 @@ _LINK_CHARS = set("/#=._-")   # a compound right after these is a URL or anchor 
 _CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}|\n]")
 # Link targets and bare addresses are not prose: "[this note](…/train_infer_mismatch/…)" names no failure.
 _LINK = re.compile(r"\]\([^)\s]*\)|<?\b(?:https?://|www\.)[^\s<>)\]]*")
+# A work cited by its quoted title ("Scaling Laws for Reward Model Overoptimization") names the work, not a claim
+# about what its title names: four or more words, most of the longer ones capitalized.
+_QUOTED = re.compile(r"[\"\u201c]([A-Z][^\"\u201d\n]{10,200})[\"\u201d]")
+
+
+def _cited_titles(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _QUOTED.finditer(text):
+        words = [w for w in re.findall(r"[A-Za-z][\w'-]*", m.group(1)) if len(w) >= 4]
+        if len(m.group(1).split()) >= 4 and words and sum(w[0].isupper() for w in words) >= 0.6 * len(words):
+            spans.append(m.span())
+    return spans
 
 
 @lru_cache(maxsize=200_000)
@@ -94,6 +106,8 @@ def tokens(text: str) -> tuple[Token, ...]:
     out = []
     lowered = text.lower()
     links = [m.span() for m in _LINK.finditer(text)] if "](" in text or "://" in text or "www." in text else []
+    if '"' in text or "\u201c" in text:
+        links += _cited_titles(text)
     for m in _WORD.finditer(lowered):
         if links and any(a <= m.start() < b for a, b in links):
             continue
