@@ -1,4 +1,5 @@
-"""The YAML loaders kb reads its inputs with: all safe, and all refusing a mapping that repeats a key."""
+"""The YAML loaders kb reads its inputs with: all safe; the data files' loader and the strict front-matter
+loader refuse a mapping that repeats a key."""
 
 from __future__ import annotations
 

@@ -1119,9 +1119,15 @@ def test_a_section_heading_announces_failures_or_fixes_in_plural_and_in_several_
     assert section_labels("Training setup", CUES) == set()
 
 
+def _one_name(name: str, owner: str) -> tuple[ConceptVectors, dict[str, set[str]]]:
+    """Known names holding one concept's one name (its vector unused: the tests give the cosines), and its
+    vocabulary."""
+    return (ConceptVectors([name], [owner], np.zeros((1, 384), dtype=np.float32)),
+            {owner: content_stems(name, CUES)})
+
+
 def test_a_part_in_a_wrong_state_is_not_another_name_of_the_fix_that_repairs_it():
-    known = ConceptVectors(["better zeta design"], ["mit:zeta"], np.zeros((1, 384), dtype=np.float32))
-    vocabulary = {"mit:zeta": content_stems("better zeta design", CUES)}
+    known, vocabulary = _one_name("better zeta design", "mit:zeta")
     unsure = np.array([0.45, 0.45, 0.1])
     assert _existing_match("Incomplete zeta design", np.array([0.83]), known, unsure, vocabulary, CUES) is None
     assert _existing_match("Improved zeta design", np.array([0.83]), known, unsure, vocabulary, CUES)[0] == "mit:zeta"
@@ -1129,18 +1135,15 @@ def test_a_part_in_a_wrong_state_is_not_another_name_of_the_fix_that_repairs_it(
     assert _existing_match("Incomplete zeta design", np.array([0.95]), known, unsure, vocabulary, CUES)[0] == "mit:zeta"
 
 
-
 def test_a_phrase_named_as_a_failure_is_not_another_name_of_a_fix():
-    known = ConceptVectors(["batch packing"], ["mit:pack"], np.zeros((1, 384), dtype=np.float32))
-    vocabulary = {"mit:pack": content_stems("batch packing", CUES)}
+    known, vocabulary = _one_name("batch packing", "mit:pack")
     as_fix = np.array([0.1, 0.85, 0.05])
     # "imbalance" heads a failure's name: what packing repairs, not packing
     assert _existing_match("Batch imbalance", np.array([0.79]), known, as_fix, vocabulary, CUES) is None
     assert _existing_match("Batch balancing", np.array([0.79]), known, as_fix, vocabulary, CUES)[0] == "mit:pack"
     # a name ending in a neutral term of the field ("KL divergence") is no failure's name
-    kl = ConceptVectors(["kl penalty"], ["mit:kl"], np.zeros((1, 384), dtype=np.float32))
-    assert _existing_match("Per-token KL divergence", np.array([0.8]), kl, as_fix,
-                           {"mit:kl": content_stems("kl penalty", CUES)}, CUES)[0] == "mit:kl"
+    kl, kl_vocabulary = _one_name("kl penalty", "mit:kl")
+    assert _existing_match("Per-token KL divergence", np.array([0.8]), kl, as_fix, kl_vocabulary, CUES)[0] == "mit:kl"
 
 def test_a_library_setting_named_in_prose_ties_the_fix_it_sets():
     from kb.extract import alias_index, curated_concepts

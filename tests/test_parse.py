@@ -512,6 +512,13 @@ BAD_INPUTS = [
 ]
 
 
+def _strict_build_refuses_what_was_warned(root, read) -> None:
+    """A strict read of the same corpus fails with the first warning the lenient read gave, word for word."""
+    with pytest.raises(CorpusError) as raised:
+        read_corpus(root, strict=True)
+    assert str(raised.value) == read.warnings[0]
+
+
 @pytest.mark.parametrize(("name", "content", "reason"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
 def test_bad_input_warns_and_strict_raises(tmp_path, name, content, reason):
     write(tmp_path, name, content)
@@ -522,9 +529,7 @@ def test_bad_input_warns_and_strict_raises(tmp_path, name, content, reason):
     assert len(read.warnings) == 1
     assert read.warnings[0].startswith(f"{name}: {reason}")
     assert "\n" not in read.warnings[0]
-    with pytest.raises(CorpusError) as raised:
-        read_corpus(tmp_path, strict=True)
-    assert str(raised.value) == read.warnings[0]
+    _strict_build_refuses_what_was_warned(tmp_path, read)
 
 
 def test_unquoted_colon_in_front_matter_is_read_as_plain_text_and_warned(tmp_path):
@@ -538,9 +543,7 @@ def test_unquoted_colon_in_front_matter_is_read_as_plain_text_and_warned(tmp_pat
     assert doc.text.startswith("A tour of value heads: why they drift and how to pin them down\n\n")
     assert read.warnings == ["post.md: malformed front matter: mapping values are not allowed here at line 4; "
                              "its key: value lines were read as plain text"]
-    with pytest.raises(CorpusError) as raised:
-        read_corpus(tmp_path, strict=True)
-    assert str(raised.value) == read.warnings[0]
+    _strict_build_refuses_what_was_warned(tmp_path, read)
 
 
 def test_front_matter_repeating_a_key_is_warned_with_its_line(tmp_path):
@@ -551,9 +554,7 @@ def test_front_matter_repeating_a_key_is_warned_with_its_line(tmp_path):
     assert doc.meta.authors == ["kb"]
     assert read.warnings == ["post.md: malformed front matter: duplicate key 'title' at line 4; "
                              "the last value was kept"]
-    with pytest.raises(CorpusError) as raised:
-        read_corpus(tmp_path, strict=True)
-    assert str(raised.value) == read.warnings[0]
+    _strict_build_refuses_what_was_warned(tmp_path, read)
 
 
 def test_front_matter_repeating_a_key_beside_nested_values_keeps_the_document(tmp_path):

@@ -554,7 +554,7 @@ def _tie_blocks(g: GraphBuilder, doc: Document, blocks: list[BlockHits],
 
 
 def _stands_apart(mention: Mention) -> bool:
-    """Whether a lead term stands outside the sentence it heads ("**Entropy collapse.** The authors observe ..."):
+    """Whether a lead term stands outside the sentence it heads ("**Entropy collapse**. The authors observe ..."):
     no claim holds its words, so only the resolution itself can tie what it names."""
     s = mention.sentence
     return mention.origin == "lead" and s is not None and not (s.start <= mention.start and mention.end <= s.end)
