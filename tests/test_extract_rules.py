@@ -228,6 +228,10 @@ def test_boilerplate_blocks_are_not_claims(line):
     ("See how the reward falls after step 200 once the penalty is gone.", True),              # ... no link
     ("The entropy fell fast, see [the plot](plot.png) for the curve over steps.", True),
     ("title: Some paper on forgetting in fine-tuning url: https://example.org/paper", False),  # a reference entry
+    # a degenerate sample quoted from a run is the model's text, not the author's
+    ("Last: \"The cat sat on the mat on the mat on the mat on the mat on the mat on the mat on the mat\"", False),
+    ("The reward rose, then the policy repeated one phrase: the sample on the last step kept saying the same words "
+     "over and over until it hit the limit.", True),
 ])
 def test_sentence_cleaning(sentence, claim):
     assert is_claim_text(sentence, CUES) is claim

@@ -1,6 +1,7 @@
 """Cleaning: which sentences of a document are claims, and plain text for Markdown inline markup.
 
-Reference entries, bylines, reading times, tag lines, captions, table rows, code-like lines and link-only
+Reference entries, bylines, reading times, tag lines, captions, table rows, code-like lines, a model's quoted
+samples that repeat a few words over and over, and link-only
 list items never become claims (the patterns live in data/cues.yaml).
 """
 
@@ -16,6 +17,10 @@ from .cues import Cues
 MIN_CLAIM_WORDS = 5
 MIN_ALPHA_SHARE = 0.6
 LEAD_IN_MAX_WORDS = 12   # "Here is the config:" introduces what follows; a longer sentence ending in ":" says something
+# A model's degenerate output quoted in a run log ("the tree to the tree to the tree ...") repeats a handful of words;
+# prose of that length uses most of its words once or twice.
+SAMPLE_MIN_WORDS = 20
+SAMPLE_MAX_DISTINCT_SHARE = 0.35
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 # Underscores inside a word belong to an identifier ("entropy_coef"), not to emphasis.
@@ -43,6 +48,12 @@ def _alpha_share(text: str) -> float:
     return sum(c.isalpha() for c in visible) / max(1, len(visible))
 
 
+def repeats_itself(text: str) -> bool:
+    """Whether a sentence is a long run of a few words repeated over and over: a model's sample, not a claim."""
+    words = re.findall(r"[a-z']+", text.lower())
+    return len(words) >= SAMPLE_MIN_WORDS and len(set(words)) / len(words) <= SAMPLE_MAX_DISTINCT_SHARE
+
+
 def is_boilerplate(text: str, cues: Cues) -> bool:
     """Whether a block or sentence is a reference entry, byline, pointer or other text that states nothing."""
     # some boilerplate shows only in its markup ("See [the log](...)", a link and its year)
@@ -57,7 +68,7 @@ def is_claim_text(text: str, cues: Cues) -> bool:
             or cues.is_boilerplate_sentence(text):   # some boilerplate shows in its markup ("See [the log](...)")
         return False
     lead_in = text_plain.endswith(":") and word_count(text_plain) < LEAD_IN_MAX_WORDS
-    if _TIMESTAMP.match(text_plain) or lead_in or _LINK_ONLY.match(text):
+    if _TIMESTAMP.match(text_plain) or lead_in or _LINK_ONLY.match(text) or repeats_itself(text_plain):
         return False
     if _AUTHOR_YEAR.search(text_plain) and word_count(text_plain) < 14:
         return False
