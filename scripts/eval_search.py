@@ -228,8 +228,12 @@ def main() -> None:
     settings = load_settings(args.data_dir)
     kbs = {"dev": KnowledgeBase.load(settings=settings)}
     queries = [dev_query(e) for e in json.loads(args.queries.read_text(encoding="utf-8"))["queries"]]
+    missing = [str(folder) for folder in args.realdev or [] if not (folder / "GOLD.json").is_file()]
+    if missing:
+        raise SystemExit(f"error: no GOLD.json in {', '.join(missing)}")
     for folder in args.realdev or [DEFAULT_REALDEV]:
         if not (folder / "GOLD.json").is_file():
+            log(f"note: no GOLD.json in {folder}; scoring the dev questions only")
             continue
         name = "realdev" if folder.resolve() == DEFAULT_REALDEV.resolve() or len(args.realdev or []) < 2 else folder.name
         scratch = scratch_dir(settings.data_dir, folder, args.cache or settings.cache_dir)

@@ -562,7 +562,7 @@ def _relevance(doc, index, general=frozenset()):
 def test_general_concepts_do_not_make_a_document_about_rl():
     index = build_alias_index([("fm:oom", ["out of memory"], []), ("fm:num", ["numerical instability"], []),
                                ("mit:ckpt", ["gradient checkpointing"], []), ("fm:hack", ["reward hacking"], [])])
-    post = parse_text("# Four-bit inference\n\nLarge models run out of memory on one card. Gradient checkpointing "
+    post = parse_text("# Four-bit inference\n\nLarge policy models run out of memory on one card. Gradient checkpointing "
                       "trades compute for activations. Numerical instability appears when scales underflow.\n",
                       path="q.md", fmt="md")
     assert _relevance(post, index).on_topic                       # three concepts named: passes alone
@@ -660,7 +660,7 @@ def test_relevance_reads_the_tables_of_a_reading_list():
     index = build_alias_index([("fm:ent", ["entropy collapse"], []), ("mit:clip", ["clip-higher"], []),
                                ("mit:dyn", ["dynamic sampling"], [])])
     listing = parse_text("# Recipes\n\n| Recipe | Insight |\n| --- | --- |\n| A | Clip-Higher against entropy "
-                         "collapse |\n| B | Dynamic sampling of prompts |\n", path="list.md", fmt="md")
+                         "collapse |\n| B | Dynamic sampling of GRPO prompts |\n", path="list.md", fmt="md")
     verdict = _relevance(listing, index)
     assert verdict.concepts_named == 3 and verdict.on_topic
 
@@ -1332,6 +1332,34 @@ def test_a_page_in_the_fields_words_that_keeps_talking_of_trouble_about_a_genera
     assert verdict.on_topic
     calm = page.format(a="The sampler may run out of memory at the first rollout.", b="", c="")
     assert not _relevance(parse_text(calm, path="c.md", fmt="md"), index, general).on_topic   # no talk of trouble
+
+
+def test_a_page_speaking_only_the_words_machine_learning_shares_with_the_field_is_judged_by_meaning():
+    from kb.extract.relevance import TopicCentroids, with_topic_similarity
+
+    index = build_alias_index([("fm:overfit", ["overfitting"], []), ("fm:oom", ["out of memory"], [])])
+    page = ("# Lessons from fine-tuning\n\nFull fine-tuning beat adapter fine-tuning on the test set. {a} Overfitting "
+            "to the worked-solution style hurt the {b} accuracy, a real problem. The adapter run failed with out of "
+            "memory errors until gradient checkpointing was on; that bug cost a day. Gradient accumulation fixed "
+            "the second issue, and fine-tuning for fewer epochs fixed the overfitting.\n")
+    supervised_page = parse_text(page.format(a="", b="held-out"), path="s.md", fmt="md")
+    supervised = _relevance(supervised_page, index)
+    assert supervised.names_failure and supervised.talks_of_trouble and not supervised.own_words
+    assert supervised.domain_per_100_words == 0.0 and not supervised.on_topic
+    rl = _relevance(parse_text(page.format(a="The GRPO stage came next.", b="policy's"), path="r.md", fmt="md"), index)
+    assert rl.own_words and rl.domain_per_100_words > 0 and rl.on_topic
+
+    # by meaning it must then sit nearer the RL-specific definitions: naming a failure amid trouble is not enough
+    general, specific = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    centroids = TopicCentroids(all=np.array([0.6, 0.8, 0.0]), specific=specific, general=general)
+
+    def embed(texts):   # cosine 0.92 with the centroid, nearer the general definitions
+        return np.tile(np.array([0.8, 0.55, 0.24]), (len(texts), 1))
+
+    claims = claim_sentences(supervised_page, CUES)
+    assert needs_second_look(supervised)
+    assert not with_topic_similarity(supervised, claims, centroids, embed).on_topic
+    assert with_topic_similarity(replace(supervised, own_words=True), claims, centroids, embed).on_topic
 
 
 def test_a_lone_word_is_no_shortened_name():

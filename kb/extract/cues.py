@@ -58,6 +58,7 @@ class CuePatterns:
     failure_object: re.Pattern[str]      # ends a text right before a failure ("to prevent ")
     mitigation_subject: re.Pattern[str]  # starts a text right after a fix (" prevents")
     domain: re.Pattern[str]              # the field's vocabulary, for the relevance gate
+    specific: re.Pattern[str]            # the part of it machine learning at large does not use
     title: re.Pattern[str]               # a title naming RL training of language models
     boilerplate_block: re.Pattern[str]
     boilerplate_sentence: re.Pattern[str]
@@ -84,6 +85,7 @@ class Cues(BaseModel):
     boilerplate_sentences: list[str]
     setting_entries: list[str]
     domain_terms: list[str]
+    shared_domain_terms: WordSet
     title_terms: list[str]
     weak_modifiers: WordSet
     counting_words: WordSet
@@ -131,6 +133,7 @@ class Cues(BaseModel):
             mitigation_subject=re.compile(r"^\s+" + _words_pattern(self.mitigation_subject_cues).pattern,
                                           re.IGNORECASE),
             domain=_words_pattern(self.domain_terms),
+            specific=_words_pattern([t for t in self.domain_terms if normalize(t) not in self.shared_domain_terms]),
             title=_words_pattern(self.title_terms),
             boilerplate_block=_alternation(self.boilerplate_blocks),
             boilerplate_sentence=_alternation(self.boilerplate_sentences),

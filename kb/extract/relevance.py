@@ -100,6 +100,7 @@ class Relevance:
     tentative: bool = False   # speaks the field but names only a fix or two: on topic only if its meaning agrees
     names_failure: bool = False   # names an RL-specific failure mode (a weak word counts beside its fix)
     talks_of_trouble: bool = False   # MIN_PROBLEM_SENTENCES claims or headings hold a word of trouble
+    own_words: bool = True   # uses a word of the field that machine learning at large does not ("reward", "policy")
 
 
 def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: list[ClaimSentence], cues: Cues,
@@ -116,7 +117,10 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     headings = [b.text for b in doc.blocks if b.kind == "heading" or is_table_row(b)]
     text = " ".join([*(c.sentence.text for c in claims), *headings])
     words = max(1, word_count(text))
-    domain = 100.0 * len(cues.patterns.domain.findall(text)) / words
+    # the words the field shares with machine learning at large ("fine-tuning", "gradient") count only beside
+    # one of its own: a supervised fine-tuning report that says them throughout does not speak the field
+    own_words = bool(cues.patterns.specific.search(f"{doc.meta.title or ''} {text}"))
+    domain = 100.0 * len(cues.patterns.domain.findall(text)) / words if own_words else 0.0
     titled = bool(cues.patterns.title.search(doc.meta.title or ""))
     hits = [h for found in claim_hits for h in found] + [h for heading in headings for h in index.find(heading)]
     named_any = {h.concept_id for h in hits if not h.weak}
@@ -156,7 +160,7 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
                        and len(named_any) >= MIN_TROUBLESHOOTING_CONCEPTS and domain >= MIN_DOMAIN_WITH_NAMES)
     on_topic = sure or troubled or troubleshooting
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
-                     names_failure=specific_failure, talks_of_trouble=talks_of_trouble)
+                     names_failure=specific_failure, talks_of_trouble=talks_of_trouble, own_words=own_words)
 
 
 def _names_failure_in(title: str, index: AliasIndex) -> bool:
@@ -234,7 +238,7 @@ def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], cen
     similarity, specific = float(mean @ centroids.all), float(mean @ centroids.specific)
     on_topic = (specific >= MIN_TENTATIVE_SIMILARITY if relevance.tentative
                 else similarity >= MIN_TOPIC_SIMILARITY
-                and (relevance.names_failure and relevance.talks_of_trouble
+                and (relevance.names_failure and relevance.talks_of_trouble and relevance.own_words
                      or specific >= float(mean @ centroids.general)
                      and (relevance.names_failure or relevance.domain_per_100_words >= MIN_DOMAIN_FOR_SECOND_LOOK)))
     return replace(relevance, topic_similarity=round(similarity, 3), on_topic=on_topic)
