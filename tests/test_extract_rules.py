@@ -1362,6 +1362,26 @@ def test_a_page_speaking_only_the_words_machine_learning_shares_with_the_field_i
     assert with_topic_similarity(replace(supervised, own_words=True), claims, centroids, embed).on_topic
 
 
+def test_a_concept_only_a_heading_founds_must_come_back_in_its_documents_sentences():
+    from kb.extract.resolve import Resolution, told_in_text
+    from kb.taxonomy import Concept
+
+    def founded(phrase, origin="heading"):
+        concept = Concept(id=f"mit:{phrase.lower().replace(' ', '-')}", label=phrase, description=phrase, aliases=[])
+        mention = Mention(phrase, "doc", 0, len(phrase), origin, "Notes", "heading" if origin == "heading" else "item")
+        return concept, Resolution(mention, concept.id, "mitigation", "new", 0.9, 1.0)
+
+    section, told, emphasised, grammar = (founded("Emergency rollback"), founded("Stale group skipping"),
+                                          founded("Warmup clamp", "emphasis"), founded("Padding tokens rewarded as text"))
+    known = Resolution(section[1].mention, "mit:kl-penalty", "mitigation", "alias", 0.9, 0.95)
+    sentences = {"doc": ["When a group is stale we skip it before the update.",
+                         "The reward counted padding tokens as text until the mask was fixed."]}
+    concepts, resolutions = told_in_text([c for c, _ in (section, told, emphasised, grammar)],
+                                         [known, *(r for _, r in (section, told, emphasised, grammar))], sentences, CUES)
+    assert [c.label for c in concepts] == ["Stale group skipping", "Warmup clamp", "Padding tokens rewarded as text"]
+    assert section[1] not in resolutions and known in resolutions   # a section title alone founds nothing
+
+
 def test_a_lone_word_is_no_shortened_name():
     known = ConceptVectors(["zeta failure", "training instability"], ["fm:zeta", "fm:unstable"],
                            np.zeros((2, 384), dtype=np.float32))

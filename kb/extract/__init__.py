@@ -38,7 +38,8 @@ from .mentions import Mention, clean_phrase, is_table_row, setting_names, split_
 from .papers import PaperMatcher, citation_rule, heading_provenance, paper_nodes
 from .relevance import Relevance, judge_relevance, needs_second_look, topic_centroids, with_topic_similarity
 from .reading import DocumentReading, read_document
-from .resolve import Resolution, alias_shaped, concept_vocabulary, content_stems, defined_acronyms, resolve_mentions
+from .resolve import (Resolution, alias_shaped, concept_vocabulary, content_stems, defined_acronyms, resolve_mentions,
+                      told_in_text)
 
 __all__ = ["DocumentReading", "Extraction", "HitMemo", "extract_graph", "read_document"]
 
@@ -77,6 +78,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     mentions = [m for doc in topical for m in readings[doc.id].mentions]
     acronyms = {**cues.field_acronyms, **defined_acronyms(doc.text for doc in documents)}   # the documents' own first
     resolutions, new_concepts = resolve_mentions(mentions, concepts, classifier, embed, cues, acronyms)
+    new_concepts, resolutions = told_in_text(new_concepts, resolutions,
+                                             {d.id: [c.sentence.text for c in claims[d.id]] for d in topical}, cues)
     new_concepts = with_section_descriptions(new_concepts, resolutions, claims, cues)
     concepts = with_found_aliases([*concepts, *new_concepts], resolutions)
     confident = [r for r in resolutions if r.confident]

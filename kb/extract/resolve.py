@@ -426,6 +426,29 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     return [*resolutions, *new_resolutions], new_concepts
 
 
+def told_in_text(new_concepts: list[Concept], resolutions: list[Resolution],
+                 claims: Mapping[str, Sequence[str]], cues: Cues) -> tuple[list[Concept], list[Resolution]]:
+    """New concepts without those only a heading founds whose words no sentence of its document holds together
+    ("Emergency reset" over a recovery procedure, "System integration validation" over a checklist): a section
+    title names what the section does; a concept's name comes back in the text ("Degenerate group skipping" over
+    "skip the entire group" of a "degenerate group"). `claims` are each document's claim sentences."""
+    stems = {doc_id: [content_stems(text, cues) for text in texts] for doc_id, texts in claims.items()}
+
+    def told(r: Resolution) -> bool:
+        if r.mention.origin != "heading":
+            return True
+        words = content_stems(r.mention.phrase, cues)
+        # a longer name may come back in other grammar ("Syntax errors rewarded as type errors" is told as "partial
+        # credit for type errors, not syntax errors"): one of three or more words may be missing
+        needed = len(words) - (1 if len(words) >= 3 else 0)
+        return bool(words) and any(len(words & sentence) >= needed for sentence in stems.get(r.mention.doc_id, ()))
+
+    kept = {r.concept_id for r in resolutions if r.how == "new" and told(r)}
+    founded = {c.id for c in new_concepts}
+    return ([c for c in new_concepts if c.id in kept],
+            [r for r in resolutions if r.concept_id not in founded or r.concept_id in kept])
+
+
 def _spelled_out_similarities(phrases: list[str], known: ConceptVectors, expansions: dict[str, str],
                               embed) -> dict[int, np.ndarray]:
     """Similarities to the known names of each phrase (by index) that holds an acronym the documents define,
