@@ -17,7 +17,7 @@ from .cues import Cues
 MIN_CLAIM_WORDS = 5
 MIN_ALPHA_SHARE = 0.6
 LEAD_IN_MAX_WORDS = 12   # "Here is the config:" introduces what follows; a longer sentence ending in ":" says something
-# A model's degenerate output quoted in a run log ("the tree to the tree to the tree ...") repeats a handful of words;
+# A model's degenerate output quoted in a run log ("on the mat on the mat on the mat ...") repeats a handful of words;
 # prose of that length uses most of its words once or twice.
 SAMPLE_MIN_WORDS = 20
 SAMPLE_MAX_DISTINCT_SHARE = 0.35
