@@ -285,7 +285,7 @@ def surface_forms(documents: list[Document], claims: dict[str, list[ClaimSentenc
     return {c: sorted(v) for c, v in found.items()}
 
 
-def setting_stems(setting: str, cues: Cues) -> set[str]:
+def setting_stems(setting: str, cues: Cues) -> frozenset[str]:
     """The content stems of a setting's name, its parts split at "." and "_" (`actor.entropy_coeff`)."""
     return content_stems(re.sub(r"[._]", " ", setting), cues)
 

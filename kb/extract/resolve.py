@@ -432,16 +432,19 @@ def told_in_text(new_concepts: list[Concept], resolutions: list[Resolution],
     ("Emergency reset" over a recovery procedure, "System integration validation" over a checklist): a section
     title names what the section does; a concept's name comes back in the text ("Degenerate group skipping" over
     "skip the entire group" of a "degenerate group"). `claims` are each document's claim sentences."""
-    stems = {doc_id: [content_stems(text, cues) for text in texts] for doc_id, texts in claims.items()}
+    stems: dict[str, list[set[str]]] = {}   # only documents with a heading to check: a rebuild reads few
 
     def told(r: Resolution) -> bool:
         if r.mention.origin != "heading":
             return True
+        doc_id = r.mention.doc_id
+        if doc_id not in stems:
+            stems[doc_id] = [content_stems(text, cues) for text in claims.get(doc_id, ())]
         words = content_stems(r.mention.phrase, cues)
         # a longer name may come back in other grammar ("Syntax errors rewarded as type errors" is told as "partial
         # credit for type errors, not syntax errors"): one of three or more words may be missing
         needed = len(words) - (1 if len(words) >= 3 else 0)
-        return bool(words) and any(len(words & sentence) >= needed for sentence in stems.get(r.mention.doc_id, ()))
+        return bool(words) and any(len(words & sentence) >= needed for sentence in stems[doc_id])
 
     kept = {r.concept_id for r in resolutions if r.how == "new" and told(r)}
     founded = {c.id for c in new_concepts}
@@ -683,11 +686,11 @@ def adjusted_setting(phrase: str, cues: Cues) -> bool:
                and len(w) >= 3 for w in setting)
 
 
-def changed_setting(phrase: str, cues: Cues) -> set[str]:
+def changed_setting(phrase: str, cues: Cues) -> frozenset[str]:
     """The content stems of the setting a phrase changes ("Reduce concurrent rollouts" -> concurrent, rollout),
     or an empty set when the phrase is not a setting changed (`adjusted_setting`)."""
     if not adjusted_setting(phrase, cues):
-        return set()
+        return frozenset()
     words = [w for w in name_words(phrase) or [] if w not in cues.adjustments and w not in cues.adjustment_tails]
     return content_stems(" ".join(words), cues)
 
@@ -756,10 +759,16 @@ def fix_verb(word: str, cues: Cues) -> bool:
     return any(base in cues.fix_verbs for base in bases)
 
 
-def content_stems(text: str, cues: Cues) -> set[str]:
+def content_stems(text: str, cues: Cues) -> frozenset[str]:
     """Stems of the words of a text that say which concept it is (not "reward", "model", "the")."""
-    fillers = cues.name_fillers   # a property: no union of word sets per call (a build asks thousands of times)
-    return {t.stem for t in tokens(text) if t.word not in fillers and t.word not in GENERIC_WORDS and len(t.word) >= 2}
+    return _content_stems(text, cues.name_fillers)
+
+
+@lru_cache(maxsize=131_072)
+def _content_stems(text: str, fillers: frozenset[str]) -> frozenset[str]:
+    # cached: a build asks for the same names thousands of times (every concept's names, twice)
+    return frozenset(t.stem for t in tokens(text)
+                     if t.word not in fillers and t.word not in GENERIC_WORDS and len(t.word) >= 2)
 
 
 def concept_vocabulary(concepts: list[Concept], cues: Cues) -> dict[str, set[str]]:
