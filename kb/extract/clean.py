@@ -1,8 +1,8 @@
 """Cleaning: which sentences of a document are claims, and plain text for Markdown inline markup.
 
-Reference entries, bylines, reading times, tag lines, captions, table rows, code-like lines, a model's quoted
-samples that repeat a few words over and over, and link-only
-list items never become claims (the patterns live in data/cues.yaml).
+Reference entries, bylines, reading times, tag lines, captions, table rows, code-like lines, link-only list
+items and a model's samples quoted in a run log (a few words over and over) never become claims (the patterns
+live in data/cues.yaml).
 """
 
 from __future__ import annotations

@@ -429,10 +429,10 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
 def told_in_text(new_concepts: list[Concept], resolutions: list[Resolution],
                  claims: Mapping[str, Sequence[str]], cues: Cues) -> tuple[list[Concept], list[Resolution]]:
     """New concepts without those only a heading founds whose words no sentence of its document holds together
-    ("Emergency reset" over a recovery procedure, "System integration validation" over a checklist): a section
-    title names what the section does; a concept's name comes back in the text ("Degenerate group skipping" over
-    "skip the entire group" of a "degenerate group"). `claims` are each document's claim sentences."""
-    stems: dict[str, list[set[str]]] = {}   # only documents with a heading to check: a rebuild reads few
+    ("Rollback procedure" over the steps of a recovery, "End-to-end validation" over a checklist): a section
+    title names what the section does, while a concept's name comes back in the text ("Stale group skipping"
+    over "a group that went stale is skipped"). `claims` are each document's claim sentences."""
+    stems: dict[str, list[frozenset[str]]] = {}   # only documents with a heading to check: a rebuild reads few
 
     def told(r: Resolution) -> bool:
         if r.mention.origin != "heading":
@@ -441,8 +441,8 @@ def told_in_text(new_concepts: list[Concept], resolutions: list[Resolution],
         if doc_id not in stems:
             stems[doc_id] = [content_stems(text, cues) for text in claims.get(doc_id, ())]
         words = content_stems(r.mention.phrase, cues)
-        # a longer name may come back in other grammar ("Syntax errors rewarded as type errors" is told as "partial
-        # credit for type errors, not syntax errors"): one of three or more words may be missing
+        # a longer name may come back in other grammar ("Padding tokens rewarded as text" is told as "the reward
+        # counted padding tokens as text"): one of three or more words may be missing
         needed = len(words) - (1 if len(words) >= 3 else 0)
         return bool(words) and any(len(words & sentence) >= needed for sentence in stems[doc_id])
 
