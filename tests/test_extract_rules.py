@@ -487,8 +487,10 @@ def test_a_projects_own_reward_term_founds_nothing_by_recurring():
     heading = Mention("Prose leakage penalty", "run", 0, 21, "heading", "Prose leakage penalty", "heading")
     assert founding_place(heading, "mitigation", {}, CUES)              # a heading still names it
     bold = Mention("prose leakage penalty", "run", 200, 221, "emphasis", "Notes", "paragraph")
-    assert not founding_place(bold, "mitigation", {}, CUES)             # set in bold it is still the project's
-    assert founding_place(replace(bold, phrase="prose leakage filtering"), "mitigation", {}, CUES)
+    assert not founding_place(bold, "mitigation", recurring, CUES)      # set in bold it is still the project's
+    bold_other = replace(bold, phrase="prose leakage filtering")
+    assert not founding_place(bold_other, "mitigation", {}, CUES)       # stressed once is not named
+    assert founding_place(bold_other, "mitigation", recurring, CUES)    # ... the post keeps using it
 
 
 def test_a_failure_is_founded_where_a_writer_names_it_or_by_a_term_the_document_is_about():
@@ -496,7 +498,7 @@ def test_a_failure_is_founded_where_a_writer_names_it_or_by_a_term_the_document_
     lead = Mention("Sticky rubric echo", "run", 0, 18, "lead", "Notes", "list_item")
     bold = Mention("sticky rubric echo", "run", 40, 58, "emphasis", "Notes", "paragraph")
     term = Mention("rubric echo", "run", 80, 91, "term", "Notes", "paragraph")
-    assert founding_place(bold, "mitigation", {}, CUES)                 # a fix set in bold is named there
+    assert not founding_place(bold, "mitigation", {}, CUES)             # a fix set in bold once is only stressed
     assert not founding_place(bold, "failure_mode", {}, CUES)           # a failure so set is often coined on the spot
     assert not founding_place(lead, "failure_mode", {}, CUES)
     labelled = Mention("Sticky rubric echo", "run", 0, 18, "lead", "Notes", "list_item", "failure_mode")
