@@ -39,7 +39,7 @@ CONFIDENT_PROBABILITY = 0.5    # ... and likely of it, for the alias to link oth
 NEW_MIN_PROBABILITY = 0.85     # a new concept needs a confident classifier ...
 LABELLED_MIN_PROBABILITY = 0.7   # ... and a labelled name must read as its label's kind without the label too
 # ... and a place where writers name things; a list item's lead term founds none (read samples: one in seven real),
-# nor does an emphasized phrase: writers stress a tip or a method they only list ("**Pair weighting**" as a
+# nor does an emphasized phrase: writers stress a tip or a method they only list ("**Batch shuffling**" in a
 # one-line tip); a blind read of thirteen new concepts found one of six founded by emphasis real, against four of
 # seven founded elsewhere, and no gold concept of nineteen sets depended on them. Emphasis still names known ones.
 NEW_ORIGINS = ("heading", "definition", "remedy", "cue")
