@@ -298,6 +298,29 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
     assert verdicts["serving.md"][1].topic_similarity >= MIN_TOPIC_SIMILARITY and not verdicts["serving.md"][1].on_topic
 
 
+def test_a_long_page_saying_one_of_the_fields_words_once_in_its_everyday_sense_does_not_speak_the_field(vectors):
+    from kb.parse import parse_text
+
+    # A long page on finding test questions in a pretraining corpus: it names contamination, leakage and a fix,
+    # and talks of trouble, but of language models at large; its one word of the field is "advantages" in the
+    # everyday sense.
+    method = " ".join(["Each test item is rewritten five times by a separate model and scored again."] * 30)
+    leakage = parse_text(
+        "# Finding leaked test questions\n\nBenchmark contamination inflates the scores of language models when "
+        "test questions appear in the pretraining corpus. Benchmark leakage is hard to see because the leaked copies "
+        "are often paraphrased or reformatted. The tool compares the perplexity of each test item with that of "
+        "rewritten versions; a large gap suggests the model memorized the original. Decontamination by n-gram "
+        "overlap misses paraphrased copies, which is the problem this method addresses. The advantages of the "
+        "approach are that it needs no access to the training data and runs on any open model. Memorization of "
+        "the benchmark shows up as a drop in accuracy on the rewritten questions. The failure cases are short "
+        "questions, where any rewrite changes the meaning. Report the contamination check with every leaderboard "
+        "score so readers can tell memorization from ability.\n\n## Method\n\n" + method + "\n", path="leakage.md", fmt="md")
+    first, second = _judged_by_meaning(vectors, leakage)["leakage.md"]
+    assert first.concepts_named >= 2 and first.names_failure and first.talks_of_trouble
+    assert not first.own_words and first.domain_per_100_words == 0.0
+    assert not first.on_topic and not second.on_topic
+
+
 def test_a_page_close_by_meaning_that_names_one_fix_and_no_failure_needs_the_fields_words(vectors):
     from kb.extract.relevance import MIN_DOMAIN_FOR_SECOND_LOOK, MIN_TOPIC_SIMILARITY
     from kb.parse import parse_text
@@ -511,6 +534,17 @@ def test_a_heading_only_near_a_concept_in_meaning_ties_nothing(tmp_path, extract
     headed = _heading_ties(tmp_path, extract, HEADINGS)
     assert "fm:entropy-collapse" in headed
     assert "mit:fault-tolerant-training" not in headed
+
+
+def test_a_phrase_only_near_a_concept_in_meaning_is_no_name_of_it(tmp_path, extract):
+    # a heading "Base model" sits near "stronger base model" in meaning without naming that fix: it ties
+    # nothing, and the fix does not list it among its names either; "Entropy collapse" is a name of its concept
+    _write(tmp_path, "post.md", HEADINGS.replace("## Checkpoints", "## Base model"))
+    _, x = extract(tmp_path)
+    stronger = x.nodes["mit:stronger-base-model"]
+    assert "Base model" not in stronger.attrs["aliases"]
+    assert not [f for f in stronger.attrs["found_as"] if f["source_id"] == "run-notes"]
+    assert {"phrase": "Entropy collapse", "source_id": "run-notes"} in x.nodes["fm:entropy-collapse"].attrs["found_as"]
 
 
 def test_a_structural_heading_ties_nothing_whatever_alias_it_holds(tmp_path, extract):
