@@ -125,7 +125,7 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     # the words the field shares with machine learning at large ("fine-tuning", "gradient") count only beside
     # one of its own: a supervised fine-tuning report that says them throughout does not speak the field
     # ... and its own words said once or twice in a long page are as likely their everyday senses ("the
-    # advantages of this method", "each episode of the podcast")
+    # advantages of this method", "the next episode of a series")
     own_words = 1000.0 * len(cues.patterns.specific.findall(f"{doc.meta.title or ''} {text}")) / words \
         >= MIN_OWN_WORDS_PER_1000
     domain = 100.0 * len(cues.patterns.domain.findall(text)) / words if own_words else 0.0
