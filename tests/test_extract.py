@@ -529,11 +529,12 @@ def test_a_lead_term_standing_apart_from_its_sentence_ties_what_it_names(tmp_pat
 
 
 def test_a_heading_only_near_a_concept_in_meaning_ties_nothing(tmp_path, extract):
-    # "Checkpoints" is close in meaning to fault-tolerant training but shares no word with its names: a heading
-    # is the document's own label, so only a sure resolution ties its concept to the document
-    headed = _heading_ties(tmp_path, extract, HEADINGS)
+    # "Base model" resolves to a stronger base model by meaning alone (no word of that fix's names says which
+    # change it is): a heading is the document's own label, so only a sure resolution ties its concept to the
+    # document. ("Checkpoints", once near fault-tolerant training, no longer resolves at all.)
+    headed = _heading_ties(tmp_path, extract, HEADINGS.replace("## Checkpoints", "## Base model"))
     assert "fm:entropy-collapse" in headed
-    assert "mit:fault-tolerant-training" not in headed
+    assert "mit:stronger-base-model" not in headed
 
 
 def test_a_phrase_only_near_a_concept_in_meaning_is_no_name_of_it(tmp_path, extract):

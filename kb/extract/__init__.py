@@ -548,7 +548,7 @@ def _tie_blocks(g: GraphBuilder, doc: Document, blocks: list[BlockHits],
                 resolutions: list[Resolution], supported: set[str]) -> None:
     """Headings, table rows and short list items are not claims, but a concept they name is still what the
     source is about: an `about` edge from the source quotes the heading, row or item. A heading or cell only
-    near a concept in meaning (an unconfident resolution: "Checkpoints", "Training progression") names none
+    near a concept in meaning (an unconfident resolution: "Base model", "Training progression") names none
     (judged blind: 0 of 5 such heading edges right)."""
     src = f"src:{doc.id}"
     for rule, block, found in blocks:
