@@ -19,6 +19,7 @@ from typing import Any
 from .config import Settings, load_settings
 from .errors import KBError, NotFoundError
 from .graph import edges_of, graph_from_json
+from .index_entries import node_links, node_record, source_title
 from .models import (
     NODE_KINDS,
     ConceptCard,
@@ -36,9 +37,7 @@ from .models import (
     SourceView,
     Statement,
 )
-from .index_entries import node_links, node_record, source_title
 from .store import DOCUMENTS_FILE, GRAPH_FILE, read_manifest, require_build
-
 
 STATEMENT_KINDS = ("claim", "evidence")  # what a concept card lists as "what the sources say"
 

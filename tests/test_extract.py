@@ -241,7 +241,7 @@ def test_a_key_written_twice_under_a_concept_is_an_error_naming_its_line(tmp_pat
 
 def _judged_by_meaning(vectors, *docs):
     """Each document's (first verdict, verdict after the second look by meaning) against the shipped taxonomy."""
-    from kb.extract import alias_index, curated_concepts
+    from kb.extract.concepts import alias_index, curated_concepts
     from kb.extract.clean import claim_sentences
     from kb.extract.relevance import judge_relevance, topic_centroids, with_topic_similarity
 
@@ -463,7 +463,7 @@ def test_a_label_alone_does_not_make_the_name_of_a_mechanism_a_failure(tmp_path,
 def test_an_instruction_whose_words_name_an_existing_fix_resolves_to_it(vectors, lead, fix):
     # "KL monitoring hooks" is no fix's name by its head word, but means training monitoring: the
     # instruction resolves to that fix (only when sure) and founds nothing either way
-    from kb.extract import curated_concepts
+    from kb.extract.concepts import curated_concepts
     from kb.extract.mentions import Mention
     from kb.extract.resolve import resolve_mentions
 
@@ -479,7 +479,7 @@ def test_an_instruction_whose_words_name_an_existing_fix_resolves_to_it(vectors,
 def test_a_labelled_heading_names_an_existing_failure_at_a_lower_similarity(vectors, hint, fm):
     # "Issue 3: Hallucinated inputs" is surely a failure's name, so a modest closeness to tool hallucination
     # will do; the same words as a plain heading stay unresolved
-    from kb.extract import curated_concepts
+    from kb.extract.concepts import curated_concepts
     from kb.extract.mentions import Mention
     from kb.extract.resolve import resolve_mentions
 

@@ -314,7 +314,7 @@ def test_a_parameter_tables_setting_identifiers_are_not_candidate_names():
 
 
 def test_a_short_heading_ending_in_one_concepts_alias_is_that_concepts_name_in_the_writers_words():
-    from kb.extract import heading_name
+    from kb.extract.concepts import heading_name
     index = build_alias_index([("fm:numerics", ["underflow*"], []), ("mit:clip", ["gradient clipping"], [])])
 
     def name(text):
@@ -785,7 +785,7 @@ def test_a_phrase_naming_other_machinery_is_not_an_alias():
 
 
 def test_a_weak_alias_recurring_in_a_table_row_supports_the_concept():
-    from kb.extract import supported_concepts, unclaimed_blocks
+    from kb.extract.edges import supported_concepts, unclaimed_blocks
     index = build_alias_index([("mit:clip", [], ["gradient clipping", "max_grad_norm"])])
     doc = parse_text("# Settings\n\nWe kept gradient clipping on for every run of the policy.\n\n"
                      "| key | value |\n| --- | --- |\n| max_grad_norm | 1.0 |\n", path="s.md", fmt="md")
@@ -798,7 +798,7 @@ def test_a_weak_alias_recurring_in_a_table_row_supports_the_concept():
 
 
 def test_a_weak_phrase_is_vouched_for_by_a_related_concept_named_outright():
-    from kb.extract import supported_concepts
+    from kb.extract.edges import supported_concepts
     index = build_alias_index([("fm:trunc", [], ["overlong responses", "overlong"]), ("mit:filter", ["overlong filtering"], []),
                                ("mit:other", ["entropy bonus"], [])])
     related = {"fm:trunc": frozenset({"mit:filter"}), "mit:filter": frozenset({"fm:trunc"})}
@@ -812,7 +812,7 @@ def test_a_weak_phrase_is_vouched_for_by_a_related_concept_named_outright():
 
 
 def test_a_concept_first_named_by_a_heading_is_described_by_its_section():
-    from kb.extract import with_section_descriptions
+    from kb.extract.concepts import with_section_descriptions
     from kb.extract.resolve import Resolution
     from kb.taxonomy import Concept
     doc = parse_text("# Post-mortem\n\n## Stale reference drift\n\nThe frozen copy we compared against was three "
@@ -1043,7 +1043,7 @@ def test_the_fields_unspelled_acronyms_are_read_as_their_words():
 
 
 def test_only_an_instruction_ties_its_sentence_to_a_fix_near_it_in_meaning():
-    from kb.extract import instructs
+    from kb.extract.concepts import instructs
     from kb.extract.resolve import Resolution
 
     def lead(phrase: str, concept: str) -> Resolution:
@@ -1057,7 +1057,8 @@ def test_only_an_instruction_ties_its_sentence_to_a_fix_near_it_in_meaning():
 
 
 def test_a_heading_gives_its_concept_the_words_it_was_written_in():
-    from kb.extract import surface_forms, unclaimed_blocks
+    from kb.extract.concepts import surface_forms
+    from kb.extract.edges import unclaimed_blocks
 
     doc = parse_text("# Notes\n\n## Warm up to avoid huge gradient spikes\n\nWe warmed up for 50 steps.\n",
                      path="notes.md", fmt="md")
@@ -1070,7 +1071,7 @@ def test_a_heading_gives_its_concept_the_words_it_was_written_in():
 
 
 def test_a_setting_written_beside_the_one_concept_a_sentence_names_in_its_words_is_its_name():
-    from kb.extract import surface_forms
+    from kb.extract.concepts import surface_forms
     from kb.extract.mentions import setting_names
     from kb.extract.resolve import content_stems
 
@@ -1103,7 +1104,7 @@ def test_a_new_name_must_stand_near_the_field_and_a_heading_near_rl_itself():
 
 
 def test_a_headings_new_concept_is_described_by_a_sentence_of_prose_about_it():
-    from kb.extract import section_description
+    from kb.extract.concepts import section_description
     sentences = ["Loss was 0.12 at step 300 (~14 tokens).",
                  "We looked at the logs from the second run again on Monday morning.",
                  "The policy learned to answer with a few identical words whatever the prompt, a quiet collapse."]
@@ -1152,7 +1153,7 @@ def test_a_phrase_named_as_a_failure_is_not_another_name_of_a_fix():
     assert _existing_match("Per-token KL divergence", np.array([0.8]), kl, as_fix, kl_vocabulary, CUES)[0] == "mit:kl"
 
 def test_a_library_setting_named_in_prose_ties_the_fix_it_sets():
-    from kb.extract import alias_index, curated_concepts
+    from kb.extract.concepts import alias_index, curated_concepts
     from kb.taxonomy import Curation, load_taxonomy
 
     index = alias_index(curated_concepts(load_taxonomy(REPO / "data" / "taxonomy.yaml"), Curation()), CUES)

@@ -29,6 +29,8 @@ from typing import NamedTuple
 
 import Stemmer
 
+from ..models import Block
+
 _WORD = re.compile(r"[a-z0-9@]+(?:[-'][a-z0-9@]+)*\+*")
 _STEMMER = Stemmer.Stemmer("english")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
@@ -169,6 +171,9 @@ class AliasHit:
     start: int
     end: int
     weak: bool
+
+
+BlockHits = tuple[str, Block, list[AliasHit]]   # (rule, heading / table row / short item, alias hits in it)
 
 
 @dataclass

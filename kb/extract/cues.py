@@ -12,8 +12,8 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, ValidationError, field_validator
 
 from ..errors import KBError
-from ..yaml_loaders import YamlLoader, yaml_problem
 from ..text import normalize
+from ..yaml_loaders import YamlLoader, yaml_problem
 
 
 def _normalized(words: object) -> frozenset[str]:

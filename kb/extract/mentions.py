@@ -72,9 +72,9 @@ _GENERIC_HEADS = {"loss", "sampling", "bias", "biases", "penalty", "penalties", 
                   "exploits", "hack", "hacks", "bug", "bugs", "mismatch", "vanishing", "drift", "collapse",
                   "explosion", "instability", "degradation", "leakage", "plateau", "switching", "mixing", "shortcut",
                   "shortcuts", "controller", "bonus", "ensemble", "ensembles", "narrowing", "saturation", "refusal",
-                  "refusals", "constraint", "augmentation", "warmup", "warm-up", "centering", "whitening",
-                  "reweighting", "annealing", "repetition", "failure", "gaming", "exploitation", "forgetting",
-                  "contamination", "divergence", "staleness", "starvation", "tampering", "faking"}
+                  "refusals", "augmentation", "warmup", "warm-up", "centering", "whitening",
+                  "reweighting", "annealing", "repetition", "gaming", "exploitation", "forgetting",
+                  "contamination", "staleness", "starvation", "tampering", "faking"}
 
 
 _SETTING_IDENTIFIER = re.compile(r"-{0,2}[A-Za-z][\w.-]*_[\w.-]*")

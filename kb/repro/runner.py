@@ -26,6 +26,7 @@ from types import ModuleType
 from ..errors import ReproError
 from .registry import REPO_ROOT, Reproduction, get_reproduction, list_reproductions
 
+
 def run_reproduction(name: str, out_dir: Path, *, quick: bool = False, device: str = "cpu", seed: int = 0,
                      timeout: float = 120.0, on_line: Callable[[str], None] | None = None) -> dict:
     """Run one reproduction script and write `out_dir/<name>.json` and `.png`; returns the final result dict.
