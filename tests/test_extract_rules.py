@@ -9,20 +9,36 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kb.extract.aliases import HitMemo, build_alias_index, tokens
-from kb.extract.papers import PaperMatcher
 from kb.extract.accumulate import GraphBuilder
-from kb.models import Node
+from kb.extract.aliases import HitMemo, build_alias_index, tokens
 from kb.extract.clean import claim_sentences, is_claim_text
 from kb.extract.cues import load_cues
-from kb.extract.mentions import clean_phrase, document_mentions, split_label
-from kb.extract.mentions import Mention
+from kb.extract.mentions import Mention, clean_phrase, document_mentions, split_label
+from kb.extract.papers import PaperMatcher
 from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
-from kb.extract.resolve import (ConceptVectors, NameStems, _existing_match, _part_of_name, abbreviates, adjusted_setting, alias_shaped,
-                                changed_setting, content_stems, defined_acronyms, drops_direction, expand_acronyms, names_a_quantity,
-                                names_a_concept, names_other_machinery,
-                                opposite_direction, section_labels, shaped_kind, tunes_a_setting,
-                                without_imperative)
+from kb.extract.resolve import (
+    ConceptVectors,
+    NameStems,
+    _existing_match,
+    _part_of_name,
+    abbreviates,
+    adjusted_setting,
+    alias_shaped,
+    changed_setting,
+    content_stems,
+    defined_acronyms,
+    drops_direction,
+    expand_acronyms,
+    names_a_concept,
+    names_a_quantity,
+    names_other_machinery,
+    opposite_direction,
+    section_labels,
+    shaped_kind,
+    tunes_a_setting,
+    without_imperative,
+)
+from kb.models import Node
 from kb.parse import parse_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -199,6 +215,7 @@ def test_acronyms_are_read_as_the_words_they_abbreviate(short, full, same):
 
 def test_a_new_name_shortened_or_lengthened_joins_the_new_concept_it_names():
     import numpy as np
+
     from kb.extract.resolve import _same_concept
     group = {"label": "Advantage reweighting", "vector": np.array([1.0, 0.0])}
     near, far = np.array([0.7, 0.714]), np.array([0.4, 0.917])        # cosine 0.7 and 0.4 with the label
@@ -476,37 +493,38 @@ def test_an_imperative_verb_inside_a_field_term_is_no_imperative():
     assert without_imperative(heading, CUES) == heading
 
 
-def test_a_projects_own_reward_term_founds_nothing_by_recurring():
+def test_a_projects_own_reward_term_founds_nothing_outside_a_heading_or_definition():
     from kb.extract.resolve import founding_place
-    term = Mention("prose leakage penalty", "run", 100, 121, "term", "Notes", "paragraph")
-    other = Mention("prose leakage filtering", "run", 100, 123, "term", "Notes", "paragraph")
-    recurring = {("run", "prose leakage penalty"): 2, ("run", "prose leakage filtering"): 2}
-    assert not founding_place(term, "mitigation", recurring, CUES)     # the project's own reward term
-    assert founding_place(other, "mitigation", recurring, CUES)        # another name the post keeps using
-    assert not founding_place(other, "mitigation", {}, CUES)           # ... only if it recurs
+    cued = Mention("prose leakage penalty", "run", 100, 121, "cue", "Notes", "paragraph", "mitigation")
+    other = replace(cued, phrase="prose leakage filtering")
+    assert not founding_place(cued, "mitigation", CUES)      # the project's own reward term
+    assert founding_place(other, "mitigation", CUES)         # another fix the writer cued
     heading = Mention("Prose leakage penalty", "run", 0, 21, "heading", "Prose leakage penalty", "heading")
-    assert founding_place(heading, "mitigation", {}, CUES)              # a heading still names it
-    bold = Mention("prose leakage penalty", "run", 200, 221, "emphasis", "Notes", "paragraph")
-    assert not founding_place(bold, "mitigation", recurring, CUES)      # set in bold it is still the project's
-    bold_other = replace(bold, phrase="prose leakage filtering")
-    assert not founding_place(bold_other, "mitigation", {}, CUES)       # stressed once is not named
-    assert founding_place(bold_other, "mitigation", recurring, CUES)    # ... the post keeps using it
+    assert founding_place(heading, "mitigation", CUES)       # a heading still names it
 
 
-def test_a_failure_is_founded_where_a_writer_names_it_or_by_a_term_the_document_is_about():
-    from kb.extract.resolve import MIN_FAILURE_TERM_SENTENCES, founding_place
+def test_a_noun_phrase_or_emphasis_founds_nothing_however_often_its_document_uses_it():
+    from kb.extract.resolve import founding_place
+    term = Mention("prose leakage filtering", "run", 100, 123, "term", "Notes", "paragraph")
+    bold = replace(term, origin="emphasis")
+    for mention in (term, bold):   # a phrase kept in use is still no place where the writer names a fix
+        assert not founding_place(mention, "mitigation", CUES)
+        assert not founding_place(mention, "failure_mode", CUES)
+
+
+def test_a_failure_is_founded_only_where_a_writer_names_it():
+    from kb.extract.resolve import founding_place
     lead = Mention("Sticky rubric echo", "run", 0, 18, "lead", "Notes", "list_item")
     bold = Mention("sticky rubric echo", "run", 40, 58, "emphasis", "Notes", "paragraph")
     term = Mention("rubric echo", "run", 80, 91, "term", "Notes", "paragraph")
-    assert not founding_place(bold, "mitigation", {}, CUES)             # a fix set in bold once is only stressed
-    assert not founding_place(bold, "failure_mode", {}, CUES)           # a failure so set is often coined on the spot
-    assert not founding_place(lead, "failure_mode", {}, CUES)
+    assert not founding_place(bold, "mitigation", CUES)             # a fix set in bold is only stressed
+    assert not founding_place(bold, "failure_mode", CUES)           # a failure so set is often coined on the spot
+    assert not founding_place(lead, "failure_mode", CUES)
+    assert not founding_place(term, "failure_mode", CUES)
     labelled = Mention("Sticky rubric echo", "run", 0, 18, "lead", "Notes", "list_item", "failure_mode")
-    assert founding_place(labelled, "failure_mode", {}, CUES)           # ... unless the writer labels it
+    assert founding_place(labelled, "failure_mode", CUES)           # ... unless the writer labels it
     heading = Mention("Sticky rubric echo", "run", 0, 18, "heading", "Sticky rubric echo", "heading")
-    assert founding_place(heading, "failure_mode", {}, CUES)
-    assert not founding_place(term, "failure_mode", {("run", "rubric echo"): 2}, CUES)
-    assert founding_place(term, "failure_mode", {("run", "rubric echo"): MIN_FAILURE_TERM_SENTENCES}, CUES)
+    assert founding_place(heading, "failure_mode", CUES)
 
 
 def test_a_labelled_heading_names_its_kind_however_it_ends():

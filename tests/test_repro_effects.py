@@ -17,7 +17,7 @@ SEEDS = (0, 1, 2)
 
 
 
-@functools.lru_cache(maxsize=None)  # several tests read the same run; results are only read
+@functools.cache  # several tests read the same run; results are only read
 def quick_run(name: str, seed: int, **overrides) -> dict:
     module = load_script_module(name)
     args = module.Args(seed=seed, quick=True, **overrides)

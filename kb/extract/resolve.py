@@ -42,15 +42,17 @@ LABELLED_MIN_PROBABILITY = 0.7   # ... and a labelled name must read as its labe
 # nor does an emphasized phrase: writers stress a tip or a method they only list ("**Batch shuffling**" in a
 # one-line tip); a blind read of thirteen new concepts found one of six founded by emphasis real, against four of
 # seven founded elsewhere, and no gold concept of nineteen sets depended on them. Emphasis still names known ones.
+# Nor does a noun phrase however often its document uses it: the three such of the last seven new concepts were
+# all borderline when read blind (a method an abstract in a reading list names, a schedule that did not fix the
+# run it was tried on, a benchmark's oracle), against four real of four founded by headings, and no gold concept
+# of twenty sets depended on them.
 NEW_ORIGINS = ("heading", "definition", "remedy", "cue")
 # A failure is founded only where a writer names it as such: a heading, a definition or a labelled lead term.
-# Writers name fixes (techniques) as terms, but describe failures in phrases coined on the spot: of the new
+# Writers describe failures in phrases coined on the spot, so not even a cued phrase founds one: of the new
 # failures founded from emphasis, cue phrases and terms used two to four times on six sets, a blind judge found
 # none of seven a failure mode of the field ("Insurmountable prior bias", "Single-goal exploitation").
 FAILURE_ORIGINS = ("heading", "definition")
-MIN_FAILURE_TERM_SENTENCES = 5   # ... or a noun phrase the document is about: it keeps naming it
 NEW_MERGE_SIMILARITY = 0.86
-MIN_TERM_SENTENCES = 2         # a noun phrase founds a concept only if the document keeps using it
 # A new name must stand near some name of the field's failures and fixes: one unlike all of them is most often
 # a project's own bug or component ("Parameter name mismatches", "Transition aggregation"). A heading nearer
 # machine-learning practice at large (`general` concepts: memory, GPUs, numerics) than anything RL-specific
@@ -320,35 +322,18 @@ def _in_context(probabilities: np.ndarray, mention: Mention, section_weights: np
     return p / p.sum()
 
 
-def _recurring_terms(mentions: list[Mention]) -> dict[tuple[str, str], int]:
-    """(document, phrase) -> the number of sentences a document uses a noun-phrase mention in, for those it
-    uses in two or more."""
-    seen: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for m in mentions:
-        if m.origin in ("term", "cue") and m.sentence is not None:
-            seen[(m.doc_id, normalize(m.phrase))].add(m.sentence.start)
-    return {key: len(starts) for key, starts in seen.items() if len(starts) >= MIN_TERM_SENTENCES}
-
-
-def founding_place(mention: Mention, kind: str, recurring: Mapping[tuple[str, str], int], cues: Cues) -> bool:
+def founding_place(mention: Mention, kind: str, cues: Cues) -> bool:
     """Whether a mention stands where writers name things, so it may found a concept: for a fix, a heading,
-    definition or labelled lead term, or a remedy or cued phrase or a noun phrase its document keeps using
-    (`recurring`; set in bold or not) unless it ends in a reward term's head ("prose leakage penalty"): outside a
-    heading or definition such a phrase was most often the project's own reward term (judged blind: the
-    new fixes so named were "Multiplicative penalty", "Natural language penalty", "NL penalty", none real). A
-    failure is founded only by a heading, a definition, a labelled lead term, or a noun phrase its document is
-    about (MIN_FAILURE_TERM_SENTENCES)."""
-    phrase = normalize(mention.phrase)
-    uses = recurring.get((mention.doc_id, phrase), 0)
+    definition or labelled lead term, or a remedy or cued phrase unless it ends in a reward term's head ("prose
+    leakage penalty"): outside a heading or definition such a phrase was most often the project's own reward
+    term (judged blind: the new fixes so named were "Multiplicative penalty", "Natural language penalty", "NL
+    penalty", none real). A failure is founded only by a heading, a definition or a labelled lead term."""
     if kind == "failure_mode":
-        return (mention.origin in FAILURE_ORIGINS or labelled(mention, kind)
-                or (mention.origin == "term" and uses >= MIN_FAILURE_TERM_SENTENCES))
+        return mention.origin in FAILURE_ORIGINS or labelled(mention, kind)
     if mention.origin in ("heading", "definition") or labelled(mention, kind):
         return True
-    own_term = phrase.split()[-1] in cues.reward_term_heads
-    if mention.origin in NEW_ORIGINS:
-        return not own_term
-    return uses >= MIN_TERM_SENTENCES and not own_term
+    own_term = normalize(mention.phrase).split()[-1] in cues.reward_term_heads
+    return mention.origin in NEW_ORIGINS and not own_term
 
 
 def _kind_of(concept_id: str) -> str:
@@ -377,7 +362,6 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     general_names = np.array([owner in general for owner in known.owners], dtype=bool)
     resolutions: list[Resolution] = []
     new_candidates: list[tuple[Mention, str, float]] = []
-    recurring = _recurring_terms(mentions)
     weights = {section: _section_weights(section, cues) for section in {m.section for m in mentions}}
     shaped = {phrase: alias_shaped(phrase, cues) for phrase in phrases}
 
@@ -417,7 +401,7 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         i = row[mention.phrase]
         p = _in_context(base[i], mention, weights[mention.section])
         kind = shaped_kind(mention.phrase, CLASSES[int(np.argmax(p))], cues)
-        placed = founding_place(mention, kind, recurring, cues)
+        placed = founding_place(mention, kind, cues)
         confident = p.max() >= NEW_MIN_PROBABILITY
         named = (names_a_concept(mention.phrase, kind, cues)
                  or (labelled(mention, kind) and labelled_name(mention.phrase, cues)
