@@ -249,6 +249,12 @@ def test_boilerplate_blocks_are_not_claims(line):
     ("Last: \"The cat sat on the mat on the mat on the mat on the mat on the mat on the mat on the mat\"", False),
     ("The reward rose, then the policy repeated one phrase: the sample on the last step kept saying the same words "
      "over and over until it hit the limit.", True),
+    # a formula states nothing on its own, display or inline; a sentence around inline math still does
+    (r"$$ \mathcal{J}(\theta) = \mathbb{E}_{y \sim \pi_\theta} \left[ r(y) \right] - \beta \, \text{KL} $$", False),
+    (r"**Reverse KL**: $\text{KL}(Q \| P) = \mathbb{E}_{x \sim Q}[\log Q(x) - \log P(x)]$", False),
+    (r"\( \beta \): the weight of the divergence term", True),
+    (r"We set $\beta = 0.05$ and the KL penalty kept the policy close to its reference.", True),
+    ("Each run costs $5 and a long one $40 on rented accelerators.", True),   # money, not math
 ])
 def test_sentence_cleaning(sentence, claim):
     assert is_claim_text(sentence, CUES) is claim

@@ -1,7 +1,7 @@
 """Cleaning: which sentences of a document are claims, and plain text for Markdown inline markup.
 
-Reference entries, bylines, reading times, tag lines, captions, table rows, code-like lines, link-only list
-items and a model's samples quoted in a run log (a few words over and over) never become claims (the patterns
+Reference entries, bylines, reading times, tag lines, captions, table rows, code-like lines, formulas, link-only
+list items and a model's samples quoted in a run log (a few words over and over) never become claims (the patterns
 live in data/cues.yaml).
 """
 
@@ -28,6 +28,9 @@ _EMPHASIS = re.compile(r"\*\*|\*|`|(?<![^\W_])__?|__?(?![^\W_])")
 _AUTHOR_YEAR = re.compile(r"\(\d{4}\)\.?\s*$")
 _TIMESTAMP = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?\s")
 _LINK_ONLY = re.compile(r"^\s*(?:[-*+]\s*)?(?:\[[^\]]*\]\([^)]*\)[\s,;.|–-]*)+$")
+# TeX math: display ($$ … $$, \[ … \]) and inline (\( … \), or $ … $ hugging its contents, so that "$5 and $10"
+# is prose). A formula states nothing a reader of the knowledge base can take as a claim on its own.
+_MATH = re.compile(r"\$\$.*?\$\$|\\\[.*?\\\]|\\\(.*?\\\)|\$(?!\s)[^$\n]+?(?<!\s)\$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -62,9 +65,10 @@ def is_boilerplate(text: str, cues: Cues) -> bool:
 
 
 def is_claim_text(text: str, cues: Cues) -> bool:
-    """Whether a sentence reads as a claim rather than boilerplate, a citation, code or a lead-in."""
+    """Whether a sentence reads as a claim rather than boilerplate, a citation, code, a formula or a lead-in:
+    it needs MIN_CLAIM_WORDS words outside its math."""
     text_plain = plain(text)
-    if word_count(text_plain) < MIN_CLAIM_WORDS or cues.is_boilerplate_sentence(text_plain) \
+    if word_count(_MATH.sub(" ", text_plain)) < MIN_CLAIM_WORDS or cues.is_boilerplate_sentence(text_plain) \
             or cues.is_boilerplate_sentence(text):   # some boilerplate shows in its markup ("See [the log](...)")
         return False
     lead_in = text_plain.endswith(":") and word_count(text_plain) < LEAD_IN_MAX_WORDS
