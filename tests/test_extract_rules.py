@@ -14,13 +14,7 @@ from kb.extract.aliases import HitMemo, build_alias_index, tokens
 from kb.extract.clean import claim_sentences, is_claim_text
 from kb.extract.cues import load_cues
 from kb.extract.mentions import Mention, clean_phrase, document_mentions, split_label
-from kb.extract.papers import PaperMatcher
-from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
-from kb.extract.resolve import (
-    ConceptVectors,
-    NameStems,
-    _existing_match,
-    _part_of_name,
+from kb.extract.names import (
     abbreviates,
     adjusted_setting,
     alias_shaped,
@@ -33,10 +27,18 @@ from kb.extract.resolve import (
     names_a_quantity,
     names_other_machinery,
     opposite_direction,
-    section_labels,
     shaped_kind,
     tunes_a_setting,
     without_imperative,
+)
+from kb.extract.papers import PaperMatcher
+from kb.extract.relevance import Relevance, judge_relevance, needs_second_look
+from kb.extract.resolve import (
+    ConceptVectors,
+    NameStems,
+    _existing_match,
+    _part_of_name,
+    section_labels,
 )
 from kb.models import Node
 from kb.parse import parse_text
@@ -149,7 +151,7 @@ def test_multiword_aliases_match_with_inserted_words_inside_one_clause():
 
 
 def test_names_spelled_alike_hold_the_same_numbers():
-    from kb.extract.resolve import spelled_alike
+    from kb.extract.names import spelled_alike
 
     assert spelled_alike("clip higher", "cliphigher")
     assert not spelled_alike("r1-zero", "r-zero") and not spelled_alike("gpt-4 judge", "gpt-3 judge")
@@ -453,7 +455,7 @@ def test_an_imperative_heading_stands_for_the_fix_it_names():
     # a change log reports the fix it applied in the past tense
     logged = Mention("Added min-p filtering", "doc", 0, 21, "heading", "Changes", "heading")
     assert without_imperative(logged, CUES).phrase == "min-p filtering"
-    from kb.extract.resolve import fix_verb
+    from kb.extract.names import fix_verb
     assert [w for w in ("applied", "capped", "enabled", "used", "based", "seeded", "red") if fix_verb(w, CUES)] == \
         ["applied", "capped", "enabled", "used"]
 
@@ -534,7 +536,7 @@ def test_a_failure_is_founded_only_where_a_writer_names_it():
 
 
 def test_a_labelled_heading_names_its_kind_however_it_ends():
-    from kb.extract.resolve import labelled, labelled_name
+    from kb.extract.names import labelled, labelled_name
     hint, rest = split_label("Problem 2: Slow slide into terse identical replies", CUES)
     mention = Mention(rest, "doc", 0, 10, "heading", "Problems", "heading", hint)
     assert labelled(mention, "failure_mode") and not labelled(mention, "mitigation")
@@ -553,7 +555,7 @@ def test_a_labelled_heading_names_its_kind_however_it_ends():
 
 
 def test_a_how_to_lead_term_stands_for_the_fix_it_implements():
-    from kb.extract.resolve import without_imperative
+    from kb.extract.names import without_imperative
     mention = Mention("Implement multiple reward functions", "doc", 0, 35, "lead", "Tips", "item", None)
     assert without_imperative(mention, CUES).phrase == "multiple reward functions"
     mention = Mention("Adjust learning rate schedule", "doc", 0, 29, "heading", "Fixes", "heading", None)
@@ -561,7 +563,7 @@ def test_a_how_to_lead_term_stands_for_the_fix_it_implements():
 
 
 def test_opposite_settings_are_not_one_concept():
-    from kb.extract.resolve import opposite_settings
+    from kb.extract.names import opposite_settings
     assert opposite_settings("Learning rate too high", "Learning Rate Too Low", CUES)
     assert opposite_settings("Lower beta", "Higher beta", CUES)
     assert not opposite_settings("Learning rate too high", "Learning rate too high", CUES)
@@ -1097,7 +1099,7 @@ def test_a_heading_gives_its_concept_the_words_it_was_written_in():
 def test_a_setting_written_beside_the_one_concept_a_sentence_names_in_its_words_is_its_name():
     from kb.extract.concepts import surface_forms
     from kb.extract.mentions import setting_names
-    from kb.extract.resolve import content_stems
+    from kb.extract.names import content_stems
 
     assert setting_names("Set `actor.offload_adam_states` and --max_len, not train_utils.py or run(x_y)") == [
         "actor.offload_adam_states", "max_len"]

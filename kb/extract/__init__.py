@@ -7,8 +7,8 @@
 - mentions: phrases where writers name things (headings, lead terms, emphasis, definitions, head-word
   noun phrases); reading: a document's claim sentences and mentions together, which do not depend on the
   taxonomy and so can be kept across taxonomy edits;
-- classify + resolve: a phrase that names a failure mode or fix becomes an alias of the concept it means, or
-  a new concept when nothing covers it;
+- classify + names + resolve: a phrase shaped like the name of a failure mode or fix (names) becomes an
+  alias of the concept it means, or a new concept when nothing covers it;
 - concepts: what each concept is called (the phrases documents use for it, its surface forms) and the alias
   indexes (aliases) claims are matched against;
 - edges: each document's source and claim nodes; a claim naming a concept (a strong alias, or a weak alias
@@ -48,10 +48,11 @@ from .cues import Cues
 from .curation import apply_curation
 from .debates import add_debates
 from .edges import add_concept, add_document, related_concepts, unclaimed_blocks
+from .names import concept_vocabulary, defined_acronyms
 from .papers import PaperMatcher, paper_nodes
 from .reading import DocumentReading, read_document
 from .relevance import Relevance, judge_relevance, needs_second_look, topic_centroids, with_topic_similarity
-from .resolve import Resolution, concept_vocabulary, defined_acronyms, resolve_mentions, told_in_text
+from .resolve import Resolution, resolve_mentions, told_in_text
 
 __all__ = ["DocumentReading", "Extraction", "HitMemo", "extract_graph", "read_document"]
 

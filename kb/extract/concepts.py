@@ -18,7 +18,8 @@ from .aliases import MAX_OWN_WORDS, AliasHit, AliasIndex, BlockHits, HitMemo, To
 from .clean import ClaimSentence
 from .cues import Cues
 from .mentions import clean_phrase, setting_names, split_label
-from .resolve import Resolution, alias_shaped, content_stems
+from .names import alias_shaped, content_stems
+from .resolve import Resolution
 
 DESCRIPTION_SENTENCES = 5   # a heading's new concept is described by one of its section's first sentences ...
 DESCRIPTION_MIN_WORDS = 8   # ... preferably one that reads as prose
