@@ -396,17 +396,19 @@ def test_a_lead_term_founds_a_concept_only_when_the_writer_labels_it(tmp_path, e
 
 def test_a_fix_name_a_post_keeps_using_founds_nothing_unless_a_heading_names_it(tmp_path, extract):
     """A noun phrase a document keeps using, in bold or not, is no place where its writer names a fix (such
-    concepts read blind were borderline); the same name as a section heading founds one."""
+    concepts read blind were borderline); the same name in a section heading founds one."""
     body = ("The rewards drifted after the rubric changed mid-run. We added **rubric snapshot regularization** to the "
             "grader. With rubric snapshot regularization the rewards stopped drifting. Rubric snapshot regularization costs one "
             "extra file per run. We keep rubric snapshot regularization on for every later run.\n")
     _grpo_notes(tmp_path, "pinning", "a rubric grader", body)
     _, x = extract(tmp_path)
     assert not [n for n in x.nodes.values() if n.kind == "mitigation" and n.provenance.source_id == "pinning"]
-    _grpo_notes(tmp_path, "pinning", "a rubric grader", "## Rubric snapshot regularization\n\n" + body)
-    _, x = extract(tmp_path)
-    new = [n.label for n in x.nodes.values() if n.kind == "mitigation" and n.provenance.source_id == "pinning"]
-    assert new == ["Rubric snapshot regularization"], new
+    for heading in ("Rubric snapshot regularization", "Rubric snapshot regularization strategy"):
+        # the heading names it, alone or with a word after it (then the phrase of the sentences founds it)
+        _grpo_notes(tmp_path, "pinning", "a rubric grader", f"## {heading}\n\n" + body)
+        _, x = extract(tmp_path)
+        new = [n.label for n in x.nodes.values() if n.kind == "mitigation" and n.provenance.source_id == "pinning"]
+        assert [label.lower() for label in new] == ["rubric snapshot regularization"], (heading, new)
 
 
 def test_table_cells_and_setting_tweaks_found_no_concept(tmp_path, extract):

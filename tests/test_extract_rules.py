@@ -520,6 +520,18 @@ def test_a_noun_phrase_or_emphasis_founds_nothing_however_often_its_document_use
         assert not founding_place(mention, "failure_mode", CUES)
 
 
+def test_a_phrase_a_heading_holds_is_named_there():
+    from kb.extract.resolve import founding_place, headed_phrase
+    term = Mention("penalty easing", "run", 300, 314, "term", "Notes", "paragraph")
+    headings = ["gradual penalty easing schedule", "results"]
+    assert headed_phrase(term, headings)
+    assert not headed_phrase(term, ["penalty easing-off", "easing"])          # whole words only
+    assert not headed_phrase(replace(term, phrase="easing"), ["penalty easing"])   # one word says too little
+    assert founding_place(term, "mitigation", CUES, headed=True)
+    assert not founding_place(term, "mitigation", CUES)
+    assert not founding_place(term, "failure_mode", CUES, headed=True)   # failures only where named as such
+
+
 def test_a_failure_is_founded_only_where_a_writer_names_it():
     from kb.extract.resolve import founding_place
     lead = Mention("Sticky rubric echo", "run", 0, 18, "lead", "Notes", "list_item")

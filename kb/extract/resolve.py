@@ -306,18 +306,30 @@ def _in_context(probabilities: np.ndarray, mention: Mention, section_weights: np
     return p / p.sum()
 
 
-def founding_place(mention: Mention, kind: str, cues: Cues) -> bool:
+def founding_place(mention: Mention, kind: str, cues: Cues, headed: bool = False) -> bool:
     """Whether a mention stands where writers name things, so it may found a concept: for a fix, a heading,
-    definition or labelled lead term, or a remedy or cued phrase unless it ends in a reward term's head ("prose
-    leakage penalty"): outside a heading or definition such a phrase was most often the project's own reward
-    term (judged blind: the new fixes so named were "Multiplicative penalty", "Natural language penalty", "NL
-    penalty", none real). A failure is founded only by a heading, a definition or a labelled lead term."""
+    definition or labelled lead term, a phrase one of its document's headings also holds (`headed`: "penalty
+    annealing" under "Penalty annealing strategy"), or a remedy or cued phrase, unless it ends in a reward
+    term's head ("prose leakage penalty"): outside a heading or definition such a phrase was most often the
+    project's own reward term (judged blind: the new fixes so named were "Multiplicative penalty", "Natural
+    language penalty", "NL penalty", none real). A failure is founded only by a heading, a definition or a
+    labelled lead term."""
     if kind == "failure_mode":
         return mention.origin in FAILURE_ORIGINS or labelled(mention, kind)
     if mention.origin in ("heading", "definition") or labelled(mention, kind):
         return True
     own_term = normalize(mention.phrase).split()[-1] in cues.reward_term_heads
-    return mention.origin in NEW_ORIGINS and not own_term
+    return (mention.origin in NEW_ORIGINS or headed) and not own_term
+
+
+def headed_phrase(mention: Mention, headings: Sequence[str]) -> bool:
+    """Whether a phrase of two words or more, said outside a heading, is also written in one of its document's
+    (normalized) `headings`, whole words: the writer named it there with a word or two around it."""
+    phrase = normalize(mention.phrase)
+    if mention.origin == "heading" or len(phrase.split()) < 2:
+        return False
+    pattern = re.compile(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])")
+    return any(pattern.search(h) for h in headings)
 
 
 def _kind_of(concept_id: str) -> str:
@@ -331,6 +343,10 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
     if not mentions:
         return [], []
     mentions = [without_imperative(m, cues) for m in mentions]
+    headings: dict[str, list[str]] = defaultdict(list)
+    for m in mentions:
+        if m.origin == "heading":
+            headings[m.doc_id].append(normalize(m.phrase))
     instructed = {id(m): found for m in mentions if (found := instructed_fix(m, cues)) is not None}
     phrases = sorted({m.phrase for m in mentions} | {m.phrase for m in instructed.values()})
     vectors = embed(phrases)
@@ -385,13 +401,14 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         i = row[mention.phrase]
         p = _in_context(base[i], mention, weights[mention.section])
         kind = shaped_kind(mention.phrase, CLASSES[int(np.argmax(p))], cues)
-        placed = founding_place(mention, kind, cues)
+        headed = headed_phrase(mention, headings.get(mention.doc_id, ()))
+        placed = founding_place(mention, kind, cues, headed)
         confident = p.max() >= NEW_MIN_PROBABILITY
         named = (names_a_concept(mention.phrase, kind, cues)
                  or (labelled(mention, kind) and labelled_name(mention.phrase, cues)
                      and base[i][CLASSES.index(kind)] >= LABELLED_MIN_PROBABILITY)) \
             and not tunes_a_setting(mention.phrase, cues)
-        if kind != "other" and confident and placed and named and _near_field(sims[i], general_names, mention):
+        if kind != "other" and confident and placed and named and _near_field(sims[i], general_names, mention, headed):
             new_candidates.append((mention, kind, float(p.max())))
     new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row, cues)
     return [*resolutions, *new_resolutions], new_concepts
@@ -435,14 +452,15 @@ def _spelled_out_similarities(phrases: list[str], known: ConceptVectors, expansi
     return dict(zip(changed, embed([spelled[i] for i in changed]) @ known.matrix.T))
 
 
-def _near_field(sims: np.ndarray, general_names: np.ndarray, mention: Mention) -> bool:
+def _near_field(sims: np.ndarray, general_names: np.ndarray, mention: Mention, headed: bool = False) -> bool:
     """Whether a phrase that would found a concept stands near the field (see NEW_MIN_FIELD_SIMILARITY): `sims`
-    are its cosines with every concept name, `general_names` marks the names of general concepts."""
+    are its cosines with every concept name, `general_names` marks the names of general concepts. A heading, or
+    a phrase a heading holds (`headed`), must also stand nearer an RL-specific name than a general one."""
     if not len(sims):
         return True
     if float(sims.max()) < NEW_MIN_FIELD_SIMILARITY:
         return False
-    if mention.origin != "heading" or general_names.all() or not general_names.any():
+    if (mention.origin != "heading" and not headed) or general_names.all() or not general_names.any():
         return True
     return float(sims[~general_names].max()) >= float(sims[general_names].max())
 
