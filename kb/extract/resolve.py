@@ -401,14 +401,14 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         i = row[mention.phrase]
         p = _in_context(base[i], mention, weights[mention.section])
         kind = shaped_kind(mention.phrase, CLASSES[int(np.argmax(p))], cues)
-        headed = headed_phrase(mention, headings.get(mention.doc_id, ()))
-        placed = founding_place(mention, kind, cues, headed)
-        confident = p.max() >= NEW_MIN_PROBABILITY
+        if kind == "other" or p.max() < NEW_MIN_PROBABILITY:
+            continue   # a new concept needs a confident classifier
         named = (names_a_concept(mention.phrase, kind, cues)
                  or (labelled(mention, kind) and labelled_name(mention.phrase, cues)
                      and base[i][CLASSES.index(kind)] >= LABELLED_MIN_PROBABILITY)) \
             and not tunes_a_setting(mention.phrase, cues)
-        if kind != "other" and confident and placed and named and _near_field(sims[i], general_names, mention, headed):
+        headed = named and kind == "mitigation" and headed_phrase(mention, headings.get(mention.doc_id, ()))
+        if named and founding_place(mention, kind, cues, headed) and _near_field(sims[i], general_names, mention, headed):
             new_candidates.append((mention, kind, float(p.max())))
     new_resolutions, new_concepts = _new_concepts(new_candidates, vectors, row, cues)
     return [*resolutions, *new_resolutions], new_concepts
