@@ -96,6 +96,9 @@ class Cues(BaseModel):
     predicate_adjectives: WordSet
     reward_term_heads: WordSet
     generic_heads: WordSet
+    generic_words: WordSet
+    standalone_heads: WordSet
+    modified_heads: WordSet
     neutral_terms: WordSet
     clause_words: WordSet
     report_tails: WordSet
@@ -121,7 +124,8 @@ class Cues(BaseModel):
     _name_fillers: frozenset[str] = PrivateAttr(default=frozenset())
 
     def model_post_init(self, _context) -> None:
-        self._name_fillers = frozenset(self.generic_heads | self.weak_modifiers | self.non_concept_starts)
+        self._name_fillers = frozenset(self.generic_heads | self.weak_modifiers | self.non_concept_starts
+                                       | self.generic_words)
         self._patterns = CuePatterns(
             structural=_words_pattern(self.structural_headings, whole=True),
             failure_label=_words_pattern(self.failure_labels, whole=True),
@@ -154,7 +158,7 @@ class Cues(BaseModel):
 
     @property
     def name_fillers(self) -> frozenset[str]:
-        """Words that sit in a concept's name without saying which concept it is: generic heads, weak
+        """Words that sit in a concept's name without saying which concept it is: generic heads and words, weak
         modifiers and the words that open non-names ("reward", "current", "how")."""
         return self._name_fillers
 

@@ -63,18 +63,6 @@ _STOP = {
     "one", "two", "three", "first", "second", "new", "same", "other", "another", "just", "only", "even", "still",
     "like", "using", "use", "used", "get", "gets", "got", "make", "makes", "made", "see", "called", "known", "based",
 }
-# A head word this generic names a concept only with a modifier ("length penalty", not "penalty").
-_GENERIC_HEADS = {"loss", "sampling", "bias", "biases", "penalty", "penalties", "filter", "filtering", "failure",
-                  "failures", "noise", "regression", "regressions", "divergence", "mask", "masking", "monitor",
-                  "monitoring", "detection", "detector", "correction", "corrections", "constraint", "estimator",
-                  "schedule", "buffer", "anchor", "reset", "resets", "cap", "clip", "clipping", "shaping",
-                  "normalization", "normalisation", "aggregation", "audit", "audits", "spike", "spikes", "exploit",
-                  "exploits", "hack", "hacks", "bug", "bugs", "mismatch", "vanishing", "drift", "collapse",
-                  "explosion", "instability", "degradation", "leakage", "plateau", "switching", "mixing", "shortcut",
-                  "shortcuts", "controller", "bonus", "ensemble", "ensembles", "narrowing", "saturation", "refusal",
-                  "refusals", "augmentation", "warmup", "warm-up", "centering", "whitening",
-                  "reweighting", "annealing", "repetition", "gaming", "exploitation", "forgetting",
-                  "contamination", "staleness", "starvation", "tampering", "faking"}
 
 
 _SETTING_IDENTIFIER = re.compile(r"-{0,2}[A-Za-z][\w.-]*_[\w.-]*")
@@ -333,7 +321,7 @@ def head_terms(text: str, cues: Cues) -> list[tuple[str, int]]:
             j += 1   # a verb before the name is the writer's advice, not part of it: "avoid <name>", "add <name>"
         start = words[j][1]
         end = words[i][1] + len(word)
-        if not (j == i and low in _GENERIC_HEADS):
+        if not (j == i and low in cues.modified_heads):
             out.append((text[start:end], start))
         tail = _prepositional_tail(words, i, text)
         if tail is not None:

@@ -23,11 +23,6 @@ from .mentions import Mention
 ALIAS_FUZZ = 92                # string similarity at which a phrase is a spelling of an existing name
 MAX_NEW_WORDS = 5              # the longest name a new concept may have ...
 MAX_ALIAS_WORDS = 6            # ... and the longest other name of a concept
-# Heads that name a phenomenon on their own ("Sycophancy"), unlike "collapse" or "penalty".
-STANDALONE_HEADS = {"sycophancy", "overfitting", "overoptimization", "over-optimization", "verbosity", "overthinking",
-                    "memorization", "underfitting", "decontamination", "deduplication", "misalignment"}
-GENERIC_WORDS = {"reward", "rewards", "model", "models", "policy", "policies", "rl", "training", "train", "loss",
-                 "learning", "language", "llm", "llms", "method", "methods", "approach", "problem", "issue", "fix"}
 ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
 _DIGITS = re.compile(r"\d+")
 _ADJECTIVE_ENDS = ("ble", "ive", "ous", "ful", "less")
@@ -163,7 +158,7 @@ def names_a_concept(phrase: str, kind: str, cues: Cues) -> bool:
         head = " ".join(words[-size:])
         if len(words) >= size and head in heads and head not in cues.generic_heads:
             modifiers = words[:-size]
-            return size == 2 or any(m not in cues.weak_modifiers for m in modifiers) or head in STANDALONE_HEADS
+            return size == 2 or any(m not in cues.weak_modifiers for m in modifiers) or head in cues.standalone_heads
     return words[-1] in heads and _qualified_generic_head(words[:-1], cues)
 
 
@@ -179,7 +174,7 @@ def _compound_head_apart(words: list[str], heads: frozenset[str] | set[str]) -> 
 def _qualified_generic_head(modifiers: list[str], cues: Cues) -> bool:
     """Whether two or more modifiers make a generic head specific ("Explicit diversity reward", "Strict format
     validation"): the word next to the head says what kind, and no modifier is a weak or generic word."""
-    generic = cues.name_fillers | GENERIC_WORDS | cues.neutral_terms
+    generic = cues.name_fillers | cues.neutral_terms
     return len(modifiers) >= 2 and all(m not in generic and len(m) >= 3 for m in modifiers)
 
 
@@ -210,7 +205,7 @@ def labelled_name(phrase: str, cues: Cues) -> bool:
     field = cues.failure_heads | cues.mitigation_heads | set(cues.domain_terms)
     task = len(words[0]) >= 5 and words[0].endswith("ing") and not any(w in field for w in words)
     # "Different base model", "Data modification": nothing before the last word says which one
-    vague = all(w in cues.weak_modifiers or w in cues.generic_heads or w in GENERIC_WORDS for w in words[:-1])
+    vague = all(w in cues.weak_modifiers or w in cues.generic_heads or w in cues.generic_words for w in words[:-1])
     # "Training extremely slow", "Rewards flat": a symptom said of something, unless a setting misjudged
     symptom = last in cues.predicate_adjectives and not misjudged_setting(words, cues)
     return (not container and not task and not vague and not symptom and not is_neutral(phrase, cues)
@@ -246,7 +241,7 @@ def defective_part(words: Sequence[str], cues: Cues) -> bool:
         part = words[:-1]
     else:
         return False
-    generic = cues.weak_modifiers | cues.generic_heads | GENERIC_WORDS | cues.outcome_nouns
+    generic = cues.weak_modifiers | cues.generic_heads | cues.generic_words | cues.outcome_nouns
     return part[-1] not in generic and any(w not in generic and len(w) >= 3 for w in part)
 
 
@@ -356,7 +351,7 @@ def content_stems(text: str, cues: Cues) -> frozenset[str]:
 def _content_stems(text: str, fillers: frozenset[str]) -> frozenset[str]:
     # cached: a build asks for the same names thousands of times (every concept's names, twice)
     return frozenset(t.stem for t in tokens(text)
-                     if t.word not in fillers and t.word not in GENERIC_WORDS and len(t.word) >= 2)
+                     if t.word not in fillers and len(t.word) >= 2)
 
 
 def concept_vocabulary(concepts: list[Concept], cues: Cues) -> dict[str, set[str]]:

@@ -21,7 +21,6 @@ from .cues import Cues
 from .mentions import Mention
 from .names import (
     ACRONYM,
-    STANDALONE_HEADS,
     abbreviates,
     alias_shaped,
     changed_setting,
@@ -66,10 +65,10 @@ LABELLED_MIN_PROBABILITY = 0.7   # ... and a labelled name must read as its labe
 # nor does an emphasized phrase: writers stress a tip or a method they only list ("**Batch shuffling**" in a
 # one-line tip); a blind read of thirteen new concepts found one of six founded by emphasis real, against four of
 # seven founded elsewhere, and no gold concept of nineteen sets depended on them. Emphasis still names known ones.
-# Nor does a noun phrase however often its document uses it: the three such of the last seven new concepts were
-# all borderline when read blind (a method an abstract in a reading list names, a schedule that did not fix the
-# run it was tried on, a benchmark's oracle), against four real of four founded by headings, and no gold concept
-# of twenty sets depended on them.
+# Nor does a noun phrase however often its document uses it, unless one of its document's headings holds it
+# (`headed_phrase`): the three such of the last seven new concepts were all borderline when read blind (a method
+# an abstract in a reading list names, a schedule that did not fix the run it was tried on, a benchmark's oracle),
+# against four real of four founded by headings, and no gold concept of twenty sets depended on them.
 NEW_ORIGINS = ("heading", "definition", "remedy", "cue")
 # A failure is founded only where a writer names it as such: a heading, a definition or a labelled lead term.
 # Writers describe failures in phrases coined on the spot, so not even a cued phrase founds one: of the new
@@ -491,7 +490,7 @@ def _names_alone(phrase: str, known: ConceptVectors, cues: Cues) -> bool:
     if len(words) != 1:
         return True
     word = words[0]
-    if word in STANDALONE_HEADS or known.weakly_named(word) is not None:
+    if word in cues.standalone_heads or known.weakly_named(word) is not None:
         return True
     heads = any(w in cues.failure_heads for w in (word, word.removesuffix("s")))
     return heads and len(known.owners_naming(word.removesuffix("s"))) < AMBIGUOUS_WORD_OWNERS
