@@ -20,8 +20,8 @@ from .config import Settings, load_settings
 from .errors import KBError, NotFoundError
 from .graph import edges_of, graph_from_json
 from .index_entries import node_links, node_record, source_title
+from .kinds import NODE_KINDS, STATEMENT_KINDS
 from .models import (
-    NODE_KINDS,
     ConceptCard,
     Disagreement,
     EdgeView,
@@ -38,8 +38,6 @@ from .models import (
     Statement,
 )
 from .store import DOCUMENTS_FILE, GRAPH_FILE, read_manifest, require_build
-
-STATEMENT_KINDS = ("claim", "evidence")  # what a concept card lists as "what the sources say"
 
 
 class KnowledgeBase:

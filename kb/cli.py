@@ -13,8 +13,7 @@ from contextlib import contextmanager
 import click
 
 from .errors import KBError, QueryError
-
-NODE_KINDS = ("source", "paper", "claim", "evidence", "failure_mode", "mitigation", "reproduction")
+from .kinds import SEARCH_KINDS
 
 
 class _Group(click.Group):
@@ -130,7 +129,7 @@ def show(ctx, node_id, as_json):
 @cli.command()
 @click.argument("text", required=False)
 @click.option("--k", "k", default=5, show_default=True, type=int, help="Number of hits.")
-@click.option("--kind", "kinds", multiple=True, metavar="KIND", help=f"Only these kinds (repeatable): {', '.join((*NODE_KINDS, 'passage'))}.")
+@click.option("--kind", "kinds", multiple=True, metavar="KIND", help=f"Only these kinds (repeatable): {', '.join(SEARCH_KINDS)}.")
 @click.option("--failure-mode", metavar="ID", help="Only nodes linked to this failure mode (e.g. no-foothold).")
 @click.option("--source", metavar="ID", help="Only nodes from this source document.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True,

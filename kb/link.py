@@ -8,10 +8,10 @@ from dataclasses import replace
 import numpy as np
 
 from .extract import Extraction
+from .kinds import CONCEPT_KINDS, STATEMENT_KINDS
 from .models import Edge, Provenance
 
 SIMILARITY_THRESHOLD = 0.72
-LINKABLE = ("claim", "evidence")
 _RELIABILITY_RANK = {"primary": 0, "secondary": 1, "opinion": 2}
 
 
@@ -34,7 +34,7 @@ def link_similar(extraction: Extraction, vectors: dict[str, np.ndarray], thresho
     The edge runs from the more reliable (or evidence) side to the other and is asserted `similarity:SCORE`,
     so it never looks curated. `nearest` finds each claim's closest claim elsewhere (a caller may cache it).
     """
-    nodes = [n for n in extraction.nodes.values() if n.kind in LINKABLE and n.id in vectors]
+    nodes = [n for n in extraction.nodes.values() if n.kind in STATEMENT_KINDS and n.id in vectors]
     if len(nodes) < 2:
         return extraction
     matrix = np.stack([vectors[n.id] for n in nodes])
@@ -67,7 +67,6 @@ def _direction(a, b):
 
 # --- claims to concepts by meaning -------------------------------------------------------------------
 
-CONCEPT_KINDS = ("failure_mode", "mitigation")
 TARGET_PRECISION = 0.85   # of a similarity link, estimated on claims whose concept an alias names
 MIN_CONCEPT_THRESHOLD = 0.45
 MAX_CONCEPT_THRESHOLD = 0.80
@@ -95,7 +94,7 @@ def link_concepts(extraction: Extraction, vectors: dict[str, np.ndarray]) -> tup
     nodes = extraction.nodes
     concepts = [n for n in nodes.values() if n.kind in CONCEPT_KINDS and n.id in vectors]
     on_topic = {n.id.removeprefix("src:") for n in nodes.values() if n.kind == "source" and n.attrs.get("on_topic")}
-    claims = [n for n in nodes.values() if n.kind in LINKABLE and n.id in vectors and n.attrs.get("source_id") in on_topic]
+    claims = [n for n in nodes.values() if n.kind in STATEMENT_KINDS and n.id in vectors and n.attrs.get("source_id") in on_topic]
     if not concepts or not claims:
         return extraction, MAX_CONCEPT_THRESHOLD
     named: dict[str, set[str]] = {}

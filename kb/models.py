@@ -7,14 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from .kinds import NODE_KINDS
+
 DocKind = Literal["post", "episode", "topic", "concept", "bibliography"]
 Reliability = Literal["primary", "secondary", "opinion"]
 BlockKind = Literal["heading", "paragraph", "item"]
-NodeKind = Literal["source", "paper", "claim", "evidence", "failure_mode", "mitigation", "reproduction"]
+NodeKind = Literal[NODE_KINDS]  # type: ignore[valid-type]
 EdgeKind = Literal[
     "states", "cites", "about", "supports", "contradicts", "qualifies", "mitigates", "reproduces", "demonstrates"
 ]
-NODE_KINDS: tuple[str, ...] = NodeKind.__args__  # type: ignore[attr-defined]
 EDGE_KINDS: tuple[str, ...] = EdgeKind.__args__  # type: ignore[attr-defined]
 
 

@@ -15,12 +15,12 @@ import numpy as np
 
 from .config import Settings
 from .errors import NotFoundError, QueryError
+from .kinds import SEARCH_KINDS
 from .search import DEFAULT_FUSION, Fusion, HybridIndex
 from .store import INDEX_DIR, require_build
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 1000
-SEARCH_KINDS = ("source", "paper", "claim", "evidence", "failure_mode", "mitigation", "reproduction", "passage")
 
 
 def validate_query(text: str, k: int) -> str:

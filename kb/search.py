@@ -28,11 +28,10 @@ import numpy as np
 
 from .config import EMBEDDING_DIM
 from .errors import BuildMissingError, QueryError
+from .kinds import CONCEPT_KINDS
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
 SEARCH_MODES: tuple[str, ...] = SearchMode.__args__  # type: ignore[attr-defined]
-CONCEPT_KINDS = ("failure_mode", "mitigation")
-STATEMENT_KINDS = ("claim", "evidence", "passage")
 
 BM25_K1 = 1.2
 # Weaker length normalization than Lucene's 0.75: a one-sentence claim that shares two words with a question

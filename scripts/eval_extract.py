@@ -24,11 +24,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from kb.config import copy_inputs
+from kb.kinds import CONCEPT_KINDS
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_REALDEV = REPO.parent / "shared" / "realdev"
 SCRATCH = REPO / "data" / ".cache" / "eval-extract"
-CONCEPT_KINDS = ("failure_mode", "mitigation")
 GOLD_KIND = {"failure_mode": "failure_modes", "mitigation": "mitigations"}
 
 

@@ -10,7 +10,8 @@ import pytest
 from kb import KnowledgeBase as LazyKnowledgeBase
 from kb.api import KnowledgeBase, bibtex_entry
 from kb.errors import NotFoundError, QueryError
-from kb.models import KIND_LABELS, NODE_KINDS, ConceptCard, NodeView, attribution
+from kb.kinds import NODE_KINDS
+from kb.models import KIND_LABELS, ConceptCard, NodeView, attribution
 
 
 def test_lazy_package_import_is_the_class():

@@ -6,7 +6,8 @@ from streamlit_agraph import Config, Edge, Node, agraph
 from kb.app.startup import NODE_PAGE
 from kb.app.views import DEFAULT_GRAPH_KINDS, NODE_COLOURS, graph_elements
 from kb.app.widgets import open_kb
-from kb.models import EDGE_KINDS, KIND_LABELS, NODE_KINDS
+from kb.kinds import NODE_KINDS
+from kb.models import EDGE_KINDS, KIND_LABELS
 
 kb = open_kb()
 if kb is None:

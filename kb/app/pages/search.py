@@ -3,7 +3,8 @@
 import streamlit as st
 
 from kb.app.widgets import open_kb, search_box
-from kb.models import KIND_LABELS, NODE_KINDS
+from kb.kinds import NODE_KINDS
+from kb.models import KIND_LABELS
 
 kb = open_kb()
 if kb is None:
