@@ -24,6 +24,7 @@ from .resolve import Resolution
 DESCRIPTION_SENTENCES = 5   # a heading's new concept is described by one of its section's first sentences ...
 DESCRIPTION_MIN_WORDS = 8   # ... preferably one that reads as prose
 
+
 def curated_concepts(taxonomy: Taxonomy, curation: Curation) -> list[Concept]:
     """Taxonomy concepts, with curated nodes added or replacing them."""
     by_id = {c.id: c for c in taxonomy.concepts()}
@@ -72,10 +73,10 @@ def section_description(label: str, sentences: list[str], cues: Cues) -> str | N
 def alias_index(concepts: list[Concept], cues: Cues, memo: HitMemo | None = None) -> AliasIndex:
     """The alias index over concept labels (before any parenthesis), strong and weak aliases."""
     return build_alias_index(((c.id, [c.label.split(" (")[0], *c.aliases], c.weak_aliases) for c in concepts),
-                             **matching_words(cues), memo=memo)
+                             **_matching_words(cues), memo=memo)
 
 
-def matching_words(cues: Cues) -> dict:
+def _matching_words(cues: Cues) -> dict:
     """The cue words alias matching reads (what may stand inside a name, what joins, negates or moves a
     setting), for every index extraction builds."""
     return dict(inserted_words=cues.inserted_words, joining_words=cues.connecting_words,
@@ -121,7 +122,7 @@ def found_index(curated: list[Concept], new_concepts: list[Concept], resolutions
     """An alias index over what extraction added to the taxonomy (`found_names`). Claims are matched against
     it and the curated index separately, so a build matches every claim against the (large) curated index
     once."""
-    return build_alias_index(found_names(curated, new_concepts, resolutions), **matching_words(cues), memo=memo)
+    return build_alias_index(found_names(curated, new_concepts, resolutions), **_matching_words(cues), memo=memo)
 
 
 def phrase_documents(curated: list[Concept], resolutions: list[Resolution]) -> dict[tuple[str, str], frozenset[str]]:

@@ -28,6 +28,7 @@ MEASUREMENT = re.compile(
     re.IGNORECASE,
 )
 
+
 def add_concept(g: GraphBuilder, concept: Concept, first: Resolution | None, resolutions: list[Resolution],
                 surfaces: list[tuple[str, str]] = ()) -> None:
     """A failure-mode or mitigation node; a new concept's provenance quotes where it was first named."""

@@ -432,4 +432,3 @@ def _ways_said(names: tuple[str, ...], up: frozenset[str], down: frozenset[str],
                negations: frozenset[str]) -> tuple[frozenset[str], ...]:
     """The directions of those of `names` that say one (a concept's names are asked about many phrases)."""
     return tuple(d for d in (_directions(n, up, down, negations) for n in names) if d)
-
