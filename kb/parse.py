@@ -8,6 +8,7 @@ import hashlib
 import os
 import re
 import stat
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, NamedTuple
@@ -93,6 +94,7 @@ def read_corpus(corpus_dir: Path, *, strict: bool = False, max_bytes: int = MAX_
             raise CorpusError(rel, reason)
         warnings.append(f"{rel}: {reason}")
 
+    parsed: list[Document] = []
     for path, problem in _walk(root):
         rel = _relative(path, root)
         if problem:
@@ -105,12 +107,28 @@ def read_corpus(corpus_dir: Path, *, strict: bool = False, max_bytes: int = MAX_
             continue
         if doc.meta.front_matter_problem:
             skip(doc.path, doc.meta.front_matter_problem)   # strict refuses the file; lenient keeps it, warned
+        parsed.append(doc)
+    for doc in _with_distinct_ids(parsed):
         if doc.id in owner_of_id:
             skip(doc.path, f"duplicate id '{doc.id}' (already used by {owner_of_id[doc.id]}); rename one id")
             continue
         owner_of_id[doc.id] = doc.path
         documents.append(doc)
     return CorpusRead(documents=documents, warnings=warnings)
+
+
+def _with_distinct_ids(documents: list[Document]) -> list[Document]:
+    """The documents with file-name ids made distinct: documents whose ids come from the same file name (two
+    folders' README.md, notes.md beside notes.html) take their paths instead ("trl-readme", then
+    "notes-html"), so a corpus of several projects' docs keeps every file. An id set in front matter is the
+    writer's and moves nothing: one equal to another document's id is still a duplicate."""
+    named = {doc.path for doc in documents if doc.id != _slug(PurePosixPath(doc.path).stem)}
+    ids = {doc.path: doc.id for doc in documents if doc.path not in named}
+    for distinct in (lambda path: PurePosixPath(path).with_suffix("").as_posix(), lambda path: path):
+        counts = Counter(ids.values())
+        ids = {path: _slug(distinct(path)) if counts[i] > 1 else i for path, i in ids.items()}
+    ids |= {doc.path: doc.id for doc in documents if doc.path in named}
+    return [doc if doc.id == ids[doc.path] else doc.model_copy(update={"id": ids[doc.path]}) for doc in documents]
 
 
 def _walk(root: Path):

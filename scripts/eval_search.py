@@ -8,11 +8,14 @@
    re-run only rebuilds when something changed). A query counts when a top-k hit comes from the document
    that holds the answer, or is a failure mode / mitigation tied to that document by provenance.
 
-    python scripts/eval_search.py [--data-dir data] [--queries FILE] [--realdev DIR ...] [--k 5] [--cv 5]
-                                  [--reuse] [--verbose] [--json]
+    python scripts/eval_search.py [--data-dir data] [--queries FILE] [--realdev DIR ...] [--merge NAME]
+                                  [--k 5] [--cv 5] [--reuse] [--verbose] [--json]
 
 `--realdev` may be given several times (other folders in the GOLD.json format); each is its own query set,
-named by its folder, and `--cv` chooses the settings over all of them together.
+named by its folder, and `--cv` chooses the settings over all of them together. `--merge NAME` builds all of
+them into one scratch knowledge base instead (each folder's files under its own subfolder) and scores their
+questions as one set NAME: a folder of several sets' documents is what a reader's corpus looks like, and
+search behaves differently at that size (more documents answer near the same question).
 
 `--cv N` chooses the fusion settings (RRF constant, lexical weight, glossary weight, concept expansion, hits
 per document, statements on the dense side) by N-fold cross-validation over both query sets together: each
@@ -78,8 +81,9 @@ def dev_query(entry: dict) -> Query:
 SKIP_INPUTS = ("build", ".cache")
 
 
-def scratch_dir(base_data: Path, realdev: Path, cache_root: Path) -> Path:
-    """A knowledge base of `base_data`'s inputs plus the realdev documents, made once per distinct input
+def scratch_dir(base_data: Path, folders: list[Path], cache_root: Path) -> Path:
+    """A knowledge base of `base_data`'s inputs plus the documents of the realdev-style `folders` (each
+    folder's under `corpus/realdev/<folder name>/` when there are several), made once per distinct input
     (the data files, the documents and kb's own code).
 
     Its `.cache` (parsed documents, embeddings by text hash, the ONNX export) starts as a copy of the newest
@@ -87,7 +91,9 @@ def scratch_dir(base_data: Path, realdev: Path, cache_root: Path) -> Path:
     inputs = [(p.relative_to(base_data).as_posix(), p) for p in sorted(base_data.rglob("*"))
               if p.is_file() and p.relative_to(base_data).parts[0] not in SKIP_INPUTS
               and not p.relative_to(base_data).parts[0].startswith(".build-")]
-    inputs += [(f"corpus/realdev/{p.name}", p) for p in sorted((realdev / "docs").iterdir()) if p.is_file()]
+    for folder in folders:
+        inputs += [(f"corpus/realdev/{_subfolder(folders, folder)}{p.name}", p)
+                   for p in sorted((folder / "docs").iterdir()) if p.is_file()]
     code = Path(kb.__file__).resolve().parent   # a changed extraction or index must not reuse an old build
     hashed = inputs + [(f"kb/{p.relative_to(code).as_posix()}", p) for p in sorted(code.rglob("*.py"))]
     h = hashlib.sha256(SCRATCH_FORMAT.encode())
@@ -111,6 +117,11 @@ def scratch_dir(base_data: Path, realdev: Path, cache_root: Path) -> Path:
     return target
 
 
+def _subfolder(folders: list[Path], folder: Path) -> str:
+    """Where a folder's documents go under corpus/realdev/: the top when it is alone, else its own subfolder."""
+    return f"{folder.name}/" if len(folders) > 1 else ""
+
+
 def build_scratch(data_dir: Path, *, log: Callable[[str], None]) -> None:
     """Build (or confirm up to date) the scratch knowledge base; the build's own fingerprint decides."""
     from kb.build import build
@@ -132,14 +143,15 @@ def concept_documents(kb: KnowledgeBase) -> dict[str, set[str]]:
     return tied
 
 
-def realdev_queries(kb: KnowledgeBase, realdev: Path, set_name: str = "realdev") -> list[Query]:
-    """The GOLD.json queries, each answered by a hit from its document or a concept tied to that document."""
+def realdev_queries(kb: KnowledgeBase, realdev: Path, set_name: str = "realdev", subfolder: str = "") -> list[Query]:
+    """The GOLD.json queries, each answered by a hit from its document (under corpus/realdev/`subfolder`) or a
+    concept tied to that document."""
     gold = json.loads((realdev / "GOLD.json").read_text(encoding="utf-8"))
     doc_of_path = {d["path"]: doc_id for doc_id, d in kb.documents.items()}
     tied = concept_documents(kb)
     queries = []
     for entry in gold:
-        doc_id = doc_of_path.get(f"realdev/{Path(entry['file']).name}")
+        doc_id = doc_of_path.get(f"realdev/{subfolder}{Path(entry['file']).name}")
         for text in entry.get("queries", []):
             if doc_id is None:
                 raise SystemExit(f"realdev document {entry['file']} is missing from the scratch build")
@@ -172,8 +184,9 @@ def score(ranks: list[int | None], k: int) -> dict:
 
 def fusion_grid() -> list[Fusion]:
     """Candidate fusion settings for cross-validation: 18 rank-fusion and 90 score-fusion combinations (share,
-    depth, document agreement). The glossary weight, one hit per document first and no concept expansion stay
-    as chosen by earlier runs (216 combinations, in which no fold chose otherwise for the last two)."""
+    depth, document agreement). One hit per document first and no concept expansion stay as chosen by earlier
+    runs (216 combinations, in which no fold chose otherwise); the glossary weight as swept over the outside
+    sets (kb/search.py, DEFAULT_FUSION)."""
     rank_fusion = [dict(method="rrf", rrf_k=rrf_k, lexical_weight=weight, depth=100, agreement=0.0)
                    for rrf_k, weight in itertools.product((10, 30, 60), (0.75, 1.0, 1.25))]
     score_fusion = [dict(method="score", dense_share=share, depth=depth, agreement=agreement)
@@ -217,6 +230,8 @@ def main() -> None:
     parser.add_argument("--realdev", type=Path, action="append",
                         help="folder with GOLD.json and docs/ (repeatable; default ../shared/realdev)")
     parser.add_argument("--cache", type=Path, default=None, help="where scratch builds live (default DATA/.cache)")
+    parser.add_argument("--merge", metavar="NAME",
+                        help="build every --realdev folder into one knowledge base and score them as one set NAME")
     parser.add_argument("--reuse", action="store_true", help="use the scratch build as it is, even if stale")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--cv", type=int, default=0, metavar="FOLDS", help="cross-validate the fusion settings")
@@ -231,16 +246,22 @@ def main() -> None:
     missing = [str(folder) for folder in args.realdev or [] if not (folder / "GOLD.json").is_file()]
     if missing:
         raise SystemExit(f"error: no GOLD.json in {', '.join(missing)}")
+    folders = []
     for folder in args.realdev or [DEFAULT_REALDEV]:
-        if not (folder / "GOLD.json").is_file():
+        if (folder / "GOLD.json").is_file():
+            folders.append(folder)
+        else:
             log(f"note: no GOLD.json in {folder}; scoring the dev questions only")
-            continue
-        name = "realdev" if folder.resolve() == DEFAULT_REALDEV.resolve() or len(args.realdev or []) < 2 else folder.name
-        scratch = scratch_dir(settings.data_dir, folder, args.cache or settings.cache_dir)
+    groups = [(args.merge, folders)] if args.merge and folders else [
+        ("realdev" if folder.resolve() == DEFAULT_REALDEV.resolve() or len(args.realdev or []) < 2 else folder.name,
+         [folder]) for folder in folders]
+    for name, group in groups:
+        scratch = scratch_dir(settings.data_dir, group, args.cache or settings.cache_dir)
         if not (args.reuse and (scratch / "build").is_dir()):
             build_scratch(scratch, log=log)
         kbs[name] = KnowledgeBase.load(scratch)
-        queries += realdev_queries(kbs[name], folder, name)
+        for folder in group:
+            queries += realdev_queries(kbs[name], folder, name, _subfolder(group, folder))
 
     vectors = [kbs[q.set_name].encoder.encode([q.text])[0] for q in queries]
     ranks = {m: [first_rank(kbs[q.set_name], q, m, DEFAULT_FUSION, v) for q, v in zip(queries, vectors)] for m in MODES}

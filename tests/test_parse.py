@@ -632,18 +632,31 @@ def test_walk_order_skips_hidden_and_other_files_and_uses_posix_paths(tmp_path):
     ]
 
 
-def test_duplicate_ids_keep_the_first_in_path_order(tmp_path):
+def test_files_sharing_a_name_take_their_paths_as_ids(tmp_path):
+    write(tmp_path, "trl/README.md", "# TRL\n\nOne project's readme.\n")
+    write(tmp_path, "verl/README.md", "# verl\n\nAnother project's readme.\n")
+    write(tmp_path, "notes.md", "# Notes\n\nThe markdown notes.\n")
+    write(tmp_path, "notes.html", "<html><body><h1>Notes</h1><p>The saved page of the notes.</p></body></html>")
+    write(tmp_path, "solo.md", "# Solo\n\nNothing shares this name.\n")
+
+    read = read_corpus(tmp_path)
+    assert read.warnings == []
+    assert sorted((doc.path, doc.id) for doc in read.documents) == [
+        ("notes.html", "notes-html"), ("notes.md", "notes-md"), ("solo.md", "solo"),
+        ("trl/README.md", "trl-readme"), ("verl/README.md", "verl-readme")]
+
+
+def test_an_id_set_in_front_matter_stays_and_only_equal_set_ids_are_duplicates(tmp_path):
     write(tmp_path, "a/notes.md", "# First\n\none.\n")
     write(tmp_path, "b/notes.txt", "Second\nA body line that is long.\n")
     write(tmp_path, "c.md", "---\nid: notes\n---\nThird.\n")
+    write(tmp_path, "d.md", "---\nid: notes\n---\nFourth.\n")
 
     read = read_corpus(tmp_path)
-    assert [doc.path for doc in read.documents] == ["a/notes.md"]
-    assert read.warnings == [
-        "b/notes.txt: duplicate id 'notes' (already used by a/notes.md); rename one id",
-        "c.md: duplicate id 'notes' (already used by a/notes.md); rename one id",
-    ]
-    with pytest.raises(CorpusError, match=r"^b/notes.txt: duplicate id 'notes'"):
+    assert [(doc.path, doc.id) for doc in read.documents] == [
+        ("a/notes.md", "a-notes"), ("b/notes.txt", "b-notes"), ("c.md", "notes")]
+    assert read.warnings == ["d.md: duplicate id 'notes' (already used by c.md); rename one id"]
+    with pytest.raises(CorpusError, match=r"^d.md: duplicate id 'notes'"):
         read_corpus(tmp_path, strict=True)
 
 
