@@ -54,11 +54,11 @@ def texts_a_build_embeds(data: Path) -> list[str]:
     """Every distinct text a build of `data` embeds: extraction's phrases and concept names, node embedding
     texts and passages."""
     from kb.build import extract_documents, read_documents
-    from kb.index_entries import index_texts
     from kb.config import load_settings
     from kb.extract import extract_graph
     from kb.extract.classify import load_classifier
     from kb.extract.cues import load_cues
+    from kb.index_entries import index_texts
     from kb.passages import document_passages
     from kb.taxonomy import load_curation, load_taxonomy
 

@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    from kb.vectors import phrase_vectors
     from kb.config import load_settings
     from kb.extract.classify import CLASSES, ConceptClassifier, feature_matrix
     from kb.extract.cues import load_cues
+    from kb.vectors import phrase_vectors
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=REPO / "data")
