@@ -927,6 +927,17 @@ def test_the_same_name_of_the_other_kind_is_no_match_when_the_phrase_is_surely_o
     assert _existing_match("length normalization", sims, known, unsure, vocabulary, CUES)[0] == "fm:bias"
 
 
+def test_a_model_name_with_a_version_shares_no_word_with_a_concept_name_holding_the_same_letters():
+    # invented names: "Vela Q2.5" is a model; "q2 estimator" a fix whose name holds the token "q2"
+    known = ConceptVectors(["q2 estimator", "zeta clipping"], ["mit:est", "mit:zeta"], np.zeros((2, 384), dtype=np.float32))
+    vocabulary = {c: content_stems(n, CUES) for n, c in zip(known.names, known.owners)}
+    sims = np.array([0.7, 0.1])
+    as_fix = np.array([0.02, 0.9, 0.08])
+    assert _existing_match("Vela Q2.5", sims, known, as_fix, vocabulary, CUES)[::2] == ("mit:est", False)
+    # a word the two share, digits or not, still makes the match sure
+    assert _existing_match("q2 estimators", sims, known, as_fix, vocabulary, CUES)[::2] == ("mit:est", True)
+
+
 def test_a_phrase_that_is_a_weak_alias_whole_names_that_concept_not_a_neighbour_in_meaning():
     # invented names: "zeta clipping" is only a weak alias of mit:zeta, and embeds nearest mit:other's name
     known = ConceptVectors(["zeta norm clipping", "zeta-preserving clipping"], ["mit:zeta", "mit:other"],
