@@ -938,6 +938,19 @@ def test_a_model_name_with_a_version_shares_no_word_with_a_concept_name_holding_
     assert _existing_match("q2 estimators", sims, known, as_fix, vocabulary, CUES)[::2] == ("mit:est", True)
 
 
+def test_a_phrase_with_a_generic_head_is_surely_a_concept_only_by_a_word_of_the_name_it_is_near():
+    # invented names: "explicit" is a word of another of mit:zeta's names, not of the one the phrase embeds near
+    known = ConceptVectors(["shaped zeta reward", "explicit zeta bonus"], ["mit:zeta", "mit:zeta"],
+                           np.zeros((2, 384), dtype=np.float32))
+    vocabulary = {"mit:zeta": content_stems("shaped zeta reward", CUES) | content_stems("explicit zeta bonus", CUES)}
+    sims = np.array([0.75, 0.3])
+    as_fix = np.array([0.02, 0.9, 0.08])
+    assert _existing_match("explicit reward", sims, known, as_fix, vocabulary, CUES)[::2] == ("mit:zeta", False)
+    assert _existing_match("shaped reward", sims, known, as_fix, vocabulary, CUES)[::2] == ("mit:zeta", True)
+    # a specific head may share its word with any of the concept's names
+    assert _existing_match("explicit shaping", sims, known, as_fix, vocabulary, CUES)[::2] == ("mit:zeta", True)
+
+
 def test_a_phrase_that_is_a_weak_alias_whole_names_that_concept_not_a_neighbour_in_meaning():
     # invented names: "zeta clipping" is only a weak alias of mit:zeta, and embeds nearest mit:other's name
     known = ConceptVectors(["zeta norm clipping", "zeta-preserving clipping"], ["mit:zeta", "mit:other"],

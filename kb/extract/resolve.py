@@ -513,6 +513,9 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
     head = tokens(phrase)[-1].stem if len(norm.split()) > 1 and tokens(phrase) else None
     # a word with digits in it is a version or a model's name ("Kimi K1.5"), not a word a name shares ("k1 estimator")
     words = {stem for stem in stems - {head} if not any(ch.isdigit() for ch in stem)}
+    # "Explicit reward", "Continue training": with a head this generic, the word before it must be one of the near
+    # name's own words; any name of the concept would do for a specific head, but forty names share most modifiers
+    generic_head = len(norm.split()) > 1 and norm.split()[-1] in cues.generic_heads
     setting = changed_setting(phrase, cues)
     # a phrase shaped as a failure, or named as one ("Batch imbalance"; not "Per-token KL divergence", whose
     # head is a neutral term), is what a fix repairs, not the fix
@@ -536,7 +539,8 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
         kind_probability = p[CLASSES.index(_kind_of(owner))]
         plausible = kind_probability >= ALIAS_MIN_PROBABILITY
         # the shared word must say which one: "Purely sampling" shares only its head with "Dynamic sampling"
-        shared = (bool(words & vocabulary.get(owner, set())) and (len(norm.split()) > 1 or len(norm) >= 8)
+        said_by = content_stems(known.names[j], cues) if generic_head else vocabulary.get(owner, set())
+        shared = (bool(words & said_by) and (len(norm.split()) > 1 or len(norm) >= 8)
                   and kind_probability >= CONFIDENT_PROBABILITY)
         spelled = spelled_alike(norm, normalize(known.names[j])) and plausible
         same = similarity >= SAME_MEANING and kind_probability >= SAME_MEANING_MIN_PROBABILITY
