@@ -934,7 +934,7 @@ def test_a_model_name_with_a_version_shares_no_word_with_a_concept_name_holding_
     sims = np.array([0.7, 0.1])
     as_fix = np.array([0.02, 0.9, 0.08])
     assert _existing_match("Vela Q2.5", sims, known, as_fix, vocabulary, CUES)[::2] == ("mit:est", False)
-    # a word the two share, digits or not, still makes the match sure
+    # a word without digits that the two share ("estimator") still makes the match sure
     assert _existing_match("q2 estimators", sims, known, as_fix, vocabulary, CUES)[::2] == ("mit:est", True)
 
 
