@@ -505,6 +505,24 @@ def test_a_labelled_heading_names_an_existing_failure_at_a_lower_similarity(vect
     assert [(r.concept_id, r.confident) for r in resolutions if r.how == "alias"] == ([(fm, True)] if fm else [])
 
 
+def test_a_labelled_heading_only_near_a_known_failure_in_meaning_founds_its_own(vectors):
+    # "Exhausted search calls" comes near tool overuse in meaning without surely naming it: as a plain heading it
+    # resolves unsurely (so names and ties nothing); labelled by its writer as a failure it founds a concept
+    from kb.extract.concepts import curated_concepts
+    from kb.extract.mentions import Mention
+    from kb.extract.resolve import resolve_mentions
+
+    def resolved(hint):
+        heading = Mention("Exhausted search calls", "notes", 0, 22, "heading", "Exhausted search calls", "heading", hint)
+        return resolve_mentions([heading], curated_concepts(TAXONOMY, Curation()), CLASSIFIER, vectors.embed, CUES)
+
+    plain, _ = resolved(None)
+    assert [(r.concept_id, r.confident) for r in plain] == [("fm:tool-overuse", False)]
+    labelled, new = resolved("failure_mode")
+    assert [c.label for c in new] == ["Exhausted search calls"]
+    assert [(r.concept_id, r.how) for r in labelled] == [(new[0].id, "new")]
+
+
 HEADINGS = """---
 id: run-notes
 kind: post

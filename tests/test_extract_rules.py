@@ -137,6 +137,18 @@ def test_alias_hits_carry_spans_and_weakness():
     assert [t.word for t in tokens("Clip-Higher and pass@k")] == ["cliphigher", "and", "pass@k"]
 
 
+def test_a_name_the_writer_sets_aside_is_not_what_the_sentence_is_about():
+    from kb.extract.concepts import not_set_aside
+
+    index = _index()
+    kept = lambda text: sorted(h.concept_id for h in not_set_aside(text, index.find(text), CUES))
+    assert kept("The controller sets the coefficient by hand rather than a KL penalty.") == []
+    assert kept("We used a token-level loss instead of an over-optimization guard.") == ["mit:tok"]
+    # the failure itself, said before the road not taken, stays
+    assert kept("The policy learned reward hacking rather than the task.") == ["fm:hack"]
+    assert kept("Instead of solving the task the policy kept memorizing answers.") == ["fm:mem"]
+
+
 def test_multiword_aliases_match_with_inserted_words_inside_one_clause():
     index = build_alias_index([("fm:noisy", ["annotators disagree"], []), ("fm:zv", ["zero standard deviation"], [])],
                               inserted_words=CUES.inserted_words)
@@ -1438,12 +1450,17 @@ def test_a_concept_only_a_heading_founds_must_come_back_in_its_documents_sentenc
 
     section, told, emphasised, grammar = (founded("Emergency rollback"), founded("Stale group skipping"),
                                           founded("Warmup clamp", "emphasis"), founded("Padding tokens rewarded as text"))
+    labelled_concept, labelled_resolution = founded("Shadow checkpoint swap")
+    labelled = (labelled_concept, replace(labelled_resolution,
+                                          mention=replace(labelled_resolution.mention, hint="mitigation")))
     known = Resolution(section[1].mention, "mit:kl-penalty", "mitigation", "alias", 0.9, 0.95)
     sentences = {"doc": ["When a group is stale we skip it before the update.",
                          "The reward counted padding tokens as text until the mask was fixed."]}
-    concepts, resolutions = told_in_text([c for c, _ in (section, told, emphasised, grammar)],
-                                         [known, *(r for _, r in (section, told, emphasised, grammar))], sentences, CUES)
-    assert [c.label for c in concepts] == ["Stale group skipping", "Warmup clamp", "Padding tokens rewarded as text"]
+    founded_all = (section, told, emphasised, grammar, labelled)
+    concepts, resolutions = told_in_text([c for c, _ in founded_all], [known, *(r for _, r in founded_all)],
+                                         sentences, CUES)
+    assert [c.label for c in concepts] == ["Stale group skipping", "Warmup clamp", "Padding tokens rewarded as text",
+                                           "Shadow checkpoint swap"]   # "Fix 2: Shadow checkpoint swap" is a fix's name
     assert section[1] not in resolutions and known in resolutions   # a section title alone founds nothing
 
 

@@ -38,6 +38,7 @@ from .concepts import (
     found_index,
     found_names,
     names_its_concept,
+    not_set_aside,
     phrase_documents,
     surface_forms,
     with_found_aliases,
@@ -70,8 +71,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     claims = {doc.id: readings[doc.id].claims for doc in documents}
     curated_index = alias_index(concepts, cues, memo)
     words = {doc.id: readings[doc.id].claim_tokens for doc in documents}
-    curated_hits = {doc.id: [curated_index.find(c.sentence.text, t) for c, t in zip(claims[doc.id], words[doc.id])]
-                    for doc in documents}
+    curated_hits = {doc.id: [not_set_aside(c.sentence.text, curated_index.find(c.sentence.text, t), cues)
+                             for c, t in zip(claims[doc.id], words[doc.id])] for doc in documents}
     general = frozenset(c.id for c in curated if c.general)
     related = related_concepts(taxonomy)
     relevance = {doc.id: judge_relevance(doc, curated_hits[doc.id], claims[doc.id], cues, curated_index, general,
@@ -90,7 +91,9 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     index = curated_index.extended(found_names(curated, with_found_aliases(new_concepts, confident), confident))
     found = found_index(curated, new_concepts, confident, cues, memo)
     used_in = phrase_documents(curated, confident)
-    hits = {doc.id: [merge_hits(known, DocumentAliases(found, used_in, doc.id).find(c.sentence.text, t))
+    hits = {doc.id: [merge_hits(known, not_set_aside(c.sentence.text,
+                                                     DocumentAliases(found, used_in, doc.id).find(c.sentence.text, t),
+                                                     cues))
                      for c, t, known in zip(claims[doc.id], words[doc.id], curated_hits[doc.id])] for doc in topical}
     blocks = {doc.id: unclaimed_blocks(doc, claims[doc.id], DocumentAliases(index, used_in, doc.id), cues)
               for doc in topical}

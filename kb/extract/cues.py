@@ -37,6 +37,7 @@ def _words_pattern(words: list[str], *, whole: bool = False) -> re.Pattern[str]:
 
 
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+SET_ASIDE_REACH = 40   # characters before a name read for words that set it aside
 
 
 def _alternation(patterns: list[str]) -> re.Pattern[str]:
@@ -57,6 +58,7 @@ class CuePatterns:
     definition: re.Pattern[str]          # phrases that define a term ("is known as")
     failure_object: re.Pattern[str]      # ends a text right before a failure ("to prevent ")
     mitigation_subject: re.Pattern[str]  # starts a text right after a fix (" prevents")
+    set_aside: re.Pattern[str]           # ends a text right before a name it sets aside ("rather than ")
     domain: re.Pattern[str]              # the field's vocabulary, for the relevance gate
     specific: re.Pattern[str]            # the part of it machine learning at large does not use
     title: re.Pattern[str]               # a title naming RL training of language models
@@ -81,6 +83,7 @@ class Cues(BaseModel):
     definition_phrases: list[str]
     failure_object_cues: list[str]
     mitigation_subject_cues: list[str]
+    set_aside_cues: list[str]
     boilerplate_blocks: list[str]
     boilerplate_sentences: list[str]
     setting_entries: list[str]
@@ -136,6 +139,8 @@ class Cues(BaseModel):
                                       + r"\s+(?:the\s+|a\s+|an\s+|this\s+|such\s+)?$", re.IGNORECASE),
             mitigation_subject=re.compile(r"^\s+" + _words_pattern(self.mitigation_subject_cues).pattern,
                                           re.IGNORECASE),
+            set_aside=re.compile(_words_pattern(self.set_aside_cues).pattern + r"\s+(?:[\w'-]+\s+)?$",
+                                 re.IGNORECASE),
             domain=_words_pattern(self.domain_terms),
             specific=_words_pattern([t for t in self.domain_terms if normalize(t) not in self.shared_domain_terms]),
             title=_words_pattern(self.title_terms),
@@ -176,6 +181,10 @@ class Cues(BaseModel):
         first = item.split(maxsplit=1)[0].lower() if item else ""
         # "Enable reward normalization: `--reward_running_norm`" tells the reader to apply a fix, naming its flag
         return first not in self.fix_verbs and bool(self.patterns.setting_entry.fullmatch(item))
+
+    def sets_aside(self, text: str, start: int) -> bool:
+        """True when the words right before text[start:] set what follows aside ("rather than <name>")."""
+        return bool(self.patterns.set_aside.search(text[max(0, start - SET_ASIDE_REACH):start]))
 
     def is_boilerplate_sentence(self, text: str) -> bool:
         """True for a byline, reading time, tag line or similar sentence."""

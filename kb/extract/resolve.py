@@ -394,9 +394,11 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
 
     for mention in mentions:
         found = existing(mention)
-        if found is not None:
+        if found is not None and (found.confident or not labelled(mention, found.kind)):
             resolutions.append(found)
             continue
+        # A name the writer labelled ("Failure mode 1: Search exhaustion without retrieval") that only comes near
+        # a known concept in meaning names no known one surely, and may found its own below.
         i = row[mention.phrase]
         p = _in_context(base[i], mention, weights[mention.section])
         kind = shaped_kind(mention.phrase, CLASSES[int(np.argmax(p))], cues)
@@ -418,11 +420,12 @@ def told_in_text(new_concepts: list[Concept], resolutions: list[Resolution],
     """New concepts without those only a heading founds whose words no sentence of its document holds together
     ("Rollback procedure" over the steps of a recovery, "End-to-end validation" over a checklist): a section
     title names what the section does, while a concept's name comes back in the text ("Stale group skipping"
-    over "a group that went stale is skipped"). `claims` are each document's claim sentences."""
+    over "a group that went stale is skipped"). A heading the writer labelled as a failure or fix ("Failure mode
+    1: ...") names one whether or not the text repeats its words. `claims` are each document's claim sentences."""
     stems: dict[str, list[frozenset[str]]] = {}   # only documents with a heading to check: a rebuild reads few
 
     def told(r: Resolution) -> bool:
-        if r.mention.origin != "heading":
+        if r.mention.origin != "heading" or labelled(r.mention, r.kind):
             return True
         doc_id = r.mention.doc_id
         if doc_id not in stems:
