@@ -38,6 +38,7 @@ from kb.extract.resolve import (
     NameStems,
     _existing_match,
     _part_of_name,
+    concept_vectors,
     section_labels,
 )
 from kb.models import Node
@@ -1462,6 +1463,24 @@ def test_a_concept_only_a_heading_founds_must_come_back_in_its_documents_sentenc
     assert [c.label for c in concepts] == ["Stale group skipping", "Warmup clamp", "Padding tokens rewarded as text",
                                            "Shadow checkpoint swap"]   # "Fix 2: Shadow checkpoint swap" is a fix's name
     assert section[1] not in resolutions and known in resolutions   # a section title alone founds nothing
+
+
+def test_a_name_two_concepts_share_gets_one_vector_so_ties_go_by_the_taxonomys_order():
+    from kb.taxonomy import Concept
+
+    def embed(texts):
+        # like a batched encoder: a text's vector drifts in its last bits with its place in the batch
+        rng = np.random.default_rng(0)
+        base = {t: rng.standard_normal(384) for t in sorted(set(texts))}
+        return np.stack([base[t] + 1e-6 * i for i, t in enumerate(texts)]).astype(np.float32)
+
+    concepts = [Concept(id="mit:zeta", label="Zeta schedule", description="d", aliases=["slow zeta ramp"]),
+                Concept(id="mit:eta", label="Eta limit", description="d", aliases=["slow zeta ramp"])]
+    known = concept_vectors(concepts, embed)
+    shared = [i for i, name in enumerate(known.names) if name == "slow zeta ramp"]
+    assert [known.owners[i] for i in shared] == ["mit:zeta", "mit:eta"]
+    assert np.array_equal(known.matrix[shared[0]], known.matrix[shared[1]])
+    assert known.owners[int(np.argmax(known.matrix @ known.matrix[shared[1]]))] == "mit:zeta"
 
 
 def test_a_lone_word_is_no_shortened_name():

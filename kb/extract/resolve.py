@@ -258,8 +258,12 @@ def concept_vectors(concepts: list[Concept], embed) -> ConceptVectors:
                  if a.strip("* ") and not a.strip().endswith("*"))
     weak_open_ended = tuple((normalize(a.rstrip("*")), c.id) for c in concepts for a in c.weak_aliases
                             if a.strip().endswith("*") and a.strip("* "))
-    return ConceptVectors(names, owners, embed(names) if names else np.zeros((0, 384), dtype=np.float32),
-                          open_ended, weak, weak_open_ended)
+    # a name two concepts share is embedded once: vectors of one text embedded in different batches differ in
+    # the last bits, and which owner a tie went to would then depend on the batch, not on the taxonomy's order
+    unique = list(dict.fromkeys(names))
+    row = {name: i for i, name in enumerate(unique)}
+    matrix = embed(unique)[[row[name] for name in names]] if names else np.zeros((0, 384), dtype=np.float32)
+    return ConceptVectors(names, owners, matrix, open_ended, weak, weak_open_ended)
 
 
 def _spells_out(phrase: str, prefix: str) -> bool:
