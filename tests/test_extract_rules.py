@@ -1483,6 +1483,17 @@ def test_a_name_two_concepts_share_gets_one_vector_so_ties_go_by_the_taxonomys_o
     assert known.owners[int(np.argmax(known.matrix @ known.matrix[shared[1]]))] == "mit:zeta"
 
 
+def test_a_new_concepts_description_is_its_sentence_without_markdown():
+    from kb.extract.resolve import _new_concepts
+    from kb.text import Sentence
+
+    sentence = Sentence("**Zeta drift:** the [policy](https://example.org) keeps `zeta` rising.", 0, 70)
+    mention = Mention("Zeta drift", "doc", 0, 10, "lead", "Notes", "item", "failure_mode", sentence)
+    _, concepts = _new_concepts([(mention, "failure_mode", 0.9)], np.ones((1, 384), dtype=np.float32),
+                                {"Zeta drift": 0}, CUES)
+    assert [c.description for c in concepts] == ["Zeta drift: the policy keeps zeta rising."]
+
+
 def test_a_lone_word_is_no_shortened_name():
     known = ConceptVectors(["zeta failure", "training instability"], ["fm:zeta", "fm:unstable"],
                            np.zeros((2, 384), dtype=np.float32))

@@ -15,7 +15,7 @@ from ..models import Document
 from ..taxonomy import Concept, Curation, Taxonomy
 from ..text import normalize
 from .aliases import MAX_OWN_WORDS, AliasHit, AliasIndex, BlockHits, HitMemo, Token, build_alias_index
-from .clean import ClaimSentence
+from .clean import ClaimSentence, plain
 from .cues import Cues
 from .mentions import clean_phrase, setting_names, split_label
 from .names import alias_shaped, content_stems
@@ -42,14 +42,14 @@ def concept_kind(concept_id: str) -> str:
 def with_section_descriptions(concepts: list[Concept], resolutions: list[Resolution],
                               claims: dict[str, list[ClaimSentence]], cues: Cues) -> list[Concept]:
     """New concepts first named by a heading, described by a claim of that heading's section (the writer's own
-    account of the failure or fix) instead of by the heading again (`section_description`)."""
+    account of the failure or fix, without its Markdown) instead of by the heading again (`section_description`)."""
     first = first_mentions(resolutions)
     out = []
     for c in concepts:
         m = first[c.id].mention if c.id in first else None
         if m is not None and m.sentence is None and m.origin == "heading":
             heading = normalize(m.phrase)
-            below = [cl.sentence.text for cl in claims.get(m.doc_id, [])
+            below = [plain(cl.sentence.text) for cl in claims.get(m.doc_id, [])
                      if cl.block.start > m.start and heading in normalize(cl.block.section)]
             description = section_description(c.label, below, cues)
             if description:

@@ -17,6 +17,7 @@ from ..taxonomy import Concept
 from ..text import normalize, slugify
 from .aliases import tokens
 from .classify import CLASSES, ConceptClassifier, feature_matrix
+from .clean import plain
 from .cues import Cues
 from .mentions import Mention
 from .names import (
@@ -635,7 +636,7 @@ def _new_concepts(candidates: list[tuple[Mention, str, float]], vectors: np.ndar
         used_ids[base_id] += 1
         concept_id = base_id if used_ids[base_id] == 1 else f"{base_id}-{used_ids[base_id]}"
         first = group["members"][0][0]
-        description = first.sentence.text if first.sentence else label
+        description = plain(first.sentence.text) if first.sentence else label
         aliases = sorted({m.phrase for m, _, _ in group["members"] if normalize(m.phrase) != normalize(label)})
         concepts.append(Concept(id=concept_id, label=label, description=description, aliases=aliases))
         for mention, probability, similarity in group["members"]:
