@@ -702,11 +702,26 @@ def test_three_names_settle_a_page_only_when_it_speaks_the_field_or_talks_of_tro
     assert _relevance(parse_text(troubled, path="s.md", fmt="md"), index).on_topic
 
 
-def test_second_look_for_documents_that_name_a_concept_or_nearly_speak_the_field():
+def test_second_look_only_for_documents_that_name_a_concept():
     assert needs_second_look(Relevance(0.2, 1, False))
-    assert needs_second_look(Relevance(1.2, 0, False))
+    assert not needs_second_look(Relevance(1.2, 0, False))   # near the field's words, naming nothing
     assert not needs_second_look(Relevance(0.4, 0, False))
     assert not needs_second_look(Relevance(3.0, 2, True))
+
+
+def test_a_general_failure_settles_a_troubled_page_only_where_it_is_said_in_the_fields_words():
+    index = build_alias_index([("fm:oom", ["out of memory"], [])])
+    general = frozenset({"fm:oom"})
+    guide = ("# Installing the RLHF toolkit\n\nThe toolkit trains a policy with PPO against a reward model and a "
+             "reference policy.\n\n## Troubleshooting\n\n{oom} Another problem is a failed build of the kernels. "
+             "A known issue is a driver error on old cards.\n")
+    install = parse_text(guide.format(oom="Problem: the import runs out of memory on small machines."),
+                         path="i.md", fmt="md")
+    verdict = _relevance(install, index, general)
+    assert verdict.talks_of_trouble and not verdict.on_topic
+    rollouts = parse_text(guide.format(oom="Problem: policy rollouts run out of memory with long reward batches."),
+                          path="r.md", fmt="md")
+    assert _relevance(rollouts, index, general).on_topic
 
 
 def test_relevance_reads_the_tables_of_a_reading_list():
