@@ -122,6 +122,14 @@ def test_the_names_of_what_a_policy_writes_match_one_another_but_samples_and_rol
     assert found("the run produced identical rollouts") == [] and found("poor output efficiency") == []
 
 
+def test_a_status_after_a_symbol_at_the_end_of_a_heading_is_no_word_of_its_name():
+    assert clean_phrase("5. **Zeta sampling** \u2705 VERIFIED") == "Zeta sampling"
+    assert clean_phrase("Reward clipping \u26a0\ufe0f HIGH RISK") == "Reward clipping"
+    # an acronym after a dash or an arrow stays: it is the name's own
+    assert clean_phrase("Move from GRPO - DAPO") == "Move from GRPO - DAPO"
+    assert clean_phrase("Switch GRPO \u2192 DAPO") == "Switch GRPO DAPO"
+
+
 def test_a_headings_closing_parenthetical_of_a_few_words_is_a_name_too():
     body = ("# Notes\n\n## DR-GRPO (fixed-horizon normalization)\n\nThe loss is divided by a constant.\n\n"
             "## Results (Section 3)\n\nScores rose.\n\n## Training (optional)\n\nIt ran for a day.\n")

@@ -32,6 +32,10 @@ _PAREN_TAIL = re.compile(r"\s*[\(\[][^)\]]*[\)\]]\s*$")
 # acronym: "DR-GRPO (fixed-horizon normalization)".
 _NAME_IN_PARENS = re.compile(r"\(([A-Za-z][A-Za-z' -]*[A-Za-z])\)\s*$")
 _TARGET_TAIL = re.compile(r"\s+(?:to|at|=|->|→)\s*~?\d[\d.,]*\s*(?:%|x|k|steps?|tokens?)?\s*$", re.IGNORECASE)
+# A status after a symbol at the end of a heading ("Bug fixes ✅ ESSENTIAL", "Reward clipping ⚠️ CRITICAL") grades
+# the item; it is no word of its name.
+_STATUS_TAIL = re.compile(r"\s*[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\ufe0f]+"   # check marks, emoji
+                          r"\s*[A-Z]{3,}(?:[ -][A-Z]{3,})*\s*$")
 _JOINING_DASH = re.compile(r"(?<=\w)[\u2010\u2011\u2013](?=\w)")
 _NON_WORD_EDGES = re.compile(r"^[^\w(]+|[^\w)+]+$")
 _LEAD_EMPH = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)|^\s*[*_](?![*\s])(.+?)[*_](?!\w)")
@@ -98,6 +102,7 @@ def clean_phrase(text: str) -> str:
     """A phrase without Markdown, numbering, a trailing parenthetical, emoji or edge punctuation."""
     text = _TAG_LEAD.sub("", text)   # "🥉 [Biggest facepalm] - Policy degradation": a tag, then the name
     text = plain(text)
+    text = _STATUS_TAIL.sub("", text)
     text = _NUMBERING.sub("", text)
     text = _PAREN_TAIL.sub("", text)
     text = _TARGET_TAIL.sub("", text)   # "Lower entropy floor to 1.5" names the fix without the value
