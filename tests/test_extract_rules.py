@@ -130,6 +130,16 @@ def test_a_status_after_a_symbol_at_the_end_of_a_heading_is_no_word_of_its_name(
     assert clean_phrase("Switch GRPO \u2192 DAPO") == "Switch GRPO DAPO"
 
 
+def test_headings_inside_a_section_on_running_the_code_are_no_mentions():
+    from kb.extract.mentions import heading_mentions
+
+    doc = parse_text("# Zeta kit\n\n## Zeta drift\n\nIt drifts.\n\n## Quickstart\n\nRun it.\n\n### Offline sweep\n\n"
+                     "Run the sweep.\n\n#### Zeta clamp\n\nClamp it.\n\n## Zeta clamp\n\nIt clamps.\n",
+                     path="k.md", fmt="md")
+    # the steps under "Quickstart", at any depth, name commands; the section after it is read again
+    assert [m.phrase for m in heading_mentions(doc, CUES)] == ["Zeta kit", "Zeta drift", "Zeta clamp"]
+
+
 def test_a_headings_closing_parenthetical_of_a_few_words_is_a_name_too():
     body = ("# Notes\n\n## DR-GRPO (fixed-horizon normalization)\n\nThe loss is divided by a constant.\n\n"
             "## Results (Section 3)\n\nScores rose.\n\n## Training (optional)\n\nIt ran for a day.\n")

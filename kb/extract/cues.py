@@ -52,6 +52,7 @@ class CuePatterns:
     """The cue phrase lists as compiled matchers."""
 
     structural: re.Pattern[str]          # headings that organise a document (whole phrase)
+    procedure: re.Pattern[str]           # sections on installing or running something (whole phrase)
     failure_label: re.Pattern[str]       # labels that announce failures ("Problems")
     mitigation_label: re.Pattern[str]    # labels that announce fixes ("What works")
     remedy: re.Pattern[str]              # phrases that introduce a fix ("the fix is to")
@@ -74,6 +75,7 @@ class Cues(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     structural_headings: list[str]
+    procedure_sections: list[str]
     failure_labels: list[str]
     mitigation_labels: list[str]
     failure_heads: WordSet
@@ -131,6 +133,7 @@ class Cues(BaseModel):
                                        | self.generic_words)
         self._patterns = CuePatterns(
             structural=_words_pattern(self.structural_headings, whole=True),
+            procedure=_words_pattern(self.procedure_sections, whole=True),
             failure_label=_words_pattern(self.failure_labels, whole=True),
             mitigation_label=_words_pattern(self.mitigation_labels, whole=True),
             remedy=_words_pattern(self.remedy_phrases),
@@ -170,6 +173,10 @@ class Cues(BaseModel):
     def is_structural(self, phrase: str) -> bool:
         """True when a cleaned heading is one of the headings that organise a document."""
         return bool(self.patterns.structural.match(normalize(phrase).strip(" .:!?")))
+
+    def is_procedure_section(self, heading: str) -> bool:
+        """True when a cleaned heading opens a section on installing, running or calling something."""
+        return bool(self.patterns.procedure.match(normalize(heading).strip(" .:!?")))
 
     def is_boilerplate_block(self, text: str) -> bool:
         """True for a block that is a reference entry, table row, image or caption."""

@@ -145,10 +145,18 @@ def _usable(phrase: str) -> bool:
 
 
 def heading_mentions(doc: Document, cues: Cues) -> list[Mention]:
-    """Headings below the title (and the title itself, which often names the failure of a post-mortem)."""
+    """Headings below the title (and the title itself, which often names the failure of a post-mortem), but not
+    those inside a section on installing or running something (`procedure_sections`)."""
     out = []
+    opened: list[tuple[int, bool]] = []   # (level, a procedure section) of the headings enclosing this one
     for block in doc.blocks:
         if block.kind != "heading":
+            continue
+        while opened and opened[-1][0] >= block.level:
+            opened.pop()
+        inside = any(procedure for _, procedure in opened)
+        opened.append((block.level, cues.is_procedure_section(clean_phrase(block.text))))
+        if inside:
             continue
         hint, rest = split_label(clean_phrase(block.text), cues)
         phrase = clean_phrase(rest)
