@@ -155,10 +155,11 @@ def heading_mentions(doc: Document, cues: Cues) -> list[Mention]:
         while opened and opened[-1][0] >= block.level:
             opened.pop()
         inside = any(procedure for _, procedure in opened)
-        opened.append((block.level, cues.is_procedure_section(clean_phrase(block.text))))
+        cleaned = clean_phrase(block.text)
+        opened.append((block.level, cues.is_procedure_section(cleaned)))
         if inside:
             continue
-        hint, rest = split_label(clean_phrase(block.text), cues)
+        hint, rest = split_label(cleaned, cues)
         phrase = clean_phrase(rest)
         if not _usable(phrase) or cues.is_structural(phrase) or phrase.endswith("?"):
             continue

@@ -8,13 +8,13 @@ neither. A post on machine learning at large can name three concepts in words th
 Front matter naming failure modes always passes, and an episode or topic review (the project's own kinds)
 needs one concept.
 
-Word counts miss documents about training practice that use few of the field's words (seed variance,
-evaluation noise, distillation before RL), so a document that names a concept gets a second look by meaning: its claims' mean vector against the mean vector of the
-taxonomy's definitions. On the development sets, unrelated documents (quantization, tokenizers, datasets, speech,
-video, profiling) reach a cosine of at most 0.47 and RL documents at least 0.52. Closeness alone cannot clear
-a document about machine learning at large: an inference post (speculative decoding) naming one concept reaches
-0.64, but sits nearer the taxonomy's general concepts (memory, numerics, compute) than its RL-specific ones,
-so a document judged by meaning must sit nearer the specific ones.
+Word counts miss documents about training practice that use few of the field's words (seed variance, evaluation
+noise, distillation before RL), so a document that names a concept gets a second look by meaning: its claims' mean
+vector against the mean vector of the taxonomy's definitions. On the development sets, unrelated documents
+(quantization, tokenizers, datasets, speech, video, profiling) reach a cosine of at most 0.47 and RL documents at
+least 0.52. Closeness alone cannot clear a document about machine learning at large: an inference post (speculative
+decoding) naming one concept reaches 0.64, but sits nearer the taxonomy's general concepts (memory, numerics,
+compute) than its RL-specific ones, so a document judged by meaning must sit nearer the specific ones.
 
 Library pages about machinery (a kernel, sequence parallelism, LoRA, logging) speak the field's vocabulary and
 name a method or two in passing ("works with the DPO and KTO trainers"), or list several (a dataset-format page
@@ -155,7 +155,8 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     # a page in the field's words that keeps talking of trouble about a failure it names, a general one included,
     # where it also speaks the field (a note on rollout memory errors when trainer and sampler share GPUs; not an
     # RLHF toolkit's install guide whose troubleshooting says "CUDA out of memory")
-    troubled_failure = speaks_field and talks_of_trouble and any(c.startswith("fm:") for c in named_any & said_in_field)
+    troubled_failure = (speaks_field and talks_of_trouble
+                        and any(c.startswith("fm:") for c in named_any & said_in_field))
     # three names and a failure settle a page that talks of trouble (one that speaks the field is settled by the
     # next clause); one that does neither (a base model's pass@k report in an RL project) is judged by its meaning
     sure = (bool(doc.meta.failure_modes) or (names_enough and names_failure and talks_of_trouble)
@@ -236,17 +237,16 @@ def needs_second_look(relevance: Relevance) -> bool:
 
 def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], centroids: TopicCentroids,
                           embed: Callable[[Sequence[str]], np.ndarray]) -> Relevance:
-    """A document the vocabulary test turned away but that names a concept, judged
-    again by meaning: on topic when the mean vector of its first claims is within MIN_TOPIC_SIMILARITY of the
-    taxonomy's centroid and nearer its RL-specific definitions than its general ones; a document that already
-    speaks the field on a fix or two (`tentative`) when it is within MIN_TENTATIVE_SIMILARITY of the RL-specific
-    ones. A page judged by meaning that names no RL-specific failure must speak the field a little
-    (MIN_DOMAIN_FOR_SECOND_LOOK): one naming a single fix in a word the field shares and hardly any of its
-    vocabulary is about a neighbouring subject (a decoding method for reasoning reaches 0.63 by meaning). A page
-    that names an RL-specific failure outright and keeps talking of trouble need not sit nearer the RL-specific
-    definitions: a library's guide to checking that trainer and sampler agree on token probabilities talks of
-    precision and kernels throughout, and sits nearer the general ones (0.72 against 0.63).
-    `topic_similarity` records the cosine with the whole centroid."""
+    """A document the vocabulary test turned away but that names a concept, judged again by meaning: on topic when
+    the mean vector of its first claims is within MIN_TOPIC_SIMILARITY of the taxonomy's centroid and nearer its
+    RL-specific definitions than its general ones; a document that already speaks the field on a fix or two
+    (`tentative`) when it is within MIN_TENTATIVE_SIMILARITY of the RL-specific ones. A page judged by meaning that
+    names no RL-specific failure must speak the field a little (MIN_DOMAIN_FOR_SECOND_LOOK): one naming a single
+    fix in a word the field shares and hardly any of its vocabulary is about a neighbouring subject (a decoding
+    method for reasoning reaches 0.63 by meaning). A page that names an RL-specific failure outright and keeps
+    talking of trouble need not sit nearer the RL-specific definitions: a library's guide to checking that trainer
+    and sampler agree on token probabilities talks of precision and kernels throughout, and sits nearer the general
+    ones (0.72 against 0.63). `topic_similarity` records the cosine with the whole centroid."""
     if not needs_second_look(relevance) or not claims:
         return relevance
     mean = _unit(embed([c.sentence.text for c in claims[:TOPIC_SAMPLE_CLAIMS]]).mean(axis=0))
