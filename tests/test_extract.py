@@ -330,8 +330,8 @@ def test_a_page_close_by_meaning_that_names_one_fix_and_no_failure_needs_the_fie
     voting = parse_text(
         "# Self-consistency for reasoning models\n\nA reasoning model that writes one chain of thought can make a "
         "slip in an intermediate step and commit to a wrong final answer. Sampling many chains of thought and "
-        "taking the answer most of them reach makes the model's reasoning more reliable without changing its "
-        "weights. The language model's confidence in an answer can be read from how often the sampled chains "
+        "taking the answer most of them reach makes the model's reasoning more reliable without training it "
+        "further. The language model's confidence in an answer can be read from how often the sampled chains "
         "agree, which gives better calibrated answers than the probability of a single greedy chain. Adaptive "
         "sampling draws chains until the agreement is clear. A verifier model can score each chain's steps and "
         "weight the vote. Longer chains of thought are not always better: on hard questions the sampled chains "

@@ -644,9 +644,9 @@ def test_general_concepts_do_not_make_a_document_about_rl():
 def test_three_names_without_any_of_the_fields_words_get_a_second_look():
     index = build_alias_index([("fm:forget", ["catastrophic forgetting"], []), ("fm:over", ["overfitting"], []),
                                ("mit:wd", ["weight decay"], [])])
-    memory = ("# A memory module for sequence models\n\nThe module writes surprising inputs to a small network at "
-              "test time. Catastrophic forgetting of early inputs is held off by a decay gate. Overfitting to one "
-              "sequence is checked on another. Weight decay on the memory acts as the gate.{rl}\n")
+    memory = ("# A memory module for sequence models\n\nThe module is trained to write surprising inputs to a small "
+              "network at test time. Catastrophic forgetting of early inputs is held off by a decay gate. "
+              "Overfitting to one sequence is checked on another. Weight decay on the memory acts as the gate.{rl}\n")
     verdict = _relevance(parse_text(memory.format(rl=""), path="m.md", fmt="md"), index)
     assert verdict.concepts_named == 3 and verdict.domain_per_100_words < 0.3
     assert not verdict.on_topic and needs_second_look(verdict)
@@ -762,6 +762,31 @@ def test_relevance_gate_separates_rl_writing_from_unrelated_posts():
                        path="q.md", fmt="md")
     assert _relevance(rl, index).on_topic
     assert not _relevance(other, index).on_topic
+
+
+def test_a_page_that_trains_nothing_is_not_about_rl_training():
+    index = build_alias_index([("mit:shape", ["reward shaping"], []), ("fm:refuse", ["over-refusal"], ["refus*"])])
+    related = {"fm:refuse": frozenset({"mit:shape"})}
+    scoring = ("# Scoring episodes\n\nEach trajectory gets a reward from the database check, and reward shaping "
+               "adds a reward for every matched action in the episode. An agent that refuses every request earns "
+               "the full reward, since refusing leaves the database unchanged. A known issue is that the rewards of "
+               "two checks can disagree, and a bug in one check scored every trajectory as a failure.{tail}\n")
+
+    def judged(text: str, name: str):
+        doc = parse_text(text, path=name, fmt="md")
+        claims = claim_sentences(doc, CUES)
+        return judge_relevance(doc, [index.find(c.sentence.text) for c in claims], claims, CUES, index,
+                               related=related)
+
+    verdict = judged(scoring.format(tail=""), "eval.md")
+    assert verdict.names_failure and not verdict.trains
+    assert not verdict.on_topic and not needs_second_look(verdict)
+    verdict = judged(scoring.format(tail=" We train the agent on these rewards."), "train.md")
+    assert verdict.trains and verdict.on_topic
+    named = judged(scoring.format(tail=" Over-refusal is the result."), "named.md")   # an RL failure, outright
+    assert named.trains and named.on_topic
+    tabled = judged(scoring.format(tail="\n\n| check | counts |\n|---|---|\n| over-refusal | once |"), "table.md")
+    assert not tabled.trains and not tabled.on_topic   # a table row names a check, not what the page is about
 
 
 def test_relevance_reads_headings_of_a_short_docs_page():

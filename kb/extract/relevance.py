@@ -8,6 +8,11 @@ neither. A post on machine learning at large can name three concepts in words th
 Front matter naming failure modes always passes, and an episode or topic review (the project's own kinds)
 needs one concept.
 
+Whatever its words, a page that never speaks of training or optimizing a model nor names an RL method
+(`training_terms`), and names no RL-specific failure outright in a sentence, is not about RL training: an agent
+benchmark's guide to scoring episodes speaks of rewards, trajectories and reward shaping throughout and trains
+nothing.
+
 Word counts miss documents about training practice that use few of the field's words (seed variance, evaluation
 noise, distillation before RL), so a document that names a concept gets a second look by meaning: its claims' mean
 vector against the mean vector of the taxonomy's definitions. On the development sets, unrelated documents
@@ -105,6 +110,7 @@ class Relevance:
     names_failure: bool = False   # names an RL-specific failure mode (a weak word counts beside its fix)
     talks_of_trouble: bool = False   # MIN_PROBLEM_SENTENCES claims or headings hold a word of trouble
     own_words: bool = True   # says words of the field that machine learning at large does not ("reward", "policy")
+    trains: bool = True   # speaks of training (`training_terms`) or names an RL failure outright in a sentence
 
 
 def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: list[ClaimSentence], cues: Cues,
@@ -172,9 +178,18 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     # named concepts (memory and numerics count here), and talk of trouble
     troubleshooting = (not sure and talks_of_trouble and specific_failure
                        and len(named_any) >= MIN_TROUBLESHOOTING_CONCEPTS and domain >= MIN_DOMAIN_WITH_NAMES)
-    on_topic = sure or troubled or troubleshooting
+    # a page that neither speaks of training a model nor names an RL failure outright in a sentence is not about RL
+    # training, however much it says of rewards and trajectories: an agent benchmark's guide to how it scores
+    # episodes names reward shaping, a refusal that earns full reward and, in a table, a check by substring match
+    # (a verifier's false positives), and trains nothing
+    said_failure = any(not h.weak and h.concept_id.startswith("fm:") and h.concept_id not in general
+                       for found in claim_hits for h in found)
+    trains = (bool(doc.meta.failure_modes) or said_failure
+              or bool(cues.patterns.training.search(f"{doc.meta.title or ''} {doc.text}")))
+    on_topic = (sure or troubled or troubleshooting) and trains
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
-                     names_failure=specific_failure, talks_of_trouble=talks_of_trouble, own_words=own_words)
+                     names_failure=specific_failure, talks_of_trouble=talks_of_trouble, own_words=own_words,
+                     trains=trains)
 
 
 def _names_failure_in(title: str, index: AliasIndex) -> bool:
@@ -232,7 +247,7 @@ def needs_second_look(relevance: Relevance) -> bool:
     on routing requests between models by cost (0.64 by meaning, the field's words 1.4 times per 100) was tied
     only through weak words ("deterministic", "guardrail"), and of nine sets no RL page passed by meaning with
     nothing named."""
-    return not relevance.on_topic and relevance.concepts_named >= 1
+    return not relevance.on_topic and relevance.concepts_named >= 1 and relevance.trains
 
 
 def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], centroids: TopicCentroids,
