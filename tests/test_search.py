@@ -456,6 +456,21 @@ def test_per_source_moves_a_documents_extra_hits_below_other_documents():
     assert spread[0] == plain[0]
 
 
+def test_per_source_spreads_a_hybrid_list_one_document_floods():
+    # doc1's passage is the dense side's only row and every claim in it takes its rank, so doc1 fills more than
+    # the fusion depth; doc2's claim, the best match on words, must still come up among the first hits
+    ids = ["psg:doc1:0", *[f"claim:1{c}" for c in "abcde"], "claim:2a"]
+    texts = ["alpha one two", *[f"alpha filler{i} words here" for i in range(5)], "alpha beta"]
+    vectors = np.stack([_unit(i) for i in range(len(ids))])
+    index = HybridIndex.build(ids, texts, vectors, kinds=["passage", *["claim"] * 6],
+                              source_ids=["doc1"] * 6 + ["doc2"],
+                              contains=[("psg:doc1:0", f"claim:1{c}") for c in "abcde"])
+    fusion = Fusion(method="score", dense_share=0.5, depth=3, per_source=1, dense_statements=False)
+    hits = [h.id for h in index.search("alpha beta", _unit(0), k=3, fusion=fusion)]
+    assert "claim:2a" in hits[:2]
+    assert sum(h.startswith(("psg:doc1", "claim:1")) for h in hits) == 2
+
+
 def test_rrf_fuse_ranks_scores_tied_ranks_alike():
     fused = rrf_fuse_ranks({1: 1, 2: 1, 3: 2}, {3: 1}, rrf_k=10, dense_weight=1.0, lexical_weight=1.0)
     assert fused == [(3, pytest.approx(1 / 12 + 1 / 11)), (1, pytest.approx(1 / 11)), (2, pytest.approx(1 / 11))]
