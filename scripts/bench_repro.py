@@ -10,6 +10,7 @@ are listed once instead of as rows. The 1-minute load average is recorded after 
     .venv/bin/python scripts/bench_repro.py                         # all scripts, seeds 7001-7008, full + quick
     .venv/bin/python scripts/bench_repro.py --names no-foothold --seeds 7001,7002 --modes quick
     .venv/bin/python scripts/bench_repro.py --json out/bench_repro.json --markdown out/bench_repro.md
+    .venv/bin/python scripts/bench_repro.py --device cuda --modes full     # the same runs on a GPU
 
 Seeds 7001-7008 appear nowhere else in the repository (tests use 0-4, recorded runs 0), so the thresholds in
 the rules were not tuned on them.
@@ -32,10 +33,11 @@ from kb.repro.registry import list_reproductions
 DEFAULT_SEEDS = tuple(range(7001, 7009))
 
 
-def run_once(script: Path, name: str, seed: int, quick: bool, timeout: float) -> dict:
+def run_once(script: Path, name: str, seed: int, quick: bool, timeout: float, device: str = "cpu") -> dict:
     """One run in a fresh interpreter; returns seconds, signature_met and the top-level numeric metrics."""
     with tempfile.TemporaryDirectory(prefix="bench-repro-") as out:
-        cmd = [sys.executable, str(script), "--seed", str(seed), "--out", out, *(["--quick"] if quick else [])]
+        cmd = [sys.executable, str(script), "--seed", str(seed), "--out", out, "--device", device,
+               *(["--quick"] if quick else [])]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               env=dict(os.environ, MPLBACKEND="Agg"))
@@ -78,7 +80,7 @@ def summarize(runs: list[dict]) -> dict:
 
 def markdown(report: dict) -> str:
     """The report as Markdown: one timing/verdict table, then effect sizes per script."""
-    lines = [f"Seeds {', '.join(map(str, report['seeds']))}; wall time includes interpreter start; load = 1-minute "
+    lines = [f"Seeds {', '.join(map(str, report['seeds']))} on {report.get('device', 'cpu')}; wall time includes interpreter start; load = 1-minute "
              "load average after each run (min-max).", "",
              "| reproduction | mode | signature held | median s | max s | load |", "|---|---|---|---|---|---|"]
     for name, modes in report["results"].items():
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--names", default="", help="comma-separated reproductions (default: all registered)")
     parser.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)), help="comma-separated seeds")
     parser.add_argument("--modes", default="full,quick", help="full, quick or both")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the scripts run")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds before one run is abandoned")
     parser.add_argument("--json", default="", help="also write the report as JSON here")
     parser.add_argument("--markdown", default="", help="also write the Markdown tables here")
@@ -136,13 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     if not modes or set(modes) - {"full", "quick"}:
         parser.error(f"--modes must be full, quick or full,quick, got {args.modes!r}")
 
-    report = {"seeds": seeds, "results": {}}
+    report = {"seeds": seeds, "device": args.device, "results": {}}
     for name in names:
         report["results"][name] = {}
         for mode in modes:
             runs = []
             for seed in seeds:
-                r = run_once(registered[name].script_path, name, seed, mode == "quick", args.timeout)
+                r = run_once(registered[name].script_path, name, seed, mode == "quick", args.timeout, args.device)
                 runs.append({**r, "seed": seed})
                 print(f"{name} {mode} seed {seed}: {'held' if r['signature_met'] else 'NOT held'} "
                       f"{r['seconds']:.1f} s {r.get('error', '')}", flush=True)
