@@ -298,6 +298,29 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
     assert verdicts["serving.md"][1].topic_similarity >= MIN_TOPIC_SIMILARITY and not verdicts["serving.md"][1].on_topic
 
 
+def test_a_guide_to_grading_with_a_model_judge_that_trains_nothing_is_not_rescued_by_meaning(vectors):
+    from kb.parse import parse_text
+
+    # An evaluation tool's guide to scoring answers with a language-model judge: it names judge bias, length bias
+    # and prompt injection and talks of trouble throughout, sits near the field by meaning, but says "trained"
+    # once in a long page and none of the field's own words.
+    rubric = " ".join(["Each rubric line names one property and the points it is worth, and the judge returns a "
+                       "score with a short reason for every line."] * 25)
+    guide = parse_text(
+        "# Grading answers with a model judge\n\nA second model reads each answer and scores it against a rubric. "
+        "Judge bias is the first problem: the grading model prefers answers that sound like its own. Length bias "
+        "is the second issue, since a longer answer often gets a higher score without being more correct. Position "
+        "bias is another problem when two answers are compared side by side. Prompt injection in an answer can "
+        "tell the judge to give full marks, a real risk when users write the answers. A judge that was trained "
+        "on a different domain grades specialist answers poorly. Swap the order of compared answers and average "
+        "the two scores, and check a sample of grades by hand every week.\n\n## Writing a rubric\n\n" + rubric
+        + "\n", path="judge-guide.md", fmt="md")
+    first, second = _judged_by_meaning(vectors, guide)["judge-guide.md"]
+    assert first.concepts_named >= 2 and first.names_failure and first.talks_of_trouble and first.trains
+    assert not first.own_words and not first.speaks_of_training
+    assert not first.on_topic and not second.on_topic and second.topic_similarity is None   # no second look
+
+
 def test_a_long_page_saying_one_of_the_fields_words_once_in_its_everyday_sense_does_not_speak_the_field(vectors):
     from kb.parse import parse_text
 

@@ -1496,6 +1496,8 @@ def test_a_page_speaking_only_the_words_machine_learning_shares_with_the_field_i
     assert needs_second_look(supervised)
     assert not with_topic_similarity(supervised, claims, centroids, embed).on_topic
     assert with_topic_similarity(replace(supervised, own_words=True), claims, centroids, embed).on_topic
+    # a page that neither says the field's own words nor speaks of training gets no second look at all
+    assert not needs_second_look(replace(supervised, speaks_of_training=False))
 
 
 def test_a_concept_only_a_heading_founds_must_come_back_in_its_documents_sentences():

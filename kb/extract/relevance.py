@@ -110,6 +110,7 @@ class Relevance:
     names_failure: bool = False   # names an RL-specific failure mode (a weak word counts beside its fix)
     talks_of_trouble: bool = False   # MIN_PROBLEM_SENTENCES claims or headings hold a word of trouble
     own_words: bool = True   # says words of the field that machine learning at large does not ("reward", "policy")
+    speaks_of_training: bool = True   # says `training_terms` as often as MIN_OWN_WORDS_PER_1000
     trains: bool = True   # speaks of training (`training_terms`) or names an RL failure outright in a sentence
 
 
@@ -186,10 +187,12 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
                        for found in claim_hits for h in found)
     trains = (bool(doc.meta.failure_modes) or said_failure
               or bool(cues.patterns.training.search(f"{doc.meta.title or ''} {doc.text}")))
+    speaks_of_training = 1000.0 * len(cues.patterns.training.findall(f"{doc.meta.title or ''} {text}")) / words \
+        >= MIN_OWN_WORDS_PER_1000
     on_topic = (sure or troubled or troubleshooting) and trains
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
                      names_failure=specific_failure, talks_of_trouble=talks_of_trouble, own_words=own_words,
-                     trains=trains)
+                     trains=trains, speaks_of_training=speaks_of_training)
 
 
 def _names_failure_in(title: str, index: AliasIndex) -> bool:
@@ -246,8 +249,12 @@ def needs_second_look(relevance: Relevance) -> bool:
     confirms a page that names the field's failures or fixes but makes none of one that names nothing: a page
     on routing requests between models by cost (0.64 by meaning, the field's words 1.4 times per 100) was tied
     only through weak words ("deterministic", "guardrail"), and of nine sets no RL page passed by meaning with
-    nothing named."""
-    return not relevance.on_topic and relevance.concepts_named >= 1 and relevance.trains
+    nothing named. Nor does meaning rescue a page that hardly says the field's own words (`own_words`) and hardly
+    speaks of training (`speaks_of_training`): a guide to grading model outputs with a language-model judge names
+    judge bias, length bias and jailbreaks throughout (0.63 by meaning) and says "policy" three times and "trained"
+    once in 3,000 words, "reward" never."""
+    return (not relevance.on_topic and relevance.concepts_named >= 1 and relevance.trains
+            and (relevance.own_words or relevance.speaks_of_training))
 
 
 def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], centroids: TopicCentroids,
