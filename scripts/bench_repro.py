@@ -80,8 +80,8 @@ def summarize(runs: list[dict]) -> dict:
 
 def markdown(report: dict) -> str:
     """The report as Markdown: one timing/verdict table, then effect sizes per script."""
-    lines = [f"Seeds {', '.join(map(str, report['seeds']))} on {report.get('device', 'cpu')}; wall time includes interpreter start; load = 1-minute "
-             "load average after each run (min-max).", "",
+    lines = [f"Seeds {', '.join(map(str, report['seeds']))} on {report.get('device', 'cpu')}; wall time includes "
+             "interpreter start; load = 1-minute load average after each run (min-max).", "",
              "| reproduction | mode | signature held | median s | max s | load |", "|---|---|---|---|---|---|"]
     for name, modes in report["results"].items():
         for mode, s in modes.items():

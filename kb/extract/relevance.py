@@ -132,8 +132,8 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     # one of its own: a supervised fine-tuning report that says them throughout does not speak the field
     # ... and its own words said once or twice in a long page are as likely their everyday senses ("the
     # advantages of this method", "the next episode of a series")
-    own_words = 1000.0 * len(cues.patterns.specific.findall(f"{doc.meta.title or ''} {text}")) / words \
-        >= MIN_OWN_WORDS_PER_1000
+    titled_text = f"{doc.meta.title or ''} {text}"
+    own_words = _often(cues.patterns.specific, titled_text, words)
     domain = 100.0 * len(cues.patterns.domain.findall(text)) / words if own_words else 0.0
     titled = bool(cues.patterns.title.search(doc.meta.title or ""))
     heading_hits = [index.find(heading) for heading in headings]
@@ -187,12 +187,16 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
                        for found in claim_hits for h in found)
     trains = (bool(doc.meta.failure_modes) or said_failure
               or bool(cues.patterns.training.search(f"{doc.meta.title or ''} {doc.text}")))
-    speaks_of_training = 1000.0 * len(cues.patterns.training.findall(f"{doc.meta.title or ''} {text}")) / words \
-        >= MIN_OWN_WORDS_PER_1000
+    speaks_of_training = _often(cues.patterns.training, titled_text, words)
     on_topic = (sure or troubled or troubleshooting) and trains
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
                      names_failure=specific_failure, talks_of_trouble=talks_of_trouble, own_words=own_words,
                      trains=trains, speaks_of_training=speaks_of_training)
+
+
+def _often(pattern: re.Pattern[str], text: str, words: int) -> bool:
+    """Whether `pattern` matches in `text` (of `words` words) at least MIN_OWN_WORDS_PER_1000 times per 1000 words."""
+    return 1000.0 * len(pattern.findall(text)) / words >= MIN_OWN_WORDS_PER_1000
 
 
 def _names_failure_in(title: str, index: AliasIndex) -> bool:
