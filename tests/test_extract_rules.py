@@ -471,6 +471,8 @@ def test_labels_and_phrase_cleaning():
     ("Batch-filter", "mitigation", True),
     ("Grader-gaming", "mitigation", False),
     ("Token-level", "mitigation", False),                   # ... and with none, names nothing
+    ("Same reward collapse", "failure_mode", False),       # points back at a failure named earlier
+    ("Identical tokenizer mismatch", "failure_mode", False),
 ])
 def test_new_concept_names_have_the_shape_of_a_name(phrase, kind, ok):
     assert names_a_concept(phrase, kind, CUES) is ok
@@ -588,7 +590,8 @@ def test_a_labelled_heading_names_its_kind_however_it_ends():
     for phrase in ("Three complementary fixes", "Why it is not enough", "Batch size 64", "Collapse",
                    "Converting rectangular to polar coordinates", "Different base model", "Data modification",
                    "Sanity checks and logging", "Reference model matters", "Value spike avoided entirely",
-                   "Rollouts painfully slow", "Validation reward flat"):
+                   "Rollouts painfully slow", "Validation reward flat",
+                   "Identical tokenizer mismatch in the scorer"):   # "the same bug again" points back, names nothing
         assert not labelled_name(phrase, CUES), phrase
     assert labelled_name("Exploding value gradients", CUES)
     assert labelled_name("Sampling temperature too low", CUES)   # a setting misjudged names a failure
@@ -1298,6 +1301,19 @@ def test_a_library_setting_named_in_prose_ties_the_fix_it_sets():
     assert "mit:shorter-max-length" in named("We reduced max_response_length to fit in memory.")
     assert "mit:longer-max-length" not in named("We reduced max_response_length to fit in memory.")
 
+
+
+def test_a_reward_too_sparse_to_learn_from_is_not_a_reward_that_is_always_zero():
+    from kb.extract.concepts import alias_index, curated_concepts
+    from kb.taxonomy import Curation, load_taxonomy
+
+    index = alias_index(curated_concepts(load_taxonomy(REPO / "data" / "taxonomy.yaml"), Curation()), CUES)
+    named = lambda text: {h.concept_id for h in index.find(text) if not h.weak}
+    coarse = named("The all-or-nothing reward gave no partial credit, so learning stalled.")
+    assert "fm:sparse-binary-reward" in coarse and "fm:no-foothold" not in coarse
+    assert "fm:sparse-binary-reward" in named("Rewards were too sparse for the small model.")
+    never = named("Every rollout scores zero: the reward is always zero on these puzzles.")
+    assert "fm:no-foothold" in never and "fm:sparse-binary-reward" not in never
 
 def test_a_methods_acronym_before_a_known_name_is_that_concept_in_the_methods_setting():
     known = ConceptVectors(["zeta KL controller", "Zeta penalty"], ["mit:zkl", "mit:zp"], np.zeros((2, 384), dtype=np.float32))
