@@ -3,6 +3,7 @@ relevance gate, and the strict build after a lenient one. Texts here are written
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 
@@ -1288,32 +1289,36 @@ def test_a_phrase_named_as_a_failure_is_not_another_name_of_a_fix():
     kl, kl_vocabulary = _one_name("kl penalty", "mit:kl")
     assert _existing_match("Per-token KL divergence", np.array([0.8]), kl, as_fix, kl_vocabulary, CUES)[0] == "mit:kl"
 
-def test_a_library_setting_named_in_prose_ties_the_fix_it_sets():
+
+@functools.cache
+def _shipped_index():
     from kb.extract.concepts import alias_index, curated_concepts
     from kb.taxonomy import Curation, load_taxonomy
 
-    index = alias_index(curated_concepts(load_taxonomy(REPO / "data" / "taxonomy.yaml"), Curation()), CUES)
-    named = lambda text: {h.concept_id for h in index.find(text) if not h.weak}
-    assert "mit:entropy-regularization" in named("We raised entropy_coeff to 0.01 after step 300.")
-    assert "mit:gradient-clipping" in named("Setting max_grad_norm to 1.0 removed the spikes.")
-    # a setting that can move either way ties the fix only when the sentence moves it that way
-    assert "mit:longer-max-length" in named("Increase max_response_length so answers are not cut off.")
-    assert "mit:shorter-max-length" in named("We reduced max_response_length to fit in memory.")
-    assert "mit:longer-max-length" not in named("We reduced max_response_length to fit in memory.")
+    return alias_index(curated_concepts(load_taxonomy(REPO / "data" / "taxonomy.yaml"), Curation()), CUES)
 
+
+def _named(text: str) -> set[str]:
+    """Concepts the shipped taxonomy names in `text` by a strong alias."""
+    return {h.concept_id for h in _shipped_index().find(text) if not h.weak}
+
+
+def test_a_library_setting_named_in_prose_ties_the_fix_it_sets():
+    assert "mit:entropy-regularization" in _named("We raised entropy_coeff to 0.01 after step 300.")
+    assert "mit:gradient-clipping" in _named("Setting max_grad_norm to 1.0 removed the spikes.")
+    # a setting that can move either way ties the fix only when the sentence moves it that way
+    assert "mit:longer-max-length" in _named("Increase max_response_length so answers are not cut off.")
+    assert "mit:shorter-max-length" in _named("We reduced max_response_length to fit in memory.")
+    assert "mit:longer-max-length" not in _named("We reduced max_response_length to fit in memory.")
 
 
 def test_a_reward_too_sparse_to_learn_from_is_not_a_reward_that_is_always_zero():
-    from kb.extract.concepts import alias_index, curated_concepts
-    from kb.taxonomy import Curation, load_taxonomy
-
-    index = alias_index(curated_concepts(load_taxonomy(REPO / "data" / "taxonomy.yaml"), Curation()), CUES)
-    named = lambda text: {h.concept_id for h in index.find(text) if not h.weak}
-    coarse = named("The all-or-nothing reward gave no partial credit, so learning stalled.")
+    coarse = _named("The all-or-nothing reward gave no partial credit, so learning stalled.")
     assert "fm:sparse-binary-reward" in coarse and "fm:no-foothold" not in coarse
-    assert "fm:sparse-binary-reward" in named("Rewards were too sparse for the small model.")
-    never = named("Every rollout scores zero: the reward is always zero on these puzzles.")
+    assert "fm:sparse-binary-reward" in _named("Rewards were too sparse for the small model.")
+    never = _named("Every rollout scores zero: the reward is always zero on these puzzles.")
     assert "fm:no-foothold" in never and "fm:sparse-binary-reward" not in never
+
 
 def test_a_methods_acronym_before_a_known_name_is_that_concept_in_the_methods_setting():
     known = ConceptVectors(["zeta KL controller", "Zeta penalty"], ["mit:zkl", "mit:zp"], np.zeros((2, 384), dtype=np.float32))
