@@ -22,6 +22,7 @@ from kb.extract.names import (
     changed_setting,
     content_stems,
     defined_acronyms,
+    drops_cost,
     drops_direction,
     expand_acronyms,
     names_a_concept,
@@ -1002,6 +1003,22 @@ def test_the_same_name_of_the_other_kind_is_no_match_when_the_phrase_is_surely_o
     assert _existing_match("length normalization", sims, known, unsure, vocabulary, CUES)[0] == "fm:bias"
 
 
+def test_a_step_or_a_part_named_plainly_is_not_its_cost_nor_a_bigger_one_however_near():
+    # invented names; the similarities are those of names that embed almost the same
+    known = ConceptVectors(["zeta scoring overhead", "larger zeta pool", "zeta scoring"], ["fm:slow", "mit:pool", "mit:plain"],
+                           np.zeros((3, 384), dtype=np.float32))
+    vocabulary = {c: content_stems(n, CUES) for n, c in zip(known.names, known.owners)}
+    as_fix = np.array([0.1, 0.8, 0.1])
+    as_failure = np.array([0.8, 0.1, 0.1])
+    assert _existing_match("Zeta scoring", np.array([0.95, 0.2, 0.7]), known, as_failure, vocabulary, CUES) is None
+    assert _existing_match("Slow zeta scoring", np.array([0.95, 0.2, 0.7]), known, as_failure, vocabulary, CUES)[0] == "fm:slow"
+    assert _existing_match("Zeta pool", np.array([0.2, 0.95, 0.7]), known, as_fix, vocabulary, CUES)[0] == "mit:plain"
+    assert _existing_match("Bigger zeta pool", np.array([0.2, 0.95, 0.7]), known, as_fix, vocabulary, CUES)[0] == "mit:pool"
+    assert drops_cost("Weight updates", "fast weight transfer", CUES)
+    assert not drops_cost("Slow weight updates", "weight sync overhead", CUES)
+    assert not drops_cost("Weight updates", "weight layout mismatch", CUES)   # the name says no cost either
+
+
 def test_a_model_name_with_a_version_shares_no_word_with_a_concept_name_holding_the_same_letters():
     # invented names: "Vela Q2.5" is a model; "q2 estimator" a fix whose name holds the token "q2"
     known = ConceptVectors(["q2 estimator", "zeta clipping"], ["mit:est", "mit:zeta"], np.zeros((2, 384), dtype=np.float32))
@@ -1318,6 +1335,29 @@ def test_a_reward_too_sparse_to_learn_from_is_not_a_reward_that_is_always_zero()
     assert "fm:sparse-binary-reward" in _named("Rewards were too sparse for the small model.")
     never = _named("Every rollout scores zero: the reward is always zero on these puzzles.")
     assert "fm:no-foothold" in never and "fm:sparse-binary-reward" not in never
+
+
+def test_a_slow_weight_sync_is_not_a_broken_one_and_the_fixes_differ():
+    slow = _named("Each step we spent most of the time reloading the weights from disk into the sampler.")
+    assert "fm:slow-weight-sync" in slow and "fm:weight-sync-errors" not in slow
+    stale = _named("Rollouts kept coming from stale weights after the refit failure.")
+    assert "fm:weight-sync-errors" in stale and "fm:slow-weight-sync" not in stale
+    assert "mit:fast-weight-transfer" in _named("We moved to bucketed weight updates over an NCCL broadcast.")
+    assert "mit:weight-sync-checks" not in _named("We moved to bucketed weight updates over an NCCL broadcast.")
+
+
+def test_systems_costs_of_rl_are_their_own_failures():
+    assert "fm:colocated-memory-contention" in _named("The engine holds GPU memory, so we hit OOM when switching to training.")
+    assert "mit:inference-memory-settings" in _named("Calling torch_memory_saver frees the cache before the update.")
+    assert "fm:reward-computation-bottleneck" in _named("Slow test execution in the sandbox left the GPUs waiting for rewards.")
+    assert "mit:parallel-reward-computation" in _named("A pool of sandboxes scores rollouts as they finish.")
+    assert "fm:checkpoint-conversion-errors" in _named("A weight name mismatch after the Megatron to HF conversion went unnoticed.")
+
+
+def test_a_reward_models_taste_for_formatting_is_its_own_bias():
+    fmt = _named("The reward model rewards markdown: a preference for bullet points beat correct prose.")
+    assert "fm:format-bias" in fmt and "fm:verbosity-hacking" not in fmt
+    assert "mit:counterfactual-rm-data" in _named("We added counterfactual pairs that differ only in format.")
 
 
 def test_a_methods_acronym_before_a_known_name_is_that_concept_in_the_methods_setting():

@@ -119,6 +119,7 @@ class Cues(BaseModel):
     outcome_nouns: WordSet
     up_words: WordSet
     down_words: WordSet
+    cost_words: WordSet
     negation_words: WordSet
     adjustments: WordSet
     adjustment_tails: WordSet

@@ -417,6 +417,13 @@ def drops_direction(phrase: str, name: str, cues: Cues) -> bool:
     return bool(directions(name, cues)) and not directions(phrase, cues)
 
 
+def drops_cost(phrase: str, name: str, cues: Cues) -> bool:
+    """Whether a concept's name says a step costs too much time or is made cheaper ("Weight sync overhead", "Fast
+    weight transfer") and the phrase says nothing of cost ("Weight updates"): the phrase names the step."""
+    said = set(normalize(name).split()) & cues.cost_words
+    return bool(said) and not set(normalize(phrase).split()) & cues.cost_words
+
+
 def opposite_direction(phrase: str, names: Iterable[str], cues: Cues) -> bool:
     """Whether a phrase moves a quantity one way and every name of a concept that says a way says the other
     ("Increase learning rate" against "Lower learning rate"), so it cannot be another name of it."""
