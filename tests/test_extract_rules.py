@@ -28,6 +28,7 @@ from kb.extract.names import (
     names_a_concept,
     names_a_quantity,
     names_other_machinery,
+    names_the_field,
     opposite_direction,
     shaped_kind,
     tunes_a_setting,
@@ -1017,6 +1018,19 @@ def test_a_step_or_a_part_named_plainly_is_not_its_cost_nor_a_bigger_one_however
     assert drops_cost("Weight updates", "fast weight transfer", CUES)
     assert not drops_cost("Slow weight updates", "weight sync overhead", CUES)
     assert not drops_cost("Weight updates", "weight layout mismatch", CUES)   # the name says no cost either
+
+
+def test_a_phrase_naming_only_the_field_names_no_concept_by_meaning():
+    assert names_the_field("Reinforcement learning training", CUES)
+    assert names_the_field("RL training", CUES) and names_the_field("Reward model", CUES)
+    assert not names_the_field("Larger KL divergence", CUES)       # says which way it went
+    assert not names_the_field("Entropy decrease", CUES)
+    assert not names_the_field("Reward hacking", CUES)
+    known = ConceptVectors(["reinforcement learning from zeta feedback"], ["mit:zeta"], np.zeros((1, 384), dtype=np.float32))
+    vocabulary = {"mit:zeta": content_stems("reinforcement learning from zeta feedback", CUES)}
+    as_fix = np.array([0.1, 0.8, 0.1])
+    assert _existing_match("Reinforcement learning training", np.array([0.8]), known, as_fix, vocabulary, CUES) is None
+    assert _existing_match("Zeta feedback training", np.array([0.8]), known, as_fix, vocabulary, CUES)[0] == "mit:zeta"
 
 
 def test_a_model_name_with_a_version_shares_no_word_with_a_concept_name_holding_the_same_letters():

@@ -417,6 +417,15 @@ def drops_direction(phrase: str, name: str, cues: Cues) -> bool:
     return bool(directions(name, cues)) and not directions(phrase, cues)
 
 
+def names_the_field(phrase: str, cues: Cues) -> bool:
+    """Whether a phrase names only the field or its machinery: generic words around a neutral term or none ("RL
+    training", "Reinforcement learning training", "Policy model"). It says nothing of which concept it is."""
+    words = [w for w in normalize(phrase).split() if w not in cues.generic_words]
+    if directions(phrase, cues) or set(words) & cues.cost_words:
+        return False   # "Larger KL divergence", "Entropy decrease" say which way something went
+    return bool(normalize(phrase).split()) and (not words or is_neutral(" ".join(words), cues))
+
+
 def drops_cost(phrase: str, name: str, cues: Cues) -> bool:
     """Whether a concept's name says a step costs too much time or is made cheaper ("Weight sync overhead", "Fast
     weight transfer") and the phrase says nothing of cost ("Weight updates"): the phrase names the step."""

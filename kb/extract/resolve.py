@@ -37,6 +37,7 @@ from .names import (
     names_a_concept,
     names_a_quantity,
     names_other_machinery,
+    names_the_field,
     neutral_stems,
     opposite_direction,
     opposite_settings,
@@ -513,7 +514,7 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
     if not len(known.names) or _METRIC_KEY.fullmatch(phrase.strip()):
         return None
     quantity = names_a_quantity(phrase, cues)
-    if quantity or not _names_alone(phrase, known, cues):
+    if quantity or names_the_field(phrase, cues) or not _names_alone(phrase, known, cues):
         sims = np.where(sims >= IDENTICAL_NAME, sims, -1.0)
     top = np.argpartition(-sims, 4)[:5] if len(sims) > 5 else np.arange(len(sims))   # the five nearest, unsorted
     order = top[np.argsort(-sims[top])]
