@@ -22,7 +22,6 @@ from kb.extract.names import (
     changed_setting,
     content_stems,
     defined_acronyms,
-    drops_cost,
     drops_direction,
     expand_acronyms,
     names_a_concept,
@@ -1015,9 +1014,9 @@ def test_a_step_or_a_part_named_plainly_is_not_its_cost_nor_a_bigger_one_however
     assert _existing_match("Slow zeta scoring", np.array([0.95, 0.2, 0.7]), known, as_failure, vocabulary, CUES)[0] == "fm:slow"
     assert _existing_match("Zeta pool", np.array([0.2, 0.95, 0.7]), known, as_fix, vocabulary, CUES)[0] == "mit:plain"
     assert _existing_match("Bigger zeta pool", np.array([0.2, 0.95, 0.7]), known, as_fix, vocabulary, CUES)[0] == "mit:pool"
-    assert drops_cost("Weight updates", "fast weight transfer", CUES)
-    assert not drops_cost("Slow weight updates", "weight sync overhead", CUES)
-    assert not drops_cost("Weight updates", "weight layout mismatch", CUES)   # the name says no cost either
+    assert drops_direction("Weight updates", "fast weight transfer", CUES)
+    assert not drops_direction("Slow weight updates", "weight sync overhead", CUES)
+    assert not drops_direction("Weight updates", "weight layout mismatch", CUES)   # the name says no cost either
 
 
 def test_a_phrase_naming_only_the_field_names_no_concept_by_meaning():

@@ -412,25 +412,26 @@ def names_a_quantity(phrase: str, cues: Cues) -> bool:
 
 
 def drops_direction(phrase: str, name: str, cues: Cues) -> bool:
-    """Whether a concept's name says which way a quantity goes ("Larger batch size", "Zero variance") and the
-    phrase says no way ("Per-device batch size", "Variance"): the phrase names the quantity, not the concept."""
-    return bool(directions(name, cues)) and not directions(phrase, cues)
+    """Whether a concept's name says which way a quantity goes ("Larger batch size", "Zero variance") or what a
+    step costs ("Weight sync overhead", "Fast weight transfer") and the phrase says neither ("Per-device batch
+    size", "Variance", "Weight updates"): the phrase names the quantity or the step, not the concept."""
+    def qualified(text: str) -> bool:
+        return bool(directions(text, cues)) or _says_cost(text, cues)
+    return qualified(name) and not qualified(phrase)
+
+
+def _says_cost(text: str, cues: Cues) -> bool:
+    return bool(set(normalize(text).split()) & cues.cost_words)
 
 
 def names_the_field(phrase: str, cues: Cues) -> bool:
     """Whether a phrase names only the field or its machinery: generic words around a neutral term or none ("RL
     training", "Reinforcement learning training", "Policy model"). It says nothing of which concept it is."""
-    words = [w for w in normalize(phrase).split() if w not in cues.generic_words]
-    if directions(phrase, cues) or set(words) & cues.cost_words:
+    all_words = normalize(phrase).split()
+    words = [w for w in all_words if w not in cues.generic_words]
+    if directions(phrase, cues) or _says_cost(phrase, cues):
         return False   # "Larger KL divergence", "Entropy decrease" say which way something went
-    return bool(normalize(phrase).split()) and (not words or is_neutral(" ".join(words), cues))
-
-
-def drops_cost(phrase: str, name: str, cues: Cues) -> bool:
-    """Whether a concept's name says a step costs too much time or is made cheaper ("Weight sync overhead", "Fast
-    weight transfer") and the phrase says nothing of cost ("Weight updates"): the phrase names the step."""
-    said = set(normalize(name).split()) & cues.cost_words
-    return bool(said) and not set(normalize(phrase).split()) & cues.cost_words
+    return bool(all_words) and (not words or is_neutral(" ".join(words), cues))
 
 
 def opposite_direction(phrase: str, names: Iterable[str], cues: Cues) -> bool:

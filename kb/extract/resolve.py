@@ -27,7 +27,6 @@ from .names import (
     changed_setting,
     concept_vocabulary,
     content_stems,
-    drops_cost,
     drops_direction,
     expand_acronyms,
     instructed_fix,
@@ -539,8 +538,7 @@ def _nearest_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.n
     for j in order:
         owner, similarity = known.owners[j], float(sims[j])
         if names_other_machinery(phrase, known.names_of(owner), cues) or \
-                opposite_direction(phrase, known.names_of(owner), cues) or drops_cost(phrase, known.names[j], cues) \
-                or drops_direction(phrase, known.names[j], cues):
+                opposite_direction(phrase, known.names_of(owner), cues) or drops_direction(phrase, known.names[j], cues):
             continue   # however near: "Reward computation" is not "Slow reward computation", "Base model" no stronger one
         if similarity < SAME_MEANING and not setting <= vocabulary.get(owner, set()):
             continue   # changing a setting is the fix that changes it: "Reduce concurrent rollouts" is not async rollouts
@@ -595,7 +593,6 @@ def _part_of_name(phrase: str, sims: np.ndarray, known: ConceptVectors, name_ste
         if (similarity >= PART_OF_NAME_SIMILARITY
                 and not names_other_machinery(phrase, known.names_of(known.owners[j]), cues)
                 and not drops_direction(phrase, known.names[j], cues)
-                and not drops_cost(phrase, known.names[j], cues)
                 and not opposite_direction(phrase, known.names_of(known.owners[j]), cues)
                 and p[CLASSES.index(_kind_of(known.owners[j]))] >= ALIAS_MIN_PROBABILITY
                 and (best is None or similarity > best[1])):
