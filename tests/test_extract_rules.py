@@ -794,6 +794,24 @@ def test_a_page_that_trains_nothing_is_not_about_rl_training():
     assert not tabled.trains and not tabled.on_topic   # a table row names a check, not what the page is about
 
 
+def test_rl_on_something_other_than_language_models_is_not_on_topic():
+    index = build_alias_index([("fm:hack", ["reward hacking"], []), ("mit:shape", ["reward shaping"], []),
+                               ("mit:penalty", ["action penalty"], [])])
+    week = ("Reward shaping adds a reward for staying upright and an action penalty for large torques in week {n}. "
+            "Reward hacking appeared again: the policy learned to spin in place, which kept the tilt reward high, so "
+            "we capped that reward and trained the policy with PPO for another day. A second issue was a bug in the "
+            "contact check that rewarded falling, and we fixed the check before the next run. ")
+    log = "# Reward design for a balancing robot\n\n" + "".join(week.format(n=n) for n in range(1, 6))
+    page = _relevance(parse_text(log, path="robot.md", fmt="md"), index)
+    assert page.trains and page.names_failure and not page.of_language_models
+    assert not page.on_topic and not needs_second_look(page)
+    # the same troubles told of a language model's answers are the field's own
+    told = _relevance(parse_text(log + "The same happened when we trained a language model: its answers grew "
+                                       "longer to please the reward, and the prompts did not help.\n",
+                                 path="lm.md", fmt="md"), index)
+    assert told.of_language_models and told.on_topic
+
+
 def test_relevance_reads_headings_of_a_short_docs_page():
     index = build_alias_index([("mit:replay", ["replay buffer"], []), ("fm:zv", ["zero-variance groups"], [])])
     page = parse_text("# GRPO with a replay buffer\n\nThis trainer swaps groups with no reward spread for stored "

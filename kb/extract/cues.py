@@ -64,6 +64,7 @@ class CuePatterns:
     specific: re.Pattern[str]            # the part of it machine learning at large does not use
     title: re.Pattern[str]               # a title naming RL training of language models
     training: re.Pattern[str]            # words of training or optimizing a model, for the relevance gate
+    language: re.Pattern[str]            # words of what language models read and write, for the relevance gate
     boilerplate_block: re.Pattern[str]
     boilerplate_sentence: re.Pattern[str]
     setting_entry: re.Pattern[str]       # a list item giving a setting its value ("temperature: 1.0"), whole
@@ -94,6 +95,7 @@ class Cues(BaseModel):
     shared_domain_terms: WordSet
     title_terms: list[str]
     training_terms: list[str]
+    language_terms: list[str]
     weak_modifiers: WordSet
     counting_words: WordSet
     non_concept_starts: WordSet
@@ -151,6 +153,7 @@ class Cues(BaseModel):
             specific=_words_pattern([t for t in self.domain_terms if normalize(t) not in self.shared_domain_terms]),
             title=_words_pattern(self.title_terms),
             training=_words_pattern(self.training_terms),
+            language=_words_pattern(self.language_terms),
             boilerplate_block=_alternation(self.boilerplate_blocks),
             boilerplate_sentence=_alternation(self.boilerplate_sentences),
             setting_entry=_alternation(self.setting_entries),

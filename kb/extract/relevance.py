@@ -88,6 +88,12 @@ MIN_PROBLEM_SENTENCES = 3   # claims or headings with a word of trouble ("drift"
 # sense ("advantages", "episode", "preferences", "trajectory"); RL documents at least 2.8 times (a guide to
 # memory errors in RL training, mostly about devices and batch sizes).
 MIN_OWN_WORDS_PER_1000 = 2.5
+# How often (per 1000 words) a page about training language models says words of what they read and write
+# (`language_terms`): on seventeen sets the RL pages say them 8 or more times, while a robot's reward design guide,
+# which speaks of rewards, penalties and reward hacking throughout, says one in 1,400 words. Only a page long
+# enough for the absence to mean something is judged by it.
+MIN_LANGUAGE_PER_1000 = 2.0
+LANGUAGE_SAMPLE_WORDS = 200
 FIRM_DOMAIN_PER_100_WORDS = 3.0   # below it, a page that names a concept or two in passing gets the second look
 MIN_DOMAIN_FOR_SECOND_LOOK = 1.0   # the field's words per 100 a page judged by meaning needs when it names no failure
 PROJECT_KINDS = ("episode", "topic")
@@ -112,6 +118,7 @@ class Relevance:
     own_words: bool = True   # says words of the field that machine learning at large does not ("reward", "policy")
     speaks_of_training: bool = True   # says `training_terms` as often as MIN_OWN_WORDS_PER_1000
     trains: bool = True   # speaks of training (`training_terms`) or names an RL failure outright in a sentence
+    of_language_models: bool = True   # says words of what language models read and write (MIN_LANGUAGE_PER_1000)
 
 
 def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: list[ClaimSentence], cues: Cues,
@@ -188,10 +195,16 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     trains = (bool(doc.meta.failure_modes) or said_failure
               or bool(cues.patterns.training.search(f"{doc.meta.title or ''} {doc.text}")))
     speaks_of_training = _often(cues.patterns.training, titled_text, words)
-    on_topic = (sure or troubled or troubleshooting) and trains
+    # RL on something other than language models (a robot, a game) speaks the field's words as much
+    page = f"{doc.meta.title or ''} {doc.text}"
+    page_words = word_count(page)
+    of_language_models = (bool(doc.meta.failure_modes) or doc.kind in PROJECT_KINDS
+                          or page_words < LANGUAGE_SAMPLE_WORDS
+                          or 1000.0 * len(cues.patterns.language.findall(page)) / page_words >= MIN_LANGUAGE_PER_1000)
+    on_topic = (sure or troubled or troubleshooting) and trains and of_language_models
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
                      names_failure=specific_failure, talks_of_trouble=talks_of_trouble, own_words=own_words,
-                     trains=trains, speaks_of_training=speaks_of_training)
+                     trains=trains, speaks_of_training=speaks_of_training, of_language_models=of_language_models)
 
 
 def _often(pattern: re.Pattern[str], text: str, words: int) -> bool:
@@ -258,7 +271,7 @@ def needs_second_look(relevance: Relevance) -> bool:
     judge bias, length bias and jailbreaks throughout (0.63 by meaning) and says "policy" three times and "trained"
     once in 3,000 words, "reward" never."""
     return (not relevance.on_topic and relevance.concepts_named >= 1 and relevance.trains
-            and (relevance.own_words or relevance.speaks_of_training))
+            and relevance.of_language_models and (relevance.own_words or relevance.speaks_of_training))
 
 
 def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], centroids: TopicCentroids,
