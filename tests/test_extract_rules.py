@@ -1391,6 +1391,17 @@ def test_a_reward_models_taste_for_formatting_is_its_own_bias():
     assert "mit:counterfactual-rm-data" in _named("We added counterfactual pairs that differ only in format.")
 
 
+def test_preference_data_skew_a_weak_start_and_forgotten_instructions_are_named():
+    skew = _named("Three quarters of the pairs had one label, an imbalanced dataset the DPO model learned.")
+    assert "fm:preference-data-imbalance" in skew
+    assert "mit:data-rebalancing" in _named("We balanced the dataset by downsampling the majority label.")
+    assert "mit:hard-negative-mining" in _named("Hard negative mining gave rejected answers one step from right.")
+    assert "fm:weak-base-model" in _named("The weak base model never wrote a long chain of thought under RL.")
+    assert "fm:weak-base-model" not in _named("We used a smaller model to iterate faster.")   # a choice, no failure
+    assert "fm:instruction-forgetting" in _named("By the fourth turn the chat model forgets the system prompt.")
+    assert "mit:context-distillation" in _named("Ghost Attention kept the persona through a long dialogue.")
+
+
 def test_a_methods_acronym_before_a_known_name_is_that_concept_in_the_methods_setting():
     known = ConceptVectors(["zeta KL controller", "Zeta penalty"], ["mit:zkl", "mit:zp"], np.zeros((2, 384), dtype=np.float32))
     assert known.qualified_by_method("PPO-zeta KL controller", CUES) == "mit:zkl"
