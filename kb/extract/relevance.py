@@ -44,6 +44,11 @@ and a post on sharing GPUs between trainer and sampler pass (their annotated fai
 out-of-memory errors, NaN gradients), while the library pages on kernels, profiling, performance tuning and
 datasets of the development sets stay out.
 
+RL on something other than language models, a robot's reward design or a game agent's training log, speaks the
+field's words as much as RL on language models and names reward hacking and reward shaping in the same words; what
+it does not say is what a language model reads and writes (prompts, tokens, answers, generations). A page long
+enough to judge that says those words rarely is not on topic, whatever else it passes.
+
 Some cases turn on the page's own framing. A page whose title names a failure, a general one included
 ("Handling OOM issues"), and that uses a few of the field's words is about that failure in RL training (an RL
 library's guide to memory errors in generation, training and weight updates); so is a page that speaks the field
@@ -192,11 +197,10 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     # (a verifier's false positives), and trains nothing
     said_failure = any(not h.weak and h.concept_id.startswith("fm:") and h.concept_id not in general
                        for found in claim_hits for h in found)
-    trains = (bool(doc.meta.failure_modes) or said_failure
-              or bool(cues.patterns.training.search(f"{doc.meta.title or ''} {doc.text}")))
+    page = f"{doc.meta.title or ''} {doc.text}"   # the whole page, code and tables included
+    trains = bool(doc.meta.failure_modes) or said_failure or bool(cues.patterns.training.search(page))
     speaks_of_training = _often(cues.patterns.training, titled_text, words)
     # RL on something other than language models (a robot, a game) speaks the field's words as much
-    page = f"{doc.meta.title or ''} {doc.text}"
     page_words = word_count(page)
     of_language_models = (bool(doc.meta.failure_modes) or doc.kind in PROJECT_KINDS
                           or page_words < LANGUAGE_SAMPLE_WORDS
