@@ -613,6 +613,17 @@ def test_a_labelled_heading_names_its_kind_however_it_ends():
     assert not names_a_concept("Implementing constraint", "mitigation", CUES)   # how-to, not a name
 
 
+
+def test_an_option_marked_as_rejected_is_labelled_no_fix():
+    doc = parse_text("# Fixing the trainer\n\n## Options\n\n### \u274c Approach 1: Weighted loss\n\nIt did not help.\n\n"
+                     "### Approach 2: Custom batch sampler\n\nEvery batch holds both labels.\n\n"
+                     "### Option 3: Padding batches \u2717\n\nDropped.\n\n- **Option 4: Label mixing**: kept.\n",
+                     path="o.md", fmt="md")
+    hints = {m.phrase: m.hint for m in document_mentions(doc, claim_sentences(doc, CUES), CUES)
+             if m.origin in ("heading", "lead")}
+    assert hints["Weighted loss"] is None and hints["Custom batch sampler"] == "mitigation"
+    assert hints["Padding batches"] is None and hints["Label mixing"] == "mitigation"
+
 def test_a_how_to_lead_term_stands_for_the_fix_it_implements():
     from kb.extract.names import without_imperative
     mention = Mention("Implement multiple reward functions", "doc", 0, 35, "lead", "Tips", "item", None)
@@ -1652,6 +1663,29 @@ def test_a_page_speaking_only_the_words_machine_learning_shares_with_the_field_i
     # a page that neither says the field's own words nor speaks of training gets no second look at all
     assert not needs_second_look(replace(supervised, speaks_of_training=False))
 
+
+
+def test_meaning_rescues_a_page_without_the_fields_own_words_only_when_it_stands_nearer():
+    from kb.extract.relevance import TopicCentroids, with_topic_similarity
+
+    # a post on supervised fine-tuning that names forgetting amid its trouble, nearer the RL-specific definitions
+    page = parse_text("# Distilling reasoning\n\nThe small model forgot how to chat after fine-tuning on traces. "
+                      "Catastrophic forgetting is the main problem we hit, and it broke the second version.\n",
+                      path="d.md", fmt="md")
+    claims = claim_sentences(page, CUES)
+    centroids = TopicCentroids(all=np.array([0.6, 0.8, 0.0]), specific=np.array([0.0, 1.0, 0.0]),
+                               general=np.array([1.0, 0.0, 0.0]))
+
+    def at(b, c):   # a page vector whose cosine with the whole centroid is 0.06 + 0.8 b
+        return lambda texts: np.tile(np.array([0.1, b, c]), (len(texts), 1))
+
+    unsaid = Relevance(0.0, 2, False, names_failure=True, talks_of_trouble=True, own_words=False)
+    assert needs_second_look(unsaid)
+    near, nearer = at(0.7, 0.707), at(0.75, 0.654)   # 0.62 and 0.66
+    assert not with_topic_similarity(unsaid, claims, centroids, near).on_topic
+    assert with_topic_similarity(unsaid, claims, centroids, nearer).on_topic
+    said = replace(unsaid, own_words=True, domain_per_100_words=1.5)
+    assert with_topic_similarity(said, claims, centroids, near).on_topic
 
 def test_a_concept_only_a_heading_founds_must_come_back_in_its_documents_sentences():
     from kb.extract.resolve import Resolution, told_in_text

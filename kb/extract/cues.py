@@ -114,6 +114,7 @@ class Cues(BaseModel):
     quantity_heads: WordSet
     part_words: WordSet
     off_words: WordSet
+    rejection_marks: list[str]
     setting_words: WordSet
     not_trouble: WordSet
     degree_words: WordSet
@@ -197,6 +198,10 @@ class Cues(BaseModel):
         first = item.split(maxsplit=1)[0].lower() if item else ""
         # "Enable reward normalization: `--reward_running_norm`" tells the reader to apply a fix, naming its flag
         return first not in self.fix_verbs and bool(self.patterns.setting_entry.fullmatch(item))
+
+    def rejects(self, text: str) -> bool:
+        """True when `text` (a heading, or a list item up to its lead term) carries a mark of an option rejected."""
+        return any(mark in text for mark in self.rejection_marks)
 
     def sets_aside(self, text: str, start: int) -> bool:
         """True when the words right before text[start:] set what follows aside ("rather than <name>")."""

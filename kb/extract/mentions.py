@@ -128,6 +128,11 @@ def split_label(text: str, cues: Cues) -> tuple[Hint | None, str]:
     return None, text
 
 
+def _unless_rejected(hint: Hint | None, text: str, cues: Cues) -> Hint | None:
+    """A label's hint, except that an option the writer marks as rejected ("❌ Approach 1: ...") is labelled no fix."""
+    return None if hint == "mitigation" and cues.rejects(text) else hint
+
+
 def _without_weak_lead(label: str, cues: Cues) -> str:
     """A label without the adjectives that grade it or the word that numbers it ("Fundamental issue", "Main fix",
     "Solution two" are labels all the same)."""
@@ -160,6 +165,7 @@ def heading_mentions(doc: Document, cues: Cues) -> list[Mention]:
         if inside:
             continue
         hint, rest = split_label(cleaned, cues)
+        hint = _unless_rejected(hint, block.text, cues)
         phrase = clean_phrase(rest)
         if not _usable(phrase) or cues.is_structural(phrase) or phrase.endswith("?"):
             continue
@@ -257,6 +263,7 @@ def block_mentions(doc: Document, claims: list[ClaimSentence], cues: Cues) -> li
             out.extend(_block_mention(doc, block, short, clean_phrase(short), "item", None, first, cues))
         if lead:
             hint, rest = split_label(clean_phrase(lead), cues)
+            hint = _unless_rejected(hint, block.text[:block.text.find(lead) + len(lead)], cues)
             out.extend(_block_mention(doc, block, lead, clean_phrase(rest), "lead", hint, first, cues))
         for claim in sentences:
             out.extend(_sentence_mentions(doc, claim, cues))

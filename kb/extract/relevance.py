@@ -103,6 +103,10 @@ FIRM_DOMAIN_PER_100_WORDS = 3.0   # below it, a page that names a concept or two
 MIN_DOMAIN_FOR_SECOND_LOOK = 1.0   # the field's words per 100 a page judged by meaning needs when it names no failure
 PROJECT_KINDS = ("episode", "topic")
 MIN_TOPIC_SIMILARITY = 0.6   # cosine of a document's mean claim vector with the taxonomy's mean definition
+# ... and of one that hardly says the field's own words: a post on distilling reasoning into a small model by
+# supervised fine-tuning, saying "reinforcement learning" once, names forgetting and hallucination amid its
+# trouble at 0.60; of twenty-five sets, the one RL page meaning rescued says the field's words throughout.
+MIN_TOPIC_SIMILARITY_UNSAID = 0.65
 MIN_TENTATIVE_SIMILARITY = 0.5   # with the RL-specific definitions, for a document that names only a fix or two
 TOPIC_SAMPLE_CLAIMS = 60     # claims read for it, from the top of the document
 _WORD = re.compile(r"[a-z][a-z-]*")
@@ -289,13 +293,15 @@ def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], cen
     method for reasoning reaches 0.63 by meaning). A page that names an RL-specific failure outright and keeps
     talking of trouble need not sit nearer the RL-specific definitions: a library's guide to checking that trainer
     and sampler agree on token probabilities talks of precision and kernels throughout, and sits nearer the general
-    ones (0.72 against 0.63). `topic_similarity` records the cosine with the whole centroid."""
+    ones (0.72 against 0.63). A page that hardly says the field's own words must stand nearer still
+    (MIN_TOPIC_SIMILARITY_UNSAID). `topic_similarity` records the cosine with the whole centroid."""
     if not needs_second_look(relevance) or not claims:
         return relevance
     mean = _unit(embed([c.sentence.text for c in claims[:TOPIC_SAMPLE_CLAIMS]]).mean(axis=0))
     similarity, specific = float(mean @ centroids.all), float(mean @ centroids.specific)
+    near = similarity >= (MIN_TOPIC_SIMILARITY if relevance.own_words else MIN_TOPIC_SIMILARITY_UNSAID)
     on_topic = (specific >= MIN_TENTATIVE_SIMILARITY if relevance.tentative
-                else similarity >= MIN_TOPIC_SIMILARITY
+                else near
                 and (relevance.names_failure and relevance.talks_of_trouble and relevance.own_words
                      or specific >= float(mean @ centroids.general)
                      and (relevance.names_failure or relevance.domain_per_100_words >= MIN_DOMAIN_FOR_SECOND_LOOK)))
