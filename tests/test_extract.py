@@ -679,3 +679,17 @@ def test_a_weak_phrase_is_not_about_a_concept_its_document_names_outright_elsewh
               and e.u.startswith("claim:")]
     assert [q for q in quotes if "silent bug" in q]
     assert not [q for q in quotes if "gradient accumulation" in q]
+
+
+def test_the_same_reward_is_a_zero_variance_group_only_where_a_group_gets_it():
+    from kb.extract.concepts import alias_index, curated_concepts
+
+    index = alias_index(curated_concepts(TAXONOMY, Curation()), CUES)
+
+    def strong(text):
+        return {h.concept_id for h in index.find(text) if not h.weak}
+
+    # "the same reward function" as another method recovers is no group of rollouts scored alike
+    assert "fm:zero-variance-groups" not in strong("Inverse RL on the tuned policy should recover the same reward "
+                                                   "function as the one the preference model learned.")
+    assert "fm:zero-variance-groups" in strong("When all rollouts get the same reward, the group teaches nothing.")
