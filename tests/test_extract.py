@@ -266,7 +266,7 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
         "# What went wrong in our post-training runs\n\nTwo runs of one recipe with different seeds ended four "
         "points apart on a math benchmark, so a single run of a language model says little. Every week the model "
         "wrote more while human raters liked its answers less. Catastrophic forgetting showed up as a drop "
-        "in trivia accuracy after the last stage. A judge model kept preferring the tuned model even when people "
+        "in trivia accuracy after the last stage. The reward model kept preferring the tuned model even when people "
         "disagreed. We now repeat each evaluation three times, sweep the learning rate, and stop training when "
         "the held-out scores turn down.\n", path="practice.md", fmt="md")
     loader = parse_text(
@@ -294,7 +294,8 @@ def test_relevance_second_look_by_meaning_admits_practice_notes_and_not_unrelate
         assert not first.on_topic   # all fail the vocabulary test
         assert first.concepts_named == 1 if path != "serving.md" else first.concepts_named >= 1
     assert verdicts["practice.md"][1].on_topic and verdicts["practice.md"][1].topic_similarity >= MIN_TOPIC_SIMILARITY
-    assert not verdicts["loader.md"][1].on_topic and verdicts["loader.md"][1].topic_similarity < MIN_TOPIC_SIMILARITY
+    # the loader page says none of the field's own words: meaning is not asked
+    assert not verdicts["loader.md"][1].on_topic and verdicts["loader.md"][1].topic_similarity is None
     assert verdicts["serving.md"][1].topic_similarity >= MIN_TOPIC_SIMILARITY and not verdicts["serving.md"][1].on_topic
 
 
@@ -317,7 +318,7 @@ def test_a_guide_to_grading_with_a_model_judge_that_trains_nothing_is_not_rescue
         + "\n", path="judge-guide.md", fmt="md")
     first, second = _judged_by_meaning(vectors, guide)["judge-guide.md"]
     assert first.concepts_named >= 2 and first.names_failure and first.talks_of_trouble and first.trains
-    assert not first.own_words and not first.speaks_of_training
+    assert not first.own_words
     assert not first.on_topic and not second.on_topic and second.topic_similarity is None   # no second look
 
 

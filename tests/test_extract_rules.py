@@ -668,7 +668,7 @@ def test_general_concepts_do_not_make_a_document_about_rl():
     assert verdict.concepts_named == 0 and not verdict.on_topic
 
 
-def test_three_names_without_any_of_the_fields_words_get_a_second_look():
+def test_three_names_without_any_of_the_fields_words_get_no_second_look():
     index = build_alias_index([("fm:forget", ["catastrophic forgetting"], []), ("fm:over", ["overfitting"], []),
                                ("mit:wd", ["weight decay"], [])])
     memory = ("# A memory module for sequence models\n\nThe module is trained to write surprising inputs to a small "
@@ -676,7 +676,7 @@ def test_three_names_without_any_of_the_fields_words_get_a_second_look():
               "Overfitting to one sequence is checked on another. Weight decay on the memory acts as the gate.{rl}\n")
     verdict = _relevance(parse_text(memory.format(rl=""), path="m.md", fmt="md"), index)
     assert verdict.concepts_named == 3 and verdict.domain_per_100_words < 0.3
-    assert not verdict.on_topic and needs_second_look(verdict)
+    assert not verdict.on_topic and not verdict.own_words and not needs_second_look(verdict)
     rl = " We then fine-tune the policy with PPO against a reward model."
     verdict = _relevance(parse_text(memory.format(rl=rl), path="r.md", fmt="md"), index)
     assert verdict.domain_per_100_words >= 0.3 and verdict.on_topic
@@ -1649,43 +1649,20 @@ def test_a_page_speaking_only_the_words_machine_learning_shares_with_the_field_i
     rl = _relevance(parse_text(page.format(a="The GRPO stage came next.", b="policy's"), path="r.md", fmt="md"), index)
     assert rl.own_words and rl.domain_per_100_words > 0 and rl.on_topic
 
-    # by meaning it must then sit nearer the RL-specific definitions: naming a failure amid trouble is not enough
+    # without the field's own words meaning does not rescue it, however near it sits: no second look at all
     general, specific = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
     centroids = TopicCentroids(all=np.array([0.6, 0.8, 0.0]), specific=specific, general=general)
 
-    def embed(texts):   # cosine 0.92 with the centroid, nearer the general definitions
-        return np.tile(np.array([0.8, 0.55, 0.24]), (len(texts), 1))
+    def embed(texts):   # cosine 0.92 with the centroid, nearer the RL-specific definitions
+        return np.tile(np.array([0.55, 0.8, 0.24]), (len(texts), 1))
 
     claims = claim_sentences(supervised_page, CUES)
-    assert needs_second_look(supervised)
+    assert not needs_second_look(supervised)
     assert not with_topic_similarity(supervised, claims, centroids, embed).on_topic
-    assert with_topic_similarity(replace(supervised, own_words=True), claims, centroids, embed).on_topic
-    # a page that neither says the field's own words nor speaks of training gets no second look at all
-    assert not needs_second_look(replace(supervised, speaks_of_training=False))
+    saying = replace(supervised, own_words=True)   # the same page saying them is judged by meaning
+    assert needs_second_look(saying) and with_topic_similarity(saying, claims, centroids, embed).on_topic
 
 
-
-def test_meaning_rescues_a_page_without_the_fields_own_words_only_when_it_stands_nearer():
-    from kb.extract.relevance import TopicCentroids, with_topic_similarity
-
-    # a post on supervised fine-tuning that names forgetting amid its trouble, nearer the RL-specific definitions
-    page = parse_text("# Distilling reasoning\n\nThe small model forgot how to chat after fine-tuning on traces. "
-                      "Catastrophic forgetting is the main problem we hit, and it broke the second version.\n",
-                      path="d.md", fmt="md")
-    claims = claim_sentences(page, CUES)
-    centroids = TopicCentroids(all=np.array([0.6, 0.8, 0.0]), specific=np.array([0.0, 1.0, 0.0]),
-                               general=np.array([1.0, 0.0, 0.0]))
-
-    def at(b, c):   # a page vector whose cosine with the whole centroid is 0.06 + 0.8 b
-        return lambda texts: np.tile(np.array([0.1, b, c]), (len(texts), 1))
-
-    unsaid = Relevance(0.0, 2, False, names_failure=True, talks_of_trouble=True, own_words=False)
-    assert needs_second_look(unsaid)
-    near, nearer = at(0.7, 0.707), at(0.75, 0.654)   # 0.62 and 0.66
-    assert not with_topic_similarity(unsaid, claims, centroids, near).on_topic
-    assert with_topic_similarity(unsaid, claims, centroids, nearer).on_topic
-    said = replace(unsaid, own_words=True, domain_per_100_words=1.5)
-    assert with_topic_similarity(said, claims, centroids, near).on_topic
 
 def test_a_concept_only_a_heading_founds_must_come_back_in_its_documents_sentences():
     from kb.extract.resolve import Resolution, told_in_text

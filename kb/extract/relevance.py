@@ -103,10 +103,6 @@ FIRM_DOMAIN_PER_100_WORDS = 3.0   # below it, a page that names a concept or two
 MIN_DOMAIN_FOR_SECOND_LOOK = 1.0   # the field's words per 100 a page judged by meaning needs when it names no failure
 PROJECT_KINDS = ("episode", "topic")
 MIN_TOPIC_SIMILARITY = 0.6   # cosine of a document's mean claim vector with the taxonomy's mean definition
-# ... and of one that hardly says the field's own words: a post on distilling reasoning into a small model by
-# supervised fine-tuning, saying "reinforcement learning" once, names forgetting and hallucination amid its
-# trouble at 0.60; of twenty-five sets, the one RL page meaning rescued says the field's words throughout.
-MIN_TOPIC_SIMILARITY_UNSAID = 0.65
 MIN_TENTATIVE_SIMILARITY = 0.5   # with the RL-specific definitions, for a document that names only a fix or two
 TOPIC_SAMPLE_CLAIMS = 60     # claims read for it, from the top of the document
 _WORD = re.compile(r"[a-z][a-z-]*")
@@ -125,7 +121,6 @@ class Relevance:
     names_failure: bool = False   # names an RL-specific failure mode (a weak word counts beside its fix)
     talks_of_trouble: bool = False   # MIN_PROBLEM_SENTENCES claims or headings hold a word of trouble
     own_words: bool = True   # says words of the field that machine learning at large does not ("reward", "policy")
-    speaks_of_training: bool = True   # says `training_terms` as often as MIN_OWN_WORDS_PER_1000
     trains: bool = True   # speaks of training (`training_terms`) or names an RL failure outright in a sentence
     of_language_models: bool = True   # says words of what language models read and write (MIN_LANGUAGE_PER_1000)
 
@@ -203,7 +198,6 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
                        for found in claim_hits for h in found)
     page = f"{doc.meta.title or ''} {doc.text}"   # the whole page, code and tables included
     trains = bool(doc.meta.failure_modes) or said_failure or bool(cues.patterns.training.search(page))
-    speaks_of_training = _often(cues.patterns.training, titled_text, words)
     # RL on something other than language models (a robot, a game) speaks the field's words as much
     page_words = word_count(page)
     of_language_models = (bool(doc.meta.failure_modes) or doc.kind in PROJECT_KINDS
@@ -212,7 +206,7 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     on_topic = (sure or troubled or troubleshooting) and trains and of_language_models
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
                      names_failure=specific_failure, talks_of_trouble=talks_of_trouble, own_words=own_words,
-                     trains=trains, speaks_of_training=speaks_of_training, of_language_models=of_language_models)
+                     trains=trains, of_language_models=of_language_models)
 
 
 def _often(pattern: re.Pattern[str], text: str, words: int) -> bool:
@@ -274,12 +268,15 @@ def needs_second_look(relevance: Relevance) -> bool:
     confirms a page that names the field's failures or fixes but makes none of one that names nothing: a page
     on routing requests between models by cost (0.64 by meaning, the field's words 1.4 times per 100) was tied
     only through weak words ("deterministic", "guardrail"), and of nine sets no RL page passed by meaning with
-    nothing named. Nor does meaning rescue a page that hardly says the field's own words (`own_words`) and hardly
-    speaks of training (`speaks_of_training`): a guide to grading model outputs with a language-model judge names
-    judge bias, length bias and jailbreaks throughout (0.63 by meaning) and says "policy" three times and "trained"
-    once in 3,000 words, "reward" never."""
+    nothing named. Nor does meaning rescue a page that hardly says the field's own words (`own_words`), however
+    much it speaks of training: a guide to grading model outputs with a language-model judge names judge bias,
+    length bias and jailbreaks throughout (0.63 by meaning) and says "policy" three times in 3,000 words, "reward"
+    never; a post on distilling reasoning into a small model by supervised fine-tuning names forgetting and
+    hallucination amid its trouble (0.60, nearer the RL-specific definitions) and says "reinforcement learning"
+    once. Of twenty-five sets and realdev, every RL page but one FAQ says the field's own words, and 23 unrelated
+    pages that do not reach up to 0.69 by meaning."""
     return (not relevance.on_topic and relevance.concepts_named >= 1 and relevance.trains
-            and relevance.of_language_models and (relevance.own_words or relevance.speaks_of_training))
+            and relevance.of_language_models and relevance.own_words)
 
 
 def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], centroids: TopicCentroids,
@@ -293,15 +290,13 @@ def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], cen
     method for reasoning reaches 0.63 by meaning). A page that names an RL-specific failure outright and keeps
     talking of trouble need not sit nearer the RL-specific definitions: a library's guide to checking that trainer
     and sampler agree on token probabilities talks of precision and kernels throughout, and sits nearer the general
-    ones (0.72 against 0.63). A page that hardly says the field's own words must stand nearer still
-    (MIN_TOPIC_SIMILARITY_UNSAID). `topic_similarity` records the cosine with the whole centroid."""
+    ones (0.72 against 0.63). `topic_similarity` records the cosine with the whole centroid."""
     if not needs_second_look(relevance) or not claims:
         return relevance
     mean = _unit(embed([c.sentence.text for c in claims[:TOPIC_SAMPLE_CLAIMS]]).mean(axis=0))
     similarity, specific = float(mean @ centroids.all), float(mean @ centroids.specific)
-    near = similarity >= (MIN_TOPIC_SIMILARITY if relevance.own_words else MIN_TOPIC_SIMILARITY_UNSAID)
     on_topic = (specific >= MIN_TENTATIVE_SIMILARITY if relevance.tentative
-                else near
+                else similarity >= MIN_TOPIC_SIMILARITY
                 and (relevance.names_failure and relevance.talks_of_trouble and relevance.own_words
                      or specific >= float(mean @ centroids.general)
                      and (relevance.names_failure or relevance.domain_per_100_words >= MIN_DOMAIN_FOR_SECOND_LOOK)))
