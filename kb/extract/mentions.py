@@ -263,7 +263,7 @@ def block_mentions(doc: Document, claims: list[ClaimSentence], cues: Cues) -> li
             out.extend(_block_mention(doc, block, short, clean_phrase(short), "item", None, first, cues))
         if lead:
             hint, rest = split_label(clean_phrase(lead), cues)
-            hint = _unless_rejected(hint, block.text[:block.text.find(lead) + len(lead)], cues)
+            hint = _unless_rejected(hint, block.text[:max(block.text.find(lead), 0) + len(lead)], cues)
             out.extend(_block_mention(doc, block, lead, clean_phrase(rest), "lead", hint, first, cues))
         for claim in sentences:
             out.extend(_sentence_mentions(doc, claim, cues))

@@ -297,7 +297,7 @@ def with_topic_similarity(relevance: Relevance, claims: list[ClaimSentence], cen
     similarity, specific = float(mean @ centroids.all), float(mean @ centroids.specific)
     on_topic = (specific >= MIN_TENTATIVE_SIMILARITY if relevance.tentative
                 else similarity >= MIN_TOPIC_SIMILARITY
-                and (relevance.names_failure and relevance.talks_of_trouble and relevance.own_words
+                and (relevance.names_failure and relevance.talks_of_trouble
                      or specific >= float(mean @ centroids.general)
                      and (relevance.names_failure or relevance.domain_per_100_words >= MIN_DOMAIN_FOR_SECOND_LOOK)))
     return replace(relevance, topic_similarity=round(similarity, 3), on_topic=on_topic)
