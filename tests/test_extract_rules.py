@@ -74,11 +74,13 @@ def test_alias_matching_stems_words_but_not_across_derivations():
 def test_hits_kept_from_an_index_before_an_edit_are_the_hits_the_edited_index_finds():
     texts = ["Reward hacking and KL-penalty-style fixes", "the model memorizes; a token level loss helps",
              "over-optimization of the proxy", "Annotators can often disagree", "Nothing to see here",
-             "We tried a KL penalty", "hack-like behaviour of the grader", "memorising answers"]
+             "We tried a KL penalty", "hack-like behaviour of the grader", "memorising answers",
+             "a value-model ensemble"]
     named = [("fm:hack", ["reward hacking"], ["hack*"]), ("mit:kl", ["KL penalty"], []), ("fm:mem", ["memoriz*"], []),
              ("mit:tok", ["token-level loss"], []), ("fm:noisy", ["annotators disagree"], [])]
     edited = [("fm:hack", ["reward hacking", "hack-like"], []), ("mit:kl", ["KL penalty", "proxy"], []),
-              ("fm:mem", ["memoris*"], []), ("mit:tok", ["token-level loss"], []), ("fm:noisy", ["annotators disagree"], [])]
+              ("fm:mem", ["memoris*"], []), ("mit:tok", ["token-level loss"], []), ("fm:noisy", ["annotators disagree"], []),
+              ("mit:ens", ["model ensemble"], [])]   # starts at the second part of a compound
     before = HitMemo()
     for text in texts:
         build_alias_index(named, inserted_words=CUES.inserted_words, memo=before).find(text)
@@ -92,7 +94,8 @@ def test_hits_kept_from_an_index_before_an_edit_are_the_hits_the_edited_index_fi
     kept = [key for key in after.used if key in before.used]
     # only the texts that hold no edited alias's first word or prefix reuse their hits: "Annotators…",
     # "Nothing…" and "We tried a KL penalty" (the edit to mit:kl added a name starting with another word)
-    assert len(kept) == 3 and {h.concept_id for t in texts for h in fresh.find(t)} >= {"mit:kl", "fm:hack", "fm:mem"}
+    assert len(kept) == 3 and {h.concept_id for t in texts for h in fresh.find(t)} >= {"mit:kl", "fm:hack", "fm:mem",
+                                                                                          "mit:ens"}
 
 
 
@@ -234,6 +237,25 @@ def test_an_alias_leading_a_hyphenated_compound_matches_in_prose_but_not_in_link
     assert found("slow policy drift-style decay") == [("fm:drift", "policy drift", False)]   # its last word leads
     assert found("we saw policy drift-the worst kind") == [("fm:drift", "policy drift", False)]   # a hyphen for a dash
     assert found("the policy, drift-style") == [("fm:drift", "drift", True)]   # not across a clause break
+
+
+def test_a_spaced_name_matches_prose_that_hyphenates_some_of_its_words():
+    index = build_alias_index([("mit:vclip", ["value function loss clipping"], []),
+                               ("mit:ens", ["reward model ensemble"], []), ("fm:hack", ["reward hacking"], []),
+                               ("mit:mix", ["mixing"], [])])
+    found = lambda text: [(h.concept_id, text[h.start:h.end]) for h in index.find(text)]
+    assert found("Value-function loss clipping keeps the critic honest.") == [("mit:vclip", "Value-function loss clipping")]
+    assert found("a reward-model ensemble") == [("mit:ens", "reward-model ensemble")]
+    assert found("an anti-reward-hacking grader") == [("fm:hack", "reward-hacking")]
+    assert found("code-mixing in the answers") == []   # one part of a compound alone is no name
+
+
+def test_a_greek_letter_reads_as_its_name():
+    index = build_alias_index([("mit:kl", ["increase beta"], []), ("mit:clip", ["epsilon high"], [])])
+    found = lambda text: [(h.concept_id, text[h.start:h.end]) for h in index.find(text)]
+    assert found("We increased β from 0.01 to 0.1.") == [("mit:kl", "increased β")]
+    assert found("set ε high to 0.28") == [("mit:clip", "ε high")]
+    assert found("We increased the batch size.") == []
 
 
 def test_link_targets_and_addresses_name_nothing_but_known_papers_in_them_are_cited():

@@ -31,13 +31,20 @@ import Stemmer
 
 from ..models import Block
 
-_WORD = re.compile(r"[a-z0-9@]+(?:[-'][a-z0-9@]+)*\+*")
+_WORD = re.compile(r"[a-z0-9@\u03b1-\u03c9]+(?:[-'][a-z0-9@\u03b1-\u03c9]+)*\+*")
 _STEMMER = Stemmer.Stemmer("english")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]")
 _CAMEL_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Small numbers written as digits match aliases written in words ("0 standard deviation", "zero standard deviation").
 NUMBER_WORDS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six",
                 "7": "seven", "8": "eight", "9": "nine", "10": "ten"}
+# RL writing names its settings by their symbols ("raise β", "a larger ε"): a Greek letter reads as its name, so
+# it matches the aliases that spell it ("increase beta").
+GREEK_NAMES = dict(zip("αβγδεζηθικλμνξοπρςστυφχψω",
+                       ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+                        "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "sigma", "tau", "upsilon",
+                        "phi", "chi", "psi", "omega"]))
+_GREEK = re.compile("[" + "".join(GREEK_NAMES) + "]")
 # Words that move a setting one way read as one word, so "increase the temperature" matches the alias "raise
 # the temperature" and "reduce the learning rate" matches "lower learning rate" (never the other direction).
 # "more" and "less" stay themselves: they mostly grade an adjective ("more stable").
@@ -61,6 +68,7 @@ _OWN_WORD = re.compile(r"[a-z][a-z-]{2,}")
 GAPPED_ALIAS_WORDS = range(2, 5)
 _LINK_CHARS = set("/#=._-")   # a compound right after these is a URL or anchor slug, not prose
 _CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}|\n]")
+_SEVERAL_WORDS = re.compile(r"[\s-]")
 # Link targets and bare addresses are not prose: "[this note](…/train_infer_mismatch/…)" names no failure.
 _LINK = re.compile(r"\]\([^)\s]*\)|<?\b(?:https?://|www\.)[^\s<>)\]]*")
 # A work cited by its quoted title ("Scaling Laws for Reward Model Overoptimization") names the work, not a claim
@@ -119,11 +127,32 @@ def tokens(text: str) -> tuple[Token, ...]:
             parts = [(m.start() + p.start(), m.start() + p.end()) for p in _CAMEL_PART.finditer(original)]
         for start, end in parts:
             word = lowered[start:end].replace("-", "").replace("'", "")
+            if _GREEK.search(word):
+                word = _GREEK.sub(lambda g: GREEK_NAMES[g.group()], word)
             if word in NUMBER_WORDS and not _in_decimal(lowered, start, end):
                 word = NUMBER_WORDS[word]
             word = DIRECTION_WORDS.get(word) or OUTPUT_WORDS.get(word, word)
             if word:
                 out.append(Token(_stem(word), start, end, len(word), word))
+    return tuple(out)
+
+
+def split_compounds(text: str, toks: tuple[Token, ...]) -> tuple[Token, ...]:
+    """`toks` with each hyphenated compound read as its separate words ("value-function" as "value" and
+    "function"), so a spaced name matches prose that hyphenates some of its words ("value-function loss
+    clipping", "reward-model ensemble"); `toks` itself when no word was hyphenated."""
+    if not any("-" in text[t.start:t.end] for t in toks):
+        return toks
+    out: list[Token] = []
+    for tok in toks:
+        written = text[tok.start:tok.end]
+        if "-" not in written:
+            out.append(tok)
+            continue
+        at = tok.start
+        for part in written.split("-"):
+            out += [Token(p.stem, at + p.start, at + p.end, p.length, p.word) for p in tokens(part)]
+            at += len(part) + 1
     return tuple(out)
 
 
@@ -319,6 +348,11 @@ class AliasIndex:
             _keep(hits, hit)
         for hit in self._gapped_hits(text, toks, {h.concept_id for h in hits if not h.weak}, inside, present):
             _keep(hits, hit)
+        split = split_compounds(text, toks)
+        if split is not toks:
+            for hit in self._match(text, split):
+                if _SEVERAL_WORDS.search(text, hit.start, hit.end):   # one part of a compound alone is no name
+                    _keep(hits, hit)
         return _without_nested_weak(hits)
 
     def _compound_hits(self, text: str, toks: tuple[Token, ...], inside: set[int]) -> list[AliasHit]:
@@ -420,7 +454,9 @@ class HitMemo:
                 if tok.end - tok.start != tok.length:   # a hyphenated compound: its leading parts start aliases too
                     parts = text[tok.start:tok.end].lower().replace("'", "").split("-")
                     stems.update(_stem("".join(parts[:k])) for k in range(1, len(parts)))
-            found = self._words[text] = (frozenset(stems), frozenset(t.word[:3] for t in toks))
+            split = split_compounds(text, toks)
+            stems.update(t.stem for t in split)
+            found = self._words[text] = (frozenset(stems), frozenset(t.word[:3] for t in (*toks, *split)))
         return found
 
 
