@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import KBError
 from .yaml_loaders import YamlLoader, yaml_problem
@@ -49,6 +49,21 @@ class Taxonomy(_Strict):
     def concepts(self) -> list[Concept]:
         """Failure modes then mitigations."""
         return [*self.failure_modes, *self.mitigations]
+
+    @model_validator(mode="after")
+    def _ids_name_one_concept_each(self) -> Taxonomy:
+        """Two entries under one id would silently become one node; a fix must address failure modes listed here."""
+        seen: set[str] = set()
+        for concept in self.concepts():
+            if concept.id in seen:
+                raise ValueError(f"the id {concept.id} is used twice")
+            seen.add(concept.id)
+        failure_modes = {c.id for c in self.failure_modes}
+        for mitigation in self.mitigations:
+            unknown = [m for m in mitigation.mitigates if m not in failure_modes]
+            if unknown:
+                raise ValueError(f"{mitigation.id} mitigates {', '.join(unknown)}, which is no failure mode here")
+        return self
 
 
 class QuoteRef(_Strict):
@@ -115,6 +130,8 @@ def _load_yaml(path: Path, model: type[BaseModel], *, required: bool) -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
+        if not where:   # a rule over the whole file (an id used twice), not one entry's field
+            raise KBError(f"{path}: {first['msg'].removeprefix('Value error, ')}") from None
         raise KBError(f"{path}: invalid entry at {where}: {first['msg']}") from None
 
 

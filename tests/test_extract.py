@@ -225,6 +225,21 @@ def test_invalid_taxonomy_is_a_one_line_error(tmp_path, bad):
     assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("mitigations", "message"), [
+    ("[{id: fm:x, label: Y, description: Again.}]", "the id fm:x is used twice"),
+    ("[{id: mit:y, label: Y, description: A fix., mitigates: [fm:nope]}]", "mit:y mitigates fm:nope, which is no failure mode here"),
+])
+def test_an_id_used_twice_or_a_fix_of_an_unknown_failure_is_a_one_line_error(tmp_path, mitigations, message):
+    from kb.errors import KBError
+
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(f"failure_modes: [{{id: fm:x, label: X, description: A failure.}}]\nmitigations: {mitigations}\n",
+                    encoding="utf-8")
+    with pytest.raises(KBError) as err:
+        load_taxonomy(path)
+    assert str(err.value) == f"{path}: {message}"
+
+
 def test_a_key_written_twice_under_a_concept_is_an_error_naming_its_line(tmp_path):
     from kb.errors import KBError
 
