@@ -531,6 +531,27 @@ def test_an_instruction_whose_words_name_an_existing_fix_resolves_to_it(vectors,
     assert new == []
 
 
+@pytest.mark.parametrize("item, fix", [("Improve reward design", "mit:objective-specification"),
+                                       ("Use vLLM for rollouts", "mit:fast-inference-engine"),
+                                       ("Increase beta for more KL regularization", None),
+                                       ("Increase beta for a stronger KL anchor", None)])
+def test_a_list_item_that_instructs_resolves_to_the_fix_its_words_name(vectors, item, fix):
+    # a short item under "Solutions:" tells the reader what to do: the words after its verb name the fix when
+    # they mean it and their head word is one of its words. An item that moves a setting against the fix's label
+    # names nothing (more KL regularization is no "Weaker KL penalty"), nor does one whose head word is none of
+    # the near fix's words (an "anchor" is not adaptive KL, however close in meaning)
+    from kb.extract.concepts import curated_concepts
+    from kb.extract.mentions import Mention
+    from kb.extract.resolve import resolve_mentions
+
+    mention = Mention(item, "notes", 0, len(item), "item", "Solutions", "list_item")
+    resolutions, new = resolve_mentions([mention], curated_concepts(TAXONOMY, Curation()), CLASSIFIER,
+                                        vectors.embed, CUES)
+    assert [(r.concept_id, r.mention.phrase) for r in resolutions] == \
+        ([(fix, item.split(" ", 1)[1])] if fix else [])
+    assert new == []
+
+
 @pytest.mark.parametrize("hint, fm", [("failure_mode", "fm:tool-hallucination"), (None, None)])
 def test_a_labelled_heading_names_an_existing_failure_at_a_lower_similarity(vectors, hint, fm):
     # "Issue 3: Hallucinated inputs" is surely a failure's name, so a modest closeness to tool hallucination

@@ -330,12 +330,13 @@ def without_imperative(mention: Mention, cues: Cues) -> Mention:
 
 
 def instructed_fix(mention: Mention, cues: Cues) -> Mention | None:
-    """A heading or lead term that tells the reader to apply something ("Add KL monitoring hooks", "Enforce a
-    prompt length limit") whose words after the verb are shaped like a name but not like a new fix's
-    name: those words, which may name an existing fix (matched only, and kept only when the match is sure;
-    they found no concept, since a bare instruction is as often one project's chore), or None."""
+    """A heading, lead term or short list item that tells the reader to apply something ("Add KL monitoring
+    hooks", "Enforce a prompt length limit", "- Improve reward design") whose words after the verb are
+    shaped like a name but not like a new fix's name: those words, which may name an existing fix (matched
+    only, and kept only when the match is sure; they found no concept, since a bare instruction is as often one
+    project's chore), or None."""
     words = mention.phrase.split()
-    if mention.origin not in ("heading", "lead") or len(words) < 3 or not fix_verb(normalize(words[0]), cues):
+    if mention.origin not in ("heading", "lead", "item") or len(words) < 3 or not fix_verb(normalize(words[0]), cues):
         return None
     rest = " ".join(words[1:])
     if not alias_shaped(rest, cues) or names_a_concept(rest, "mitigation", cues):

@@ -389,12 +389,14 @@ def resolve_mentions(mentions: list[Mention], concepts: list[Concept], classifie
         if match is not None and mention.origin == "item" and not match[2]:
             match = None   # a bare list item is often an outcome ("Rewards flat"): only a sure match names a concept
         if match is None and id(mention) in instructed:
-            mention = instructed[id(mention)]
+            told, mention = mention, instructed[id(mention)]
             i = row[mention.phrase]
             p = _in_context(base[i], mention, weights[mention.section])
             match = _existing_match(mention.phrase, sims[i], known, p, vocabulary, cues)
-            if match is None or not match[2] or _kind_of(match[0]) != "mitigation":
-                return None
+            if match is None or not match[2] or _kind_of(match[0]) != "mitigation" \
+                    or opposite_direction(told.phrase, known.names_of(match[0])[:1], cues) \
+                    or (told.origin == "item" and not _item_names(mention.phrase, match, vocabulary)):
+                return None   # "Increase beta for more KL regularization" is no "Weaker KL penalty", by its label
         if match is None:
             return None
         concept_id, similarity, confident = match
@@ -494,6 +496,14 @@ def _existing_match(phrase: str, sims: np.ndarray, known: ConceptVectors, p: np.
             and (lone or p[CLASSES.index(_kind_of(weakly))] >= ALIAS_MIN_PROBABILITY):
         return weakly, known.nearest_name_similarity(weakly, sims), match[2]
     return match
+
+
+def _item_names(phrase: str, match: tuple[str, float, bool], vocabulary: dict[str, set[str]]) -> bool:
+    """Whether the words after a list item's verb name the fix they matched: the same meaning, or their head
+    word among the fix's own words. A list of instructions names one project's chores as often as fixes
+    ("Use GRPO beside a reward model", "Add support for a reference copy"), so a shared modifier is not enough."""
+    found = tokens(phrase)
+    return match[1] >= SAME_MEANING or (bool(found) and found[-1].stem in vocabulary.get(match[0], set()))
 
 
 def _names_alone(phrase: str, known: ConceptVectors, cues: Cues) -> bool:
