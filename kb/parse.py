@@ -488,7 +488,8 @@ def _md_blocks(body: str) -> list[_RawBlock]:
     from markdown_it import MarkdownIt
 
     line_starts = _line_starts(body)
-    rewritten = _prose_fences_opened(_admonitions_opened(_rst_directives_opened(_rst_underlines_as_setext(body))))
+    rewritten = _prose_fences_opened(_admonitions_opened(_rst_directives_opened(_rst_underlines_as_setext(
+        _myst_targets_blanked(body)))))
     tokens = MarkdownIt("commonmark").enable("table").parse(rewritten)
     blocks: list[_RawBlock] = []
     in_item = 0
@@ -577,6 +578,16 @@ def _indent(line: str) -> int:
 # MkDocs admonitions (`!!! note "Title"`, collapsible `??? info`) and content tabs (`=== "Tab"`).
 _ADMONITION = re.compile(r'^( *)(?:(?:!!!|\?\?\?\+?)[ \t]*[\w-]*|===\+?)(?:[ \t]+"([^"]*)")?[ \t]*$')
 _ADMONITION_INDENT = 4
+
+
+_MYST_TARGET = re.compile(r"^[ \t]*\([\w.:-]+\)=[ \t]*$", re.MULTILINE)
+
+
+def _myst_targets_blanked(body: str) -> str:
+    """`body` with MyST target lines (`(on-policy-training)=`, an anchor for cross-references above a heading)
+    blanked, line for line: they are markup, and read as a paragraph they would be a one-line block naming
+    whatever concept their label spells."""
+    return _MYST_TARGET.sub("", body)
 
 
 def _admonitions_opened(body: str) -> str:

@@ -205,6 +205,15 @@ def test_rst_section_underlines_are_headings_not_code_fences():
     assert [doc.text[b.start:b.end] for b in doc.blocks] == [b.text for b in doc.blocks]
 
 
+def test_myst_target_lines_are_markup_not_blocks():
+    body = "(kl-drift)=\n# KL drift\n\nThe policy wanders from the reference.\n\n(fix-notes)=\n\nAnchor the policy.\n"
+    doc = parse_text(body, path="page.md", fmt="md")
+    assert [(b.kind, b.text) for b in doc.blocks] == [
+        ("heading", "KL drift"), ("paragraph", "The policy wanders from the reference."),
+        ("paragraph", "Anchor the policy.")]
+    assert all(doc.text[b.start:b.end] == b.text for b in doc.blocks)
+
+
 def test_mkdocs_admonition_and_tab_bodies_are_prose_with_their_titles_as_headings():
     body = ('Intro.\n\n!!! note "Why it drifts"\n    The policy moves away from the reference.\n\n'
             '    ??? info\n        Nested detail.\n\n=== "Config"\n    Set the coefficient.\n\nAfter.\n\n'
