@@ -514,41 +514,28 @@ def test_a_label_alone_does_not_make_the_name_of_a_mechanism_a_failure(tmp_path,
 
 
 
-@pytest.mark.parametrize("lead, fix", [("Add KL monitoring hooks", "mit:training-monitoring"),
-                                       ("Add pager rotation alerts", None)])
-def test_an_instruction_whose_words_name_an_existing_fix_resolves_to_it(vectors, lead, fix):
-    # "KL monitoring hooks" is no fix's name by its head word, but means training monitoring: the
-    # instruction resolves to that fix (only when sure) and founds nothing either way
+@pytest.mark.parametrize("origin, phrase, fix", [
+    ("lead", "Add KL monitoring hooks", "mit:training-monitoring"),
+    ("lead", "Add pager rotation alerts", None),
+    ("item", "Improve reward design", "mit:objective-specification"),
+    ("item", "Use vLLM for rollouts", "mit:fast-inference-engine"),
+    ("item", "Increase beta for more KL regularization", None),
+    ("item", "Increase beta for a stronger KL anchor", None)])
+def test_an_instruction_whose_words_name_an_existing_fix_resolves_to_it(vectors, origin, phrase, fix):
+    # "KL monitoring hooks" is no fix's name by its head word, but means training monitoring: the instruction
+    # resolves to that fix (only when sure) and founds nothing either way. A short list item under "Solutions:"
+    # does too, when its words also end in one of the fix's words: one that moves a setting against the fix's
+    # label names nothing (more KL regularization is no "Weaker KL penalty"), nor does one whose head word is
+    # none of the near fix's words (an "anchor" is not adaptive KL, however close in meaning)
     from kb.extract.concepts import curated_concepts
     from kb.extract.mentions import Mention
     from kb.extract.resolve import resolve_mentions
 
-    mention = Mention(lead, "notes", 0, len(lead), "lead", "What we changed", "list_item")
+    mention = Mention(phrase, "notes", 0, len(phrase), origin, "What we changed", "list_item")
     resolutions, new = resolve_mentions([mention], curated_concepts(TAXONOMY, Curation()), CLASSIFIER,
                                         vectors.embed, CUES)
     assert [(r.concept_id, r.mention.phrase, r.confident) for r in resolutions] == \
-        ([(fix, lead.split(" ", 1)[1], True)] if fix else [])
-    assert new == []
-
-
-@pytest.mark.parametrize("item, fix", [("Improve reward design", "mit:objective-specification"),
-                                       ("Use vLLM for rollouts", "mit:fast-inference-engine"),
-                                       ("Increase beta for more KL regularization", None),
-                                       ("Increase beta for a stronger KL anchor", None)])
-def test_a_list_item_that_instructs_resolves_to_the_fix_its_words_name(vectors, item, fix):
-    # a short item under "Solutions:" tells the reader what to do: the words after its verb name the fix when
-    # they mean it and their head word is one of its words. An item that moves a setting against the fix's label
-    # names nothing (more KL regularization is no "Weaker KL penalty"), nor does one whose head word is none of
-    # the near fix's words (an "anchor" is not adaptive KL, however close in meaning)
-    from kb.extract.concepts import curated_concepts
-    from kb.extract.mentions import Mention
-    from kb.extract.resolve import resolve_mentions
-
-    mention = Mention(item, "notes", 0, len(item), "item", "Solutions", "list_item")
-    resolutions, new = resolve_mentions([mention], curated_concepts(TAXONOMY, Curation()), CLASSIFIER,
-                                        vectors.embed, CUES)
-    assert [(r.concept_id, r.mention.phrase) for r in resolutions] == \
-        ([(fix, item.split(" ", 1)[1])] if fix else [])
+        ([(fix, phrase.split(" ", 1)[1], True)] if fix else [])
     assert new == []
 
 
