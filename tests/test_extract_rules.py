@@ -856,6 +856,33 @@ def test_rl_on_something_other_than_language_models_is_not_on_topic():
     assert told.of_language_models and told.on_topic
 
 
+def test_a_page_on_training_another_kind_of_model_is_not_on_topic():
+    index = build_alias_index([("fm:mode", ["mode collapse"], []), ("mit:replay", ["replay buffer"], []),
+                               ("fm:noise", ["label noise"], [])])
+    tip = ("When the discriminator wins too early, the generator falls into mode collapse; tip {n} borrows a replay "
+           "buffer from RL and keeps old generator samples, and label noise on the discriminator slows it. The GAN "
+           "then trains for longer. ")
+    tips = "# Tips for training GANs\n\n" + "".join(tip.format(n=n) for n in range(1, 5))
+    page = _relevance(parse_text(tips, path="gan.md", fmt="md"), index)
+    assert page.concepts_named == 3 and not page.of_language_models and not page.on_topic
+    # a language-model page that names the same troubles and mentions a GAN once or twice stays on topic
+    lm = tips.replace("discriminator", "reward model").replace("generator", "policy").replace("GAN", "language model")
+    assert _relevance(parse_text(lm + "Unlike a GAN, the prompts stay fixed.\n", path="lm.md", fmt="md"),
+                      index).on_topic
+
+
+def test_a_safety_essay_speaks_the_field_in_its_own_words():
+    index = build_alias_index([("fm:faking", ["alignment faking"], []), ("fm:aware", ["evaluation awareness"], []),
+                               ("mit:probes", ["interpretability probes"], [])])
+    essay = ("# When the model knows it is watched\n\nA model with evaluation awareness behaves well only while "
+             "it believes it is tested, which makes alignment faking hard to catch. Scheming and sandbagging are "
+             "the worse cases: the model hides what it can do. Interpretability probes read the model's state "
+             "directly, and misalignment shows up there before it shows in the answers of the model. The problem "
+             "is that training against the probes teaches the model to hide from them.\n")
+    verdict = _relevance(parse_text(essay, path="essay.md", fmt="md"), index)
+    assert verdict.own_words and verdict.on_topic
+
+
 def test_relevance_reads_headings_of_a_short_docs_page():
     index = build_alias_index([("mit:replay", ["replay buffer"], []), ("fm:zv", ["zero-variance groups"], [])])
     page = parse_text("# GRPO with a replay buffer\n\nThis trainer swaps groups with no reward spread for stored "

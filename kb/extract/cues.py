@@ -65,6 +65,7 @@ class CuePatterns:
     title: re.Pattern[str]               # a title naming RL training of language models
     training: re.Pattern[str]            # words of training or optimizing a model, for the relevance gate
     language: re.Pattern[str]            # words of what language models read and write, for the relevance gate
+    other_models: re.Pattern[str]        # words of other kinds of model (adversarial networks, robots, speech)
     boilerplate_block: re.Pattern[str]
     boilerplate_sentence: re.Pattern[str]
     setting_entry: re.Pattern[str]       # a list item giving a setting its value ("temperature: 1.0"), whole
@@ -96,6 +97,7 @@ class Cues(BaseModel):
     title_terms: list[str]
     training_terms: list[str]
     language_terms: list[str]
+    other_model_terms: list[str]
     weak_modifiers: WordSet
     counting_words: WordSet
     non_concept_starts: WordSet
@@ -157,6 +159,7 @@ class Cues(BaseModel):
             title=_words_pattern(self.title_terms),
             training=_words_pattern(self.training_terms),
             language=_words_pattern(self.language_terms),
+            other_models=_words_pattern(self.other_model_terms),
             boilerplate_block=_alternation(self.boilerplate_blocks),
             boilerplate_sentence=_alternation(self.boilerplate_sentences),
             setting_entry=_alternation(self.setting_entries),

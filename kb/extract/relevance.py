@@ -47,7 +47,9 @@ datasets of the development sets stay out.
 RL on something other than language models, a robot's reward design or a game agent's training log, speaks the
 field's words as much as RL on language models and names reward hacking and reward shaping in the same words; what
 it does not say is what a language model reads and writes (prompts, tokens, answers, generations). A page long
-enough to judge that says those words rarely is not on topic, whatever else it passes.
+enough to judge that says those words rarely is not on topic, whatever else it passes; nor is one that says more of
+another kind of model (`other_model_terms`: a list of GAN training tips borrows replay "from RL", names mode collapse
+and label noise, and its generator counts among the language words).
 
 Some cases turn on the page's own framing. A page whose title names a failure, a general one included
 ("Handling OOM issues"), and that uses a few of the field's words is about that failure in RL training (an RL
@@ -99,6 +101,10 @@ MIN_OWN_WORDS_PER_1000 = 2.5
 # enough for the absence to mean something is judged by it.
 MIN_LANGUAGE_PER_1000 = 2.0
 LANGUAGE_SAMPLE_WORDS = 200
+# A page must say another kind of model's words (`other_model_terms`) this often, and more often than the language
+# words, to be about that kind: on twenty-nine sets RL pages say them at most 5 times (a robot in an example), while
+# a GAN tips page says 18 against 11 language words (its generator among them) and speech pages 19-44.
+MIN_OTHER_MODEL_WORDS = 10
 FIRM_DOMAIN_PER_100_WORDS = 3.0   # below it, a page that names a concept or two in passing gets the second look
 MIN_DOMAIN_FOR_SECOND_LOOK = 1.0   # the field's words per 100 a page judged by meaning needs when it names no failure
 PROJECT_KINDS = ("episode", "topic")
@@ -200,9 +206,13 @@ def judge_relevance(doc: Document, claim_hits: list[list[AliasHit]], claims: lis
     trains = bool(doc.meta.failure_modes) or said_failure or bool(cues.patterns.training.search(page))
     # RL on something other than language models (a robot, a game) speaks the field's words as much
     page_words = word_count(page)
+    language_words = len(cues.patterns.language.findall(page))
+    # ... and so does one that says more of another kind of model (adversarial networks, speech) than of language
+    other_words = len(cues.patterns.other_models.findall(page))
     of_language_models = (bool(doc.meta.failure_modes) or doc.kind in PROJECT_KINDS
-                          or page_words < LANGUAGE_SAMPLE_WORDS
-                          or 1000.0 * len(cues.patterns.language.findall(page)) / page_words >= MIN_LANGUAGE_PER_1000)
+                          or (page_words < LANGUAGE_SAMPLE_WORDS
+                              or 1000.0 * language_words / page_words >= MIN_LANGUAGE_PER_1000)
+                          and not (other_words >= MIN_OTHER_MODEL_WORDS and other_words > language_words))
     on_topic = (sure or troubled or troubleshooting) and trains and of_language_models
     return Relevance(round(domain, 2), len(named), on_topic, tentative=tentative and not troubled,
                      names_failure=specific_failure, talks_of_trouble=talks_of_trouble, own_words=own_words,
