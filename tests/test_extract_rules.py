@@ -176,6 +176,28 @@ def test_a_name_the_writer_sets_aside_is_not_what_the_sentence_is_about():
     assert kept("Instead of solving the task the policy kept memorizing answers.") == ["fm:mem"]
 
 
+def test_a_weak_word_that_only_modifies_another_field_word_names_nothing():
+    from kb.extract.concepts import NameWords, not_modifying
+    from kb.taxonomy import Concept
+
+    seeds = Concept(id="mit:det", label="Deterministic training", description="Fix seeds.",
+                    aliases=["deterministic training", "fixed seeds"], weak_aliases=["deterministic"])
+    index = build_alias_index([("mit:det", seeds.aliases, seeds.weak_aliases)])
+    names = NameWords([seeds])
+    kept = lambda text: [text[h.start:h.end] for h in not_modifying(text, index.find(text), names, CUES)]
+    assert kept("The verifier hands out deterministic rewards for each answer.") == []   # which rewards
+    assert kept("Off the shelf, a deterministic policy never explores.") == []
+    assert kept("Runs are deterministic once the kernels are pinned.") == ["deterministic"]
+    assert kept("We turned on deterministic kernels for the sampler.") == ["deterministic"]   # not a field word
+    assert kept("Deterministic training made the two runs agree.") == ["Deterministic training"]
+    # a one-word name a document gave the concept is read the same way; a curated one-word strong alias is not
+    lead = build_alias_index([("mit:det", ["Deterministic"], [])])
+    found = lambda text, found: [text[h.start:h.end] for h in
+                                 not_modifying(text, lead.find(text), names, CUES, found=found)]
+    assert found("RLVR uses deterministic rewards.", True) == []
+    assert found("RLVR uses deterministic rewards.", False) == ["deterministic"]
+
+
 def test_multiword_aliases_match_with_inserted_words_inside_one_clause():
     index = build_alias_index([("fm:noisy", ["annotators disagree"], []), ("fm:zv", ["zero standard deviation"], [])],
                               inserted_words=CUES.inserted_words)

@@ -27,7 +27,7 @@ import numpy as np
 from ..models import Document
 from ..taxonomy import Concept, Curation, Taxonomy
 from .accumulate import Extraction, GraphBuilder
-from .aliases import HitMemo, merge_hits
+from .aliases import AliasHit, HitMemo, merge_hits
 from .classify import ConceptClassifier
 from .clean import ClaimSentence
 from .concepts import (
@@ -38,6 +38,8 @@ from .concepts import (
     found_index,
     found_names,
     names_its_concept,
+    NameWords,
+    not_modifying,
     not_set_aside,
     phrase_documents,
     surface_forms,
@@ -71,7 +73,8 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     claims = {doc.id: readings[doc.id].claims for doc in documents}
     curated_index = alias_index(concepts, cues, memo)
     words = {doc.id: readings[doc.id].claim_tokens for doc in documents}
-    curated_hits = {doc.id: [not_set_aside(c.sentence.text, curated_index.find(c.sentence.text, t), cues)
+    name_words = NameWords(concepts)
+    curated_hits = {doc.id: [readable_hits(c.sentence.text, curated_index.find(c.sentence.text, t), name_words, cues)
                              for c, t in zip(claims[doc.id], words[doc.id])] for doc in documents}
     general = frozenset(c.id for c in curated if c.general)
     related = related_concepts(taxonomy)
@@ -91,9 +94,10 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     index = curated_index.extended(found_names(curated, with_found_aliases(new_concepts, confident), confident))
     found = found_index(curated, new_concepts, confident, cues, memo)
     used_in = phrase_documents(curated, confident)
-    hits = {doc.id: [merge_hits(known, not_set_aside(c.sentence.text,
+    name_words = NameWords([*curated, *new_concepts])
+    hits = {doc.id: [merge_hits(known, readable_hits(c.sentence.text,
                                                      DocumentAliases(found, used_in, doc.id).find(c.sentence.text, t),
-                                                     cues))
+                                                     name_words, cues, found=True))
                      for c, t, known in zip(claims[doc.id], words[doc.id], curated_hits[doc.id])] for doc in topical}
     blocks = {doc.id: unclaimed_blocks(doc, claims[doc.id], DocumentAliases(index, used_in, doc.id), cues)
               for doc in topical}
@@ -118,6 +122,14 @@ def extract_graph(documents: list[Document], taxonomy: Taxonomy, curation: Curat
     add_debates(g, taxonomy)
     apply_curation(g, curation)
     return g.freeze()
+
+
+def readable_hits(text: str, hits: list[AliasHit], name_words: NameWords, cues: Cues, *,
+                  found: bool = False) -> list[AliasHit]:
+    """The alias hits in a claim that say what it is about: not set aside as the road not taken, and no one-word
+    weak alias (or, among names documents gave, `found`, any one-word name) that only modifies another of the field's
+    words."""
+    return not_modifying(text, not_set_aside(text, hits, cues), name_words, cues, found=found)
 
 
 def second_look(documents: list[Document], claims: dict[str, list[ClaimSentence]], relevance: dict[str, Relevance],

@@ -49,7 +49,8 @@ field's words as much as RL on language models and names reward hacking and rewa
 it does not say is what a language model reads and writes (prompts, tokens, answers, generations). A page long
 enough to judge that says those words rarely is not on topic, whatever else it passes; nor is one that says more of
 another kind of model (`other_model_terms`: a list of GAN training tips borrows replay "from RL", names mode collapse
-and label noise, and its generator counts among the language words).
+and label noise, and its generator counts among the language words; a VAE training guide speaks of KL penalties,
+annealing and posterior collapse throughout).
 
 Some cases turn on the page's own framing. A page whose title names a failure, a general one included
 ("Handling OOM issues"), and that uses a few of the field's words is about that failure in RL training (an RL
@@ -102,8 +103,9 @@ MIN_OWN_WORDS_PER_1000 = 2.5
 MIN_LANGUAGE_PER_1000 = 2.0
 LANGUAGE_SAMPLE_WORDS = 200
 # A page must say another kind of model's words (`other_model_terms`) this often, and more often than the language
-# words, to be about that kind: on twenty-nine sets RL pages say them at most 5 times (a robot in an example), while
-# a GAN tips page says 18 against 11 language words (its generator among them) and speech pages 19-44.
+# words, to be about that kind: on realdev and twelve outside sets RL pages say them at most 5 times (a robot in an
+# example, sparse autoencoders in a survey), while a GAN tips page says 18 against 11 language words (its generator
+# among them), a VAE training guide 49 against 15 and speech pages 19-44.
 MIN_OTHER_MODEL_WORDS = 10
 FIRM_DOMAIN_PER_100_WORDS = 3.0   # below it, a page that names a concept or two in passing gets the second look
 MIN_DOMAIN_FOR_SECOND_LOOK = 1.0   # the field's words per 100 a page judged by meaning needs when it names no failure
