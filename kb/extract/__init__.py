@@ -32,13 +32,13 @@ from .classify import ConceptClassifier
 from .clean import ClaimSentence
 from .concepts import (
     DocumentAliases,
+    NameWords,
     alias_index,
     curated_concepts,
     first_mentions,
     found_index,
     found_names,
     names_its_concept,
-    NameWords,
     not_modifying,
     not_set_aside,
     phrase_documents,
